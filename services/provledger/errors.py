@@ -1,0 +1,49 @@
+"""The exceptions provledger raises, one hierarchy for every part.
+
+Callers catch the narrowest class that lets them act; each message says what
+failed and what to do next. Library errors (asyncpg, aiokafka) are converted at
+the adapter that meets them, with ``raise ... from exc`` so the cause is kept::
+
+    ProvledgerError
+    ├── ConfigurationError   a PROVLEDGER_* setting is missing or invalid
+    ├── VerificationError    a proof, signature, chain link or checkpoint does not check out
+    ├── InvalidEvent         an event or record from outside cannot be accepted (dead letter / HTTP 400)
+    ├── ServiceUnavailable   a server we depend on did not answer in time
+    │   └── Pushback         we are overloaded on purpose; retry later (HTTP 503)
+    └── NotYetImplemented    a command whose part has not been built yet
+"""
+
+from __future__ import annotations
+
+
+class ProvledgerError(Exception):
+    """Base class: every error provledger raises on purpose derives from it."""
+
+
+class ConfigurationError(ProvledgerError):
+    """A setting is missing or invalid; the message names the variable to fix."""
+
+
+class VerificationError(ProvledgerError):
+    """Something that must verify did not; the message says which check and why."""
+
+
+class InvalidEvent(ProvledgerError):
+    """Input from outside was rejected; ``reason`` is a stable machine-readable code."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class ServiceUnavailable(ProvledgerError):
+    """A server provledger depends on (Postgres, Kafka) did not answer in time."""
+
+
+class Pushback(ServiceUnavailable):
+    """provledger is shedding load on purpose; the client should retry later."""
+
+
+class NotYetImplemented(ProvledgerError):
+    """A documented command whose implementation has not landed yet."""
