@@ -1,0 +1,130 @@
+"""Settings of every provledger service, read once from ``PROVLEDGER_*`` variables.
+
+Each service builds one frozen settings object at start-up with :func:`load`, which turns
+pydantic's validation errors into a :class:`~provledger.errors.ConfigurationError` naming the
+environment variable to fix, and logs the values once with secrets masked::
+
+    >>> from provledger.config import KafkaSettings, load
+    >>> load(KafkaSettings, kafka_bootstrap="127.0.0.1:9092").topic_events
+    'provledger.events'
+
+Secrets (signing keys, API tokens) are never values here, only paths to files or mounted
+Kubernetes secrets, so nothing secret sits in the environment or the database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from provledger.errors import ConfigurationError
+
+ENV_PREFIX = "PROVLEDGER_"
+
+#: Where ``provledger up`` keeps the embedded Postgres data, the development key and logs.
+DEFAULT_DATA_DIR = Path(".provledger")
+
+
+class ProvledgerSettings(BaseSettings):
+    """Common base: the ``PROVLEDGER_`` prefix, immutability, and logging knobs."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore", validate_default=True)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level of log record written to stderr."
+    )
+    log_format: Literal["json", "console"] = Field(
+        "json", description="json for machines (the default), console for people at a terminal."
+    )
+
+
+class DatabaseSettings(ProvledgerSettings):
+    """Where the ledger's Postgres is."""
+
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql:// DSN of the ledger database; unset means `provledger up` starts an "
+        "embedded server. The services themselves require it.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// or postgres:// DSN")
+        return value
+
+    def require_database_url(self) -> str:
+        """The DSN, or an error telling the operator how to provide one."""
+        if self.database_url is None:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}DATABASE_URL is not set: point it at the ledger's Postgres "
+                "(postgresql://user:pass@host:5432/db), or run `provledger up` for a local stack."
+            )
+        return self.database_url.get_secret_value()
+
+
+class KafkaSettings(ProvledgerSettings):
+    """Where the Kafka cluster is and what the topics are called."""
+
+    kafka_bootstrap: str | None = Field(
+        None,
+        description="Comma-separated host:port list of Kafka brokers; unset means `provledger up` "
+        "starts an embedded Kafka-compatible broker. The services themselves require it.",
+    )
+    kafka_client_id: str = Field("provledger", description="Client id sent to the brokers, for their logs.")
+    topic_events: str = Field("provledger.events", description="Native Avro EventBatch records.")
+    topic_openlineage: str = Field("provledger.openlineage", description="OpenLineage Kafka transport JSON.")
+    topic_dead_letter: str = Field("provledger.dead-letter", description="Rejected records with reasons.")
+    topic_checkpoints: str = Field("provledger.checkpoints", description="Checkpoints the anchorer publishes.")
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _host_port_list(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for address in value.split(","):
+            host, sep, port = address.strip().rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{address.strip()!r} is not host:port")
+        return value
+
+    def require_kafka_bootstrap(self) -> str:
+        """The bootstrap list, or an error telling the operator how to provide one."""
+        if self.kafka_bootstrap is None:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}KAFKA_BOOTSTRAP is not set: point it at your brokers (host:9092[,host2:9092]), "
+                "or run `provledger up` for a local stack."
+            )
+        return self.kafka_bootstrap
+
+
+class StackSettings(DatabaseSettings, KafkaSettings):
+    """``provledger up``: the all-in-one local stack."""
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Embedded Postgres data, development key and logs.")
+    api_host: str = Field("127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(8080, ge=0, le=65535, description="Port the API listens on (0 picks a free one).")
+
+
+S = TypeVar("S", bound=ProvledgerSettings)
+
+
+def load(settings_class: type[S], **overrides: Any) -> S:
+    """Build ``settings_class`` from the environment (and explicit overrides), or fail naming the variable."""
+    try:
+        return settings_class(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from exc
+
+
+def masked(settings: ProvledgerSettings) -> dict[str, Any]:
+    """The settings as plain JSON values with every secret replaced by asterisks, for the start-up log."""
+    return settings.model_dump(mode="json")
