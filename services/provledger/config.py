@@ -31,7 +31,9 @@ DEFAULT_DATA_DIR = Path(".provledger")
 class ProvledgerSettings(BaseSettings):
     """Common base: the ``PROVLEDGER_`` prefix, immutability, and logging knobs."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore", validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", validate_default=True
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level of log record written to stderr."
@@ -79,7 +81,9 @@ class KafkaSettings(ProvledgerSettings):
     topic_events: str = Field("provledger.events", description="Native Avro EventBatch records.")
     topic_openlineage: str = Field("provledger.openlineage", description="OpenLineage Kafka transport JSON.")
     topic_dead_letter: str = Field("provledger.dead-letter", description="Rejected records with reasons.")
-    topic_checkpoints: str = Field("provledger.checkpoints", description="Checkpoints the anchorer publishes.")
+    topic_checkpoints: str = Field(
+        "provledger.checkpoints", description="Checkpoints the anchorer publishes."
+    )
 
     @field_validator("kafka_bootstrap")
     @classmethod

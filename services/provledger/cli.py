@@ -1,0 +1,162 @@
+"""``provledger``: the one command-line entry point; the only place that reads flags.
+
+Each command is a thin wrapper that imports its implementation when run, so ``--help`` stays
+fast and a command whose part is not built yet says so plainly instead of pretending.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+
+from provledger.errors import ConfigurationError, NotYetImplemented, ProvledgerError, ServiceUnavailable
+
+app = typer.Typer(
+    name="provledger",
+    help="A provenance ledger for machine-learning systems: events from Kafka sealed into signed "
+    "Merkle blocks in Postgres, anchored externally, queried with verifiable evidence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(help="Manage Ed25519 signing keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+_stderr = Console(stderr=True)
+
+#: Exit codes: 1 a check failed or work failed, 2 bad usage or configuration, 3 a server did not answer,
+#: 4 the command is not built yet.
+EXIT_FAILED, EXIT_CONFIG, EXIT_UNAVAILABLE, EXIT_NOT_BUILT = 1, 2, 3, 4
+
+
+def _not_built(command: str, issue: str) -> int:
+    raise NotYetImplemented(f"`provledger {command}` is not built yet ({issue}).")
+
+
+@app.command()
+def up(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (default: PROVLEDGER_DATA_DIR or .provledger).")
+    ] = None,
+    demo: Annotated[bool, typer.Option(help="Also run the demo workload once its part is built.")] = False,
+    exit_after: Annotated[
+        float | None, typer.Option(help="Stop by itself after this many seconds (for scripts and tests).")
+    ] = None,
+) -> int:
+    """Start the all-in-one local stack: Postgres, a Kafka-compatible broker, and every built service."""
+    from provledger.up import run_stack
+
+    return run_stack(data_dir=data_dir, demo=demo, exit_after=exit_after)
+
+
+@app.command()
+def migrate() -> int:
+    """Apply pending database migrations to PROVLEDGER_DATABASE_URL (safe to run twice or concurrently)."""
+    from provledger.up import migrate_command
+
+    return migrate_command()
+
+
+@app.command()
+def sealer() -> int:
+    """Run the sealer: Kafka events into signed Merkle blocks in Postgres."""
+    return _not_built("sealer", "issue 5: the sealer")
+
+
+@app.command()
+def anchorer() -> int:
+    """Run the anchorer: publish checkpoints of the shard heads to external witnesses."""
+    return _not_built("anchorer", "the anchoring issue")
+
+
+@app.command()
+def api() -> int:
+    """Run the HTTP API: lineage queries, evidence bundles, tlog endpoints, OpenLineage ingest."""
+    return _not_built("api", "issue 6: the API")
+
+
+@app.command()
+def emit(
+    sources: Annotated[list[Path], typer.Argument(help="JSON or JSON-lines files; - reads standard input.")],
+    source_format: Annotated[
+        str, typer.Option("--format", help="native (provledger events) or openlineage (RunEvents).")
+    ] = "native",
+) -> int:
+    """Send events from files or standard input to Kafka, with a progress bar and a summary."""
+    from provledger.emit.command import emit_command
+
+    return emit_command(sources, source_format)
+
+
+@app.command()
+def demo(
+    duration: Annotated[
+        float, typer.Option(help="Seconds of inference traffic after the training story.")
+    ] = 10.0,
+    inference_rate: Annotated[float, typer.Option(help="Inference events per second.")] = 50.0,
+) -> int:
+    """Simulate an ML platform (datasets, training, deployment, inference, a federated round)."""
+    from provledger.emit.command import demo_command
+
+    return demo_command(duration, inference_rate)
+
+
+@app.command()
+def verify(
+    bundle: Annotated[Path, typer.Argument(help="Evidence bundle (JSON) to check offline.")],
+    trusted_keys: Annotated[Path, typer.Option(help="File of trusted C2SP verifier keys, one a line.")],
+) -> int:
+    """Check an evidence bundle offline: no network, no database, only trusted public keys."""
+    return _not_built("verify", "issue 6: the offline verifier")
+
+
+@app.command()
+def audit() -> int:
+    """Recheck every event, block, signature, proof and anchor in the database."""
+    return _not_built("audit", "issue 5: the sealer")
+
+
+@app.command()
+def bench() -> int:
+    """Run the standard end-to-end benchmark and print its figures."""
+    return _not_built("bench", "issue 5: the sealer benchmark")
+
+
+@keys_app.command("generate")
+def keys_generate(
+    out: Annotated[Path, typer.Option(help="Where to write the PEM private key (mode 0600).")],
+    name: Annotated[str, typer.Option(help="Key name, as in C2SP verifier keys.")] = "provledger",
+) -> int:
+    """Generate an Ed25519 signing key."""
+    return _not_built("keys generate", "issue 5: signing keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> int:
+    """Hand signing over to a new key from a given block on; old blocks stay verifiable."""
+    return _not_built("keys rotate", "issue 5: signing keys")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a provledger error becomes a one-line message and a meaningful exit code."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ProvledgerError as exc:
+        _stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
+        code = {
+            ConfigurationError: EXIT_CONFIG,
+            ServiceUnavailable: EXIT_UNAVAILABLE,
+            NotYetImplemented: EXIT_NOT_BUILT,
+        }
+        sys.exit(next((c for cls, c in code.items() if isinstance(exc, cls)), EXIT_FAILED))
+    sys.exit(result if isinstance(result, int) else 0)

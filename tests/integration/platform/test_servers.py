@@ -1,0 +1,98 @@
+"""The real servers: Kafka carries records, every process started is stopped, Docker where it answers."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from provledger.config import KafkaSettings
+from provledger.local import local_servers
+from provledger.local.containers import docker_engine_answers
+from provledger.local.probes import kafka_answers, postgres_answers
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_records_round_trip_through_the_broker(kafka_settings: KafkaSettings) -> None:
+    bootstrap, topic = kafka_settings.require_kafka_bootstrap(), kafka_settings.topic_events
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = [(f"run-{i % 3}".encode(), f"event {i}".encode()) for i in range(50)]
+        for key, value in sent:
+            await producer.send(topic, value=value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=f"{topic}.test",
+    )
+    await consumer.start()
+    received: list[tuple[bytes | None, bytes | None]] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(received) < len(sent) and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            received += [(r.key, r.value) for records in batches.values() for r in records]
+    finally:
+        await consumer.stop()
+    assert sorted(received) == sorted(sent)
+    for key in {k for k, _ in sent}:  # one key, one partition: order kept
+        assert [v for k, v in received if k == key] == [v for k, v in sent if k == key]
+
+
+@pytest.mark.slow
+def test_embedded_servers_answer_then_leave_no_process(tmp_path: Path) -> None:
+    with local_servers(data_dir=tmp_path, mode="embedded", durable=False) as running:
+        assert running.postgres is not None
+        assert running.postgres.process is not None
+        assert running.kafka is not None
+        assert running.kafka.process is not None
+        pids = [running.postgres.process.pid, running.kafka.process.pid]
+        assert all(_alive(pid) for pid in pids)
+        postgres_answers(running.database_url)
+        kafka_answers(running.kafka_bootstrap)
+        database_url, bootstrap = running.database_url, running.kafka_bootstrap
+    assert not any(_alive(pid) for pid in pids)
+    with pytest.raises(ConnectionRefusedError):
+        postgres_answers(database_url)
+    with pytest.raises(ConnectionRefusedError):
+        kafka_answers(bootstrap)
+
+
+@pytest.mark.slow
+def test_second_stack_gets_its_own_ports(tmp_path: Path) -> None:
+    with (
+        local_servers(data_dir=tmp_path / "a", mode="embedded", durable=False) as first,
+        local_servers(data_dir=tmp_path / "b", mode="embedded", durable=False) as second,
+    ):
+        assert first.database_url != second.database_url
+        assert first.kafka_bootstrap != second.kafka_bootstrap
+        postgres_answers(second.database_url)
+        kafka_answers(second.kafka_bootstrap)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_containers_when_a_docker_engine_answers(tmp_path: Path) -> None:
+    if not docker_engine_answers():
+        pytest.skip("no Docker engine answers on this machine; the testcontainers path runs where one does")
+    with local_servers(data_dir=tmp_path, mode="containers") as running:
+        assert (running.database_source, running.kafka_source) == ("container", "container")
+        postgres_answers(running.database_url)
+        kafka_answers(running.kafka_bootstrap)
