@@ -14,7 +14,6 @@ from provledger.store.migrate import load_migrations, migrate, migrate_database
 LEDGER_TABLES = [
     "shards",
     "signing_keys",
-    "key_validity",
     "blocks",
     "events",
     "merkle_tiles",

@@ -17,26 +17,17 @@ CREATE TABLE shards (
     UNIQUE (topic, partition)
 );
 
--- Public keys that have signed block headers or checkpoints. key_id is the 4-byte C2SP key id.
+-- Public keys that sign block headers and checkpoints, in succession: a key is valid from its
+-- valid_from until the next key's valid_from (ledger.keys.TrustedKey ranges over sealed_at), so
+-- rotation appends a row and never edits one. key_id is the 4-byte C2SP key id.
 CREATE TABLE signing_keys (
     key_id        bytea       NOT NULL CHECK (length(key_id) = 4),
     name          text        NOT NULL CHECK (name <> ''),
     public_key    bytea       NOT NULL UNIQUE CHECK (length(public_key) = 32),
     verifier_key  text        NOT NULL,
+    valid_from    timestamptz NOT NULL UNIQUE,
     created_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (key_id, name)
-);
-
--- Validity ranges of keys (rotation): a key signs shard blocks from valid_from_height on, until a
--- later row for the same shard names another key. Append-only: rotation adds rows.
-CREATE TABLE key_validity (
-    shard              integer NOT NULL REFERENCES shards,
-    valid_from_height  bigint  NOT NULL CHECK (valid_from_height >= 0),
-    key_id             bytea   NOT NULL,
-    key_name           text    NOT NULL,
-    recorded_at        timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (shard, valid_from_height),
-    FOREIGN KEY (key_id, key_name) REFERENCES signing_keys (key_id, name)
 );
 
 -- Signed block headers. The primary key (shard, height) is the compare-and-set that prevents
@@ -183,7 +174,7 @@ DECLARE
     ledger_table text;
 BEGIN
     FOREACH ledger_table IN ARRAY ARRAY[
-        'shards', 'signing_keys', 'key_validity', 'blocks', 'events', 'merkle_tiles', 'artifacts',
+        'shards', 'signing_keys', 'blocks', 'events', 'merkle_tiles', 'artifacts',
         'runs', 'lineage_edges', 'checkpoints', 'checkpoint_heads', 'anchor_receipts'
     ] LOOP
         EXECUTE format(
@@ -215,7 +206,7 @@ $$;
 
 GRANT USAGE ON SCHEMA public TO provledger_service, provledger_reader;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO provledger_service, provledger_reader;
-GRANT INSERT ON shards, signing_keys, key_validity, blocks, events, merkle_tiles, artifacts, runs,
+GRANT INSERT ON shards, signing_keys, blocks, events, merkle_tiles, artifacts, runs,
     lineage_edges, checkpoints, checkpoint_heads, anchor_receipts, consumer_offsets TO provledger_service;
 GRANT UPDATE ON consumer_offsets TO provledger_service;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO provledger_service;
