@@ -8,6 +8,7 @@ the adapter that meets them, with ``raise ... from exc`` so the cause is kept::
     ├── ConfigurationError   a PROVLEDGER_* setting is missing or invalid
     ├── VerificationError    a proof, signature, chain link or checkpoint does not check out
     ├── InvalidEvent         an event or record from outside cannot be accepted (dead letter / HTTP 400)
+    ├── StaleShard           another sealer sealed this shard's next height first; reload and go on
     ├── ServiceUnavailable   a server we depend on did not answer in time
     │   └── Pushback         we are overloaded on purpose; retry later (HTTP 503)
     └── NotYetImplemented    a command whose part has not been built yet
@@ -35,6 +36,14 @@ class InvalidEvent(ProvledgerError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class StaleShard(ProvledgerError):
+    """Our view of a shard's head is out of date: another sealer (after a rebalance) got there first.
+
+    The compare-and-set on the shard head refused the write, so no fork exists; the loser drops
+    its unsealed batch, reloads the head from Postgres and continues from there.
+    """
 
 
 class ServiceUnavailable(ProvledgerError):

@@ -1,0 +1,1 @@
+"""The sealer: Kafka event records into signed Merkle blocks in Postgres, exactly once."""

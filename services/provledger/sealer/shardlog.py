@@ -1,0 +1,132 @@
+"""One shard's log in the sealer's memory: turns accepted events into the next signed block.
+
+Pure and synchronous ("compute, then write"): :meth:`ShardLog.seal` returns a
+:class:`~provledger.store.records.SealedBlock` value and advances the in-memory head; the caller
+writes the value and, if the write fails for any reason, throws this object away and reloads
+the head from Postgres, so memory never runs ahead of what is committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from provledger.ledger.block import HEADER_VERSION, BlockHeader, block_hash, sign_header
+from provledger.ledger.compact import CompactRange
+from provledger.ledger.keys import SigningKey
+from provledger.ledger.merkle import root
+from provledger.sealer.tiling import TileAccumulator
+from provledger.store.blocks import ShardHead
+from provledger.store.records import ArtifactKey, EventRow, LineageRow, RunRow, SealedBlock
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An event that passed validation and deduplication, ready to become a leaf."""
+
+    event_id: uuid.UUID
+    canonical: bytes
+    leaf_hash: bytes
+    event_time: int  # microseconds since the Unix epoch
+    event_type: str
+    run_id: str
+    parent_run_id: str | None
+    job_namespace: str
+    job_name: str
+    inputs: tuple[ArtifactKey, ...]
+    outputs: tuple[ArtifactKey, ...]
+    source_offset: int
+
+
+class ShardLog:
+    """The head of one shard's Merkle log: compact range, partial tiles, chain link, offset."""
+
+    def __init__(self, head: ShardHead, log_id: bytes) -> None:
+        self.shard = head.shard
+        self.log_id = log_id
+        self.next_height = head.next_height
+        self.prev_block_hash = head.prev_block_hash
+        self.next_offset = head.next_offset
+        self._range = CompactRange(head.tree_size, head.frontier)
+        self._tiles = TileAccumulator(head.tree_size, head.partial_tiles)
+
+    @property
+    def tree_size(self) -> int:
+        return self._range.size
+
+    def seal(
+        self, events: Sequence[Accepted], first_offset: int, last_offset: int, key: SigningKey, sealed_at: int
+    ) -> SealedBlock:
+        """Append ``events`` as the next block covering source offsets ``[first_offset, last_offset]``."""
+        if not events:
+            raise ValueError("a block holds at least one event")
+        leaf_hashes = [event.leaf_hash for event in events]
+        first_leaf = self._range.size
+        appended = self._range.append(leaf_hashes)
+        self._tiles.add(appended.nodes)
+        times = [event.event_time for event in events]
+        header = BlockHeader(
+            version=HEADER_VERSION,
+            log_id=self.log_id,
+            shard=self.shard,
+            height=self.next_height,
+            prev_block_hash=self.prev_block_hash,
+            batch_root=root(leaf_hashes),
+            tree_size=appended.tree_size,
+            log_root=appended.root,
+            first_offset=first_offset,
+            last_offset=last_offset,
+            event_count=len(events),
+            min_event_time=min(times),
+            max_event_time=max(times),
+            sealed_at=sealed_at,
+            key_id=key.key_id,
+        )
+        sealed = SealedBlock(
+            shard=self.shard,
+            header=header,
+            header_bytes=header.to_bytes(),
+            block_hash=block_hash(header),
+            signature=sign_header(header, key),
+            events=tuple(_event_row(event, first_leaf + i) for i, event in enumerate(events)),
+            tiles=tuple(self._tiles.drain()),
+            runs=_runs(events),
+            lineage=_lineage(events),
+            next_offset=last_offset + 1,
+        )
+        self.next_height += 1
+        self.prev_block_hash = sealed.block_hash
+        self.next_offset = sealed.next_offset
+        return sealed
+
+
+def _event_row(event: Accepted, leaf_index: int) -> EventRow:
+    return EventRow(
+        event_id=event.event_id,
+        leaf_index=leaf_index,
+        leaf_hash=event.leaf_hash,
+        canonical=event.canonical,
+        event_time=event.event_time,
+        event_type=event.event_type,
+        run_id=event.run_id,
+        job_namespace=event.job_namespace,
+        job_name=event.job_name,
+        source_offset=event.source_offset,
+    )
+
+
+def _runs(events: Sequence[Accepted]) -> tuple[RunRow, ...]:
+    runs: dict[str, RunRow] = {}
+    for e in events:
+        if e.run_id not in runs:
+            runs[e.run_id] = RunRow(e.run_id, e.parent_run_id, e.job_namespace, e.job_name, e.event_time)
+    return tuple(runs.values())
+
+
+def _lineage(events: Sequence[Accepted]) -> tuple[LineageRow, ...]:
+    edges = []
+    for e in events:
+        edges += [LineageRow("used", e.run_id, artifact, e.event_id) for artifact in e.inputs]
+        edges += [LineageRow("generated", e.run_id, artifact, e.event_id) for artifact in e.outputs]
+    return tuple(edges)

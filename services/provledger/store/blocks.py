@@ -1,0 +1,167 @@
+"""Write a sealed block in one transaction, and load a shard's head to resume from.
+
+The write is a compare-and-set on the shard head (as Sunlight's lock backend): the block's
+``(shard, height)`` primary key and the conditional update of the shard's consumer offset both
+refuse a second writer, so two sealers that both believe they own a shard can never fork it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from provledger.errors import StaleShard
+from provledger.ledger.block import GENESIS_PREV_HASH
+from provledger.ledger.proofs import range_nodes
+from provledger.store.records import SealedBlock, TileRow, from_micros
+from provledger.store.tiles import partial_tile_coordinates, read_nodes, read_tiles
+
+
+@dataclass(frozen=True, slots=True)
+class ShardHead:
+    """Where a shard's log stands in Postgres: enough to seal the next block without older leaves."""
+
+    shard: int
+    next_height: int
+    prev_block_hash: bytes
+    tree_size: int
+    next_offset: int
+    frontier: tuple[bytes, ...]
+    partial_tiles: tuple[TileRow, ...]
+
+
+async def ensure_shard(conn: asyncpg.Connection, topic: str, partition: int) -> int:
+    """The shard number of ``topic``/``partition``, registering it on first sight."""
+    shard: int | None = await conn.fetchval(
+        "INSERT INTO shards (topic, partition) VALUES ($1, $2) ON CONFLICT (topic, partition) DO NOTHING "
+        "RETURNING shard",
+        topic,
+        partition,
+    )
+    if shard is None:
+        shard = await conn.fetchval(
+            "SELECT shard FROM shards WHERE topic = $1 AND partition = $2", topic, partition
+        )
+    assert shard is not None
+    return shard
+
+
+async def load_head(conn: asyncpg.Connection, shard: int) -> ShardHead:
+    """Read the shard's last block, consumer offset, frontier and partial tiles (O(log n) rows)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        last = await conn.fetchrow(
+            "SELECT height, block_hash, tree_size FROM blocks WHERE shard = $1 ORDER BY height DESC LIMIT 1",
+            shard,
+        )
+        next_offset = await conn.fetchval("SELECT next_offset FROM consumer_offsets WHERE shard = $1", shard)
+        tree_size = last["tree_size"] if last else 0
+        frontier = await read_nodes(conn, shard, range_nodes(0, tree_size)) if tree_size else []
+        partial = await read_tiles(conn, shard, partial_tile_coordinates(tree_size))
+    return ShardHead(
+        shard=shard,
+        next_height=last["height"] + 1 if last else 0,
+        prev_block_hash=bytes(last["block_hash"]) if last else GENESIS_PREV_HASH,
+        tree_size=tree_size,
+        next_offset=next_offset or 0,
+        frontier=tuple(frontier),
+        partial_tiles=tuple(partial),
+    )
+
+
+async def existing_leaf_hashes(
+    conn: asyncpg.Connection, event_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, bytes]:
+    """Leaf hashes of the given events already sealed anywhere, for deduplication."""
+    rows = await conn.fetch(
+        "SELECT event_id, leaf_hash FROM events WHERE event_id = ANY($1::uuid[])", event_ids
+    )
+    return {row["event_id"]: bytes(row["leaf_hash"]) for row in rows}
+
+
+async def write_block(conn: asyncpg.Connection, block: SealedBlock, expected_offset: int) -> None:
+    """Write ``block`` and everything it covers atomically; :class:`StaleShard` if another sealer won."""
+    header = block.header
+    try:
+        async with conn.transaction():
+            await _insert_block(conn, block)
+            await conn.copy_records_to_table(
+                "events",
+                columns=["event_id", "shard", "leaf_index", "height", "leaf_hash", "canonical", "event_time",
+                         "event_type", "run_id", "job_namespace", "job_name", "source_offset"],
+                records=[(e.event_id, block.shard, e.leaf_index, header.height, e.leaf_hash, e.canonical,
+                          from_micros(e.event_time), e.event_type, e.run_id, e.job_namespace, e.job_name,
+                          e.source_offset) for e in block.events],
+            )  # fmt: skip
+            await conn.copy_records_to_table(
+                "merkle_tiles",
+                columns=["shard", "tile_level", "tile_index", "width", "hashes"],
+                records=[(block.shard, t.tile_level, t.tile_index, t.width, t.hashes) for t in block.tiles],
+            )
+            await _insert_lineage(conn, block)
+            await _advance_offset(conn, block.shard, expected_offset, block.next_offset)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name in ("blocks_pkey", "blocks_shard_tree_size_key"):
+            raise StaleShard(f"shard {block.shard} already has a block at height {header.height}") from exc
+        raise
+
+
+async def _insert_block(conn: asyncpg.Connection, block: SealedBlock) -> None:
+    h = block.header
+    await conn.execute(
+        "INSERT INTO blocks (shard, height, block_hash, prev_block_hash, header, signature, key_id, "
+        "batch_root, tree_size, log_root, first_offset, last_offset, event_count, min_event_time, "
+        "max_event_time, sealed_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+        block.shard, h.height, block.block_hash, h.prev_block_hash, block.header_bytes, block.signature,
+        h.key_id, h.batch_root, h.tree_size, h.log_root, h.first_offset, h.last_offset, h.event_count,
+        from_micros(h.min_event_time), from_micros(h.max_event_time), from_micros(h.sealed_at),
+    )  # fmt: skip
+
+
+async def _insert_lineage(conn: asyncpg.Connection, block: SealedBlock) -> None:
+    if block.runs:
+        await conn.execute(
+            "INSERT INTO runs (run_id, parent_run_id, job_namespace, job_name, first_seen) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) "
+            "ON CONFLICT (run_id) DO NOTHING",
+            [r.run_id for r in block.runs], [r.parent_run_id for r in block.runs],
+            [r.job_namespace for r in block.runs], [r.job_name for r in block.runs],
+            [from_micros(r.first_seen) for r in block.runs],
+        )  # fmt: skip
+    if not block.lineage:
+        return
+    artifacts = list(dict.fromkeys(edge.artifact for edge in block.lineage))
+    sealed_at = from_micros(block.header.sealed_at)
+    columns = ([a.namespace for a in artifacts], [a.name for a in artifacts], [a.digest for a in artifacts])
+    await conn.execute(
+        "INSERT INTO artifacts (namespace, name, digest, kind, version, first_seen) "
+        "SELECT ns, n, d, k, v, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) "
+        "AS a(ns, n, d, k, v) ON CONFLICT (namespace, name, digest) DO NOTHING",
+        *columns, [a.kind for a in artifacts], [a.version for a in artifacts], sealed_at,
+    )  # fmt: skip
+    rows = await conn.fetch(
+        "SELECT a.artifact_id, a.namespace, a.name, a.digest FROM artifacts a "
+        "JOIN unnest($1::text[], $2::text[], $3::text[]) AS w(ns, n, d) "
+        "ON a.namespace = w.ns AND a.name = w.n AND a.digest = w.d",
+        *columns,
+    )
+    ids = {(r["namespace"], r["name"], r["digest"]): r["artifact_id"] for r in rows}
+    await conn.copy_records_to_table(
+        "lineage_edges",
+        columns=["relation", "run_id", "artifact_id", "event_id", "recorded_at"],
+        records=[(e.relation, e.run_id, ids[(e.artifact.namespace, e.artifact.name, e.artifact.digest)],
+                  e.event_id, sealed_at) for e in block.lineage],
+    )  # fmt: skip
+
+
+async def _advance_offset(conn: asyncpg.Connection, shard: int, expected: int, next_offset: int) -> None:
+    status = await conn.execute(
+        "INSERT INTO consumer_offsets (shard, next_offset, updated_at) VALUES ($1, $3, now()) "
+        "ON CONFLICT (shard) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now() "
+        "WHERE consumer_offsets.next_offset = $2",
+        shard, expected, next_offset,
+    )  # fmt: skip
+    if status != "INSERT 0 1":
+        raise StaleShard(f"shard {shard} was no longer at offset {expected}: another sealer advanced it")

@@ -1,0 +1,92 @@
+"""The values the store persists: what the sealer computes for one block, as plain rows.
+
+"Compute, then write" (STYLE.md): the sealer builds a :class:`SealedBlock` with the ledger core,
+and :func:`provledger.store.blocks.write_block` writes it in one transaction. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from provledger.ledger.block import BlockHeader
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def from_micros(micros: int) -> datetime:
+    """A timezone-aware datetime from microseconds since the Unix epoch (exact, no float)."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+@dataclass(frozen=True, slots=True)
+class TileRow:
+    """One immutable C2SP tlog-tiles tile version: ``width`` hashes of tile ``(tile_level, tile_index)``."""
+
+    tile_level: int
+    tile_index: int
+    width: int
+    hashes: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One sealed event: its canonical bytes exactly as hashed, and where it sits in the log."""
+
+    event_id: uuid.UUID
+    leaf_index: int
+    leaf_hash: bytes
+    canonical: bytes
+    event_time: int  # microseconds since the Unix epoch
+    event_type: str
+    run_id: str
+    job_namespace: str
+    job_name: str
+    source_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactKey:
+    """An artifact as lineage names it: the same name with another digest is another artifact."""
+
+    namespace: str
+    name: str
+    digest: str
+    kind: str
+    version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    run_id: str
+    parent_run_id: str | None
+    job_namespace: str
+    job_name: str
+    first_seen: int  # microseconds since the Unix epoch
+
+
+@dataclass(frozen=True, slots=True)
+class LineageRow:
+    """An edge a sealed event records: a run ``used`` or ``generated`` an artifact."""
+
+    relation: str
+    run_id: str
+    artifact: ArtifactKey
+    event_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class SealedBlock:
+    """Everything one block adds to a shard, written atomically or not at all."""
+
+    shard: int
+    header: BlockHeader
+    header_bytes: bytes
+    block_hash: bytes
+    signature: bytes
+    events: tuple[EventRow, ...]
+    tiles: tuple[TileRow, ...]
+    runs: tuple[RunRow, ...]
+    lineage: tuple[LineageRow, ...]
+    next_offset: int  # the source partition offset the shard resumes from after this block
