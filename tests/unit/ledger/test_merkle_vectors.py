@@ -23,7 +23,9 @@ def _cases(kind: str) -> list[Any]:
     folder = VECTORS / kind
     files = sorted(folder.rglob("*.json")) if folder.is_dir() else []
     if not files:
-        reason = f"transparency-dev vectors not found at {folder.resolve()} (clone with shared/ beside the repo)"
+        reason = (
+            f"transparency-dev vectors not found at {folder.resolve()} (clone with shared/ beside the repo)"
+        )
         print(reason)
         return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id=f"{kind}-absent")]
     return [pytest.param(path, id=str(path.relative_to(folder))) for path in files]
@@ -58,7 +60,9 @@ def test_consistency_vector(path: Path) -> None:
     case = json.loads(path.read_text())
 
     def verify() -> None:
-        verify_consistency(case["size1"], case["size2"], _b64(case["root1"]), _b64(case["root2"]), _proof(case))
+        verify_consistency(
+            case["size1"], case["size2"], _b64(case["root1"]), _b64(case["root2"]), _proof(case)
+        )
 
     if case["wantErr"]:
         with pytest.raises(VerificationError):

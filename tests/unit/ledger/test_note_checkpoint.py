@@ -27,7 +27,9 @@ SPEC_NOTE = (
     "\u2014 example.com/foo "
     "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n"
 )
-GO_TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
+GO_TEXT = (
+    "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
+)
 GO_NOTE = (
     GO_TEXT + "\n\u2014 PeterNeumann "
     "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
@@ -178,9 +180,13 @@ def test_cosignature_is_verifiable_by_its_type_04_key_only() -> None:
     # The cosignature covers its timestamp: changing it breaks the signature.
     line = parse_note(cosigned).signatures[1]
     moved = line.signature[:7] + bytes([line.signature[7] ^ 1]) + line.signature[8:]
-    forged = parse_note(cosigned).to_text().replace(line.line(), type(line)(line.name, line.key_id, moved).line())
+    forged = (
+        parse_note(cosigned).to_text().replace(line.line(), type(line)(line.name, line.key_id, moved).line())
+    )
     with pytest.raises(VerificationError, match="does not verify"):
         open_note(forged, [verifier])
     # A plain Ed25519 verifier of the witness key does not know the 0x04 key id.
     with pytest.raises(VerificationError, match="no signature from a trusted key"):
-        open_note(parse_note(cosigned).to_text().split(f"\u2014 {log.name}")[0] + line.line(), [witness.verifier])
+        open_note(
+            parse_note(cosigned).to_text().split(f"\u2014 {log.name}")[0] + line.line(), [witness.verifier]
+        )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 import rfc9162_reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provledger.ledger.compact import CompactRange
-from provledger.ledger.proofs import inclusion_proof_from
+from provledger.ledger.proofs import NodeId, inclusion_proof_from
 from provledger.ledger.tiles import (
     TILE_WIDTH,
     TileSpan,
@@ -44,10 +46,18 @@ def test_entry_bundle_paths() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["tile/0/1", "tile/0/x000/001", "tile/01/000", "tile/64/000", "tile/0/000.p/256", "tile/0/000.p/0", "tile/0/0001"],
+    [
+        "tile/0/1",
+        "tile/0/x000/001",
+        "tile/01/000",
+        "tile/64/000",
+        "tile/0/000.p/256",
+        "tile/0/000.p/0",
+        "tile/0/0001",
+    ],
 )
 def test_non_canonical_tile_paths_are_rejected(path: str) -> None:
-    with pytest.raises(ValueError, match="tlog-tiles path|canonical|above"):
+    with pytest.raises(ValueError, match=r"tlog-tiles path|canonical|above"):
         parse_tile_path(path)
 
 
@@ -82,7 +92,7 @@ def test_proofs_from_tiles_match_the_reference(size: int, data: st.DataObject) -
     for (tile_level, tile_index), tile in tiles.items():
         assert len(tile) // 32 == tile_width(tile_level, tile_index, size)
 
-    def get_nodes(ids: list[tuple[int, int]]) -> list[bytes]:
+    def get_nodes(ids: Sequence[NodeId]) -> list[bytes]:
         spans = [node_tile(level, index) for level, index in ids]
         return [node_from_tile(bytes(tiles[s.tile_level, s.tile_index]), s) for s in spans]
 
