@@ -198,7 +198,8 @@ def attribute_pairs(attributes: Mapping[str, str] | Iterable[tuple[str, str]]) -
     return _attributes(tuple(pair) if isinstance(pair, list) else pair for pair in items)
 
 
-def _micros(moment: object) -> int:
+def unix_micros(moment: object) -> int:
+    """Microseconds since the Unix epoch of an aware datetime, or InvalidEvent(bad_event_time)."""
     if not isinstance(moment, datetime) or moment.utcoffset() is None:
         raise InvalidEvent(
             "bad_event_time", f"event_time must be a timezone-aware datetime, not {moment!r:.60}"
@@ -238,7 +239,7 @@ class Event:
             raise InvalidEvent(
                 "bad_event_id", f"event_id must be a lowercase UUIDv7, not {self.event_id!r:.60}"
             )
-        object.__setattr__(self, "event_time_us", _micros(self.event_time))
+        object.__setattr__(self, "event_time_us", unix_micros(self.event_time))
         try:
             object.__setattr__(self, "event_type", EventType(self.event_type))
         except ValueError:
