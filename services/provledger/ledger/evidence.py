@@ -78,10 +78,10 @@ def _header_fields(header: BlockHeader) -> dict[str, object]:
 
 @dataclass(frozen=True)
 class Receipt:
-    """One anchor receipt: its ``type`` and the whole JSON object as it came."""
+    """One anchor receipt: its ``type`` and the whole JSON object as it came (not hashable)."""
 
     type: str
-    data: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    data: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, value: object) -> Receipt:

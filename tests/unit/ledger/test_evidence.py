@@ -224,3 +224,10 @@ def test_checkpoint_with_extensions_still_binds_size_and_root(shard: Shard) -> N
     header = evidence.header
     extended = Checkpoint(f"{LOG_ORIGIN}/shard/0", header.tree_size, header.log_root, ("note: extra",))
     assert _failed(dataclasses.replace(evidence, checkpoint=sign_checkpoint(extended, [KEY]))) == {}
+
+
+def test_receipts_compare_by_their_whole_object(shard: Shard) -> None:
+    first = shard.evidence(0, KEY, receipts=(Receipt("rfc3161", {"type": "rfc3161", "token": "AA=="}),))
+    second = dataclasses.replace(first, receipts=(Receipt("rfc3161", {"type": "rfc3161", "token": "AQ=="}),))
+    assert first != second
+    assert Evidence.from_json(second.to_json()) == second
