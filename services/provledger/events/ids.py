@@ -47,16 +47,14 @@ def derived_event_id(unix_ms: int, canonical_json: bytes) -> str:
     return _uuid7(unix_ms, hashlib.sha256(canonical_json).digest())
 
 
-def uuid_version(text: str) -> int | None:
-    """The version of ``text`` if it is a UUID in canonical lowercase hyphenated form, else None.
+def canonical_uuid(text: object) -> UUID | None:
+    """``text`` as a UUID if it is one in canonical lowercase hyphenated form, else None.
 
     Only the canonical spelling is accepted, so two spellings of one UUID can never give two
     different canonical event encodings.
     """
     try:
-        parsed = UUID(text)
-    except (ValueError, TypeError):
+        parsed = UUID(str(text))
+    except ValueError:
         return None
-    if str(parsed) != text:
-        return None
-    return parsed.version
+    return parsed if isinstance(text, str) and str(parsed) == text else None

@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from provledger.errors import InvalidEvent
-from provledger.events.ids import new_event_id, uuid_version
+from provledger.events.ids import canonical_uuid, new_event_id
 
 #: Longest namespace, name, kind, version, producer or attribute key, in characters.
 MAX_TEXT = 1024
@@ -80,10 +80,9 @@ def check_digest(value: object, what: str) -> str:
     return value
 
 
-def _check_uuid(value: object, what: str, reason: str) -> str:
-    if not isinstance(value, str) or uuid_version(value) is None:
+def _check_uuid(value: object, what: str, reason: str) -> None:
+    if canonical_uuid(value) is None:
         raise InvalidEvent(reason, f"{what} must be a UUID in lowercase hyphenated form, not {value!r:.80}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +234,8 @@ class Event:
     event_time_us: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.event_id, str) or uuid_version(self.event_id) != 7:
+        event_id = canonical_uuid(self.event_id)
+        if event_id is None or event_id.version != 7:
             raise InvalidEvent(
                 "bad_event_id", f"event_id must be a lowercase UUIDv7, not {self.event_id!r:.60}"
             )

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema
-from fastavro.schema import expand_schema, fingerprint, to_parsing_canonical_form
+from fastavro.schema import SchemaParseException, fingerprint, to_parsing_canonical_form
 from fastavro.types import Schema
 
 from provledger.errors import ConfigurationError
@@ -84,13 +84,16 @@ class SchemaVersion:
 
 
 def _load_version(number: int, folder: Traversable) -> SchemaVersion:
+    # Expanded, so a fingerprint covers the named types a schema refers to, not just their names.
     named: dict[str, Any] = {}
     parsed: dict[str, Schema] = {}
     for name in SCHEMA_NAMES:
         source = folder / f"{name}.avsc"
         try:
-            parsed[name] = parse_schema(json.loads(source.read_text("utf-8")), named_schemas=named)
-        except (OSError, ValueError, KeyError) as exc:
+            parsed[name] = parse_schema(
+                json.loads(source.read_text("utf-8")), named_schemas=named, expand=True
+            )
+        except (OSError, ValueError, KeyError, SchemaParseException) as exc:
             raise IncompatibleSchema(
                 f"schema v{number} {name} cannot be loaded from {source}: {exc}"
             ) from exc
@@ -136,15 +139,27 @@ def _compatibility_problems(old: Any, new: Any, where: str) -> Iterator[str]:
             yield f"{where}: new enum symbols need a default for older readers"
     elif kind == "array":
         yield from _compatibility_problems(old["items"], new["items"], f"{where}[]")
-    elif kind == "map":
-        yield f"{where}: maps are not allowed (canonical bytes must not depend on map order)"
     elif kind == "fixed" and old.get("size") != new.get("size"):
         yield f"{where}: fixed size {old.get('size')} became {new.get('size')}"
 
 
+def _maps(schema: Any, where: str) -> Iterator[str]:
+    """Every map in ``schema``: canonical bytes must not depend on the order of a map's entries."""
+    if isinstance(schema, list):
+        for index, branch in enumerate(schema):
+            yield from _maps(branch, f"{where}[{index}]")
+    elif isinstance(schema, dict):
+        if schema.get("type") == "map":
+            yield f"{where}: maps are not allowed, use an array of key/value records"
+        for field in schema.get("fields", ()):
+            yield from _maps(field["type"], f"{where}.{field['name']}")
+        if "items" in schema:
+            yield from _maps(schema["items"], f"{where}[]")
+
+
 def compatibility_problems(old: Schema, new: Schema) -> list[str]:
-    """Every way ``new`` breaks the evolution rule against ``old`` (empty: compatible)."""
-    return list(_compatibility_problems(expand_schema(old), expand_schema(new), "$"))
+    """Every way ``new`` breaks the evolution rule against ``old`` (both expanded; empty: compatible)."""
+    return list(_compatibility_problems(old, new, "$"))
 
 
 class SchemaRegistry:
@@ -158,6 +173,11 @@ class SchemaRegistry:
             raise IncompatibleSchema(
                 f"schema versions must be v1..vN without gaps, not {[v.number for v in ordered]}"
             )
+        for version in ordered:
+            for name in SCHEMA_NAMES:
+                maps = list(_maps(version.schemas[name], "$"))
+                if maps:
+                    raise IncompatibleSchema(f"{name} v{version.number}: " + "; ".join(maps))
         for older, newer in itertools.pairwise(ordered):
             for name in SCHEMA_NAMES:
                 problems = compatibility_problems(older.schemas[name], newer.schemas[name])
