@@ -64,8 +64,11 @@ def migrate() -> int:
 
 @app.command()
 def sealer() -> int:
-    """Run the sealer: Kafka events into signed Merkle blocks in Postgres."""
-    return _not_built("sealer", "issue 5: the sealer")
+    """Run the sealer: Kafka events into signed Merkle blocks in Postgres (PROVLEDGER_SIGNING_KEY_FILE)."""
+    from provledger.config import SealerSettings, load
+    from provledger.sealer.app import run_sealer
+
+    return run_sealer(load(SealerSettings))
 
 
 @app.command()
@@ -132,8 +135,12 @@ def keys_generate(
     out: Annotated[Path, typer.Option(help="Where to write the PEM private key (mode 0600).")],
     name: Annotated[str, typer.Option(help="Key name, as in C2SP verifier keys.")] = "provledger",
 ) -> int:
-    """Generate an Ed25519 signing key."""
-    return _not_built("keys generate", "issue 5: signing keys")
+    """Generate an Ed25519 signing key file (mode 0600) and print its public verifier key."""
+    from provledger.sealer.keyfiles import generate_key_file
+
+    key = generate_key_file(out, name)
+    typer.echo(f"wrote {out}\nverifier key: {key.verifier.verifier_key_string()}")
+    return 0
 
 
 @keys_app.command("rotate")

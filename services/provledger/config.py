@@ -14,6 +14,7 @@ Kubernetes secrets, so nothing secret sits in the environment or the database.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -104,6 +105,60 @@ class KafkaSettings(ProvledgerSettings):
                 "or run `provledger up` for a local stack."
             )
         return self.kafka_bootstrap
+
+
+class LedgerIdentitySettings(ProvledgerSettings):
+    """Who this ledger is: the origin line of its checkpoints and the log_id in every header."""
+
+    log_origin: str = Field(
+        "provledger.local/ledger",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^\s+]+$",
+        description="Stable name of this ledger instance (C2SP checkpoint origin, e.g. "
+        "ledger.example.com/ml). log_id in block headers is the first 16 bytes of its SHA-256.",
+    )
+
+    @property
+    def log_id(self) -> bytes:
+        return hashlib.sha256(self.log_origin.encode()).digest()[:16]
+
+
+class SealerSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
+    """``provledger sealer``: consume event topics, seal blocks into Postgres."""
+
+    signing_key_file: Path | None = Field(
+        None, description="PEM file (or mounted Kubernetes secret) of the Ed25519 block-signing key."
+    )
+    signing_key_name: str = Field("provledger", description="Key name, as in C2SP verifier keys.")
+    metrics_port: int = Field(9464, ge=0, le=65535, description="Port of /metrics, /healthz, /readyz.")
+    consumer_group: str = Field("provledger-sealer", description="Kafka consumer group of the sealers.")
+    session_timeout_s: float = Field(
+        10.0,
+        gt=1,
+        le=300,
+        description="Consumer-group session and rebalance timeout: how soon a dead "
+        "sealer's shards move to a live one.",
+    )
+    batch_max_records: int = Field(
+        200, ge=1, le=100_000, description="Kafka records taken per batch (each may hold many events)."
+    )
+    batch_linger_ms: int = Field(
+        250, ge=1, le=60_000, description="How long a batch waits to fill before it is sealed anyway."
+    )
+    max_record_bytes: int = Field(
+        4 << 20, ge=1024, description="Larger records are dead-lettered as oversized, never decoded."
+    )
+
+    def require_signing_key_file(self) -> Path:
+        """The key path, or an error telling the operator how to provide one."""
+        if self.signing_key_file is None:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}SIGNING_KEY_FILE is not set: the sealer signs every block and will not start "
+                "without a key. Create one with `provledger keys generate --out sealer.pem` and point the "
+                "variable at it (in Kubernetes, mount it from a secret)."
+            )
+        return self.signing_key_file
 
 
 class StackSettings(DatabaseSettings, KafkaSettings):

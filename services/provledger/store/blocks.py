@@ -15,6 +15,7 @@ import asyncpg
 from provledger.errors import StaleShard
 from provledger.ledger.block import GENESIS_PREV_HASH
 from provledger.ledger.proofs import range_nodes
+from provledger.store.db import Conn
 from provledger.store.records import SealedBlock, TileRow, from_micros
 from provledger.store.tiles import partial_tile_coordinates, read_nodes, read_tiles
 
@@ -32,7 +33,7 @@ class ShardHead:
     partial_tiles: tuple[TileRow, ...]
 
 
-async def ensure_shard(conn: asyncpg.Connection, topic: str, partition: int) -> int:
+async def ensure_shard(conn: Conn, topic: str, partition: int) -> int:
     """The shard number of ``topic``/``partition``, registering it on first sight."""
     shard: int | None = await conn.fetchval(
         "INSERT INTO shards (topic, partition) VALUES ($1, $2) ON CONFLICT (topic, partition) DO NOTHING "
@@ -48,7 +49,7 @@ async def ensure_shard(conn: asyncpg.Connection, topic: str, partition: int) -> 
     return shard
 
 
-async def load_head(conn: asyncpg.Connection, shard: int) -> ShardHead:
+async def load_head(conn: Conn, shard: int) -> ShardHead:
     """Read the shard's last block, consumer offset, frontier and partial tiles (O(log n) rows)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         last = await conn.fetchrow(
@@ -70,9 +71,7 @@ async def load_head(conn: asyncpg.Connection, shard: int) -> ShardHead:
     )
 
 
-async def existing_leaf_hashes(
-    conn: asyncpg.Connection, event_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, bytes]:
+async def existing_leaf_hashes(conn: Conn, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
     """Leaf hashes of the given events already sealed anywhere, for deduplication."""
     rows = await conn.fetch(
         "SELECT event_id, leaf_hash FROM events WHERE event_id = ANY($1::uuid[])", event_ids
@@ -80,7 +79,7 @@ async def existing_leaf_hashes(
     return {row["event_id"]: bytes(row["leaf_hash"]) for row in rows}
 
 
-async def write_block(conn: asyncpg.Connection, block: SealedBlock, expected_offset: int) -> None:
+async def write_block(conn: Conn, block: SealedBlock, expected_offset: int) -> None:
     """Write ``block`` and everything it covers atomically; :class:`StaleShard` if another sealer won."""
     header = block.header
     try:
@@ -100,14 +99,14 @@ async def write_block(conn: asyncpg.Connection, block: SealedBlock, expected_off
                 records=[(block.shard, t.tile_level, t.tile_index, t.width, t.hashes) for t in block.tiles],
             )
             await _insert_lineage(conn, block)
-            await _advance_offset(conn, block.shard, expected_offset, block.next_offset)
+            await advance_offset(conn, block.shard, expected_offset, block.next_offset)
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name in ("blocks_pkey", "blocks_shard_tree_size_key"):
             raise StaleShard(f"shard {block.shard} already has a block at height {header.height}") from exc
         raise
 
 
-async def _insert_block(conn: asyncpg.Connection, block: SealedBlock) -> None:
+async def _insert_block(conn: Conn, block: SealedBlock) -> None:
     h = block.header
     await conn.execute(
         "INSERT INTO blocks (shard, height, block_hash, prev_block_hash, header, signature, key_id, "
@@ -120,7 +119,7 @@ async def _insert_block(conn: asyncpg.Connection, block: SealedBlock) -> None:
     )  # fmt: skip
 
 
-async def _insert_lineage(conn: asyncpg.Connection, block: SealedBlock) -> None:
+async def _insert_lineage(conn: Conn, block: SealedBlock) -> None:
     if block.runs:
         await conn.execute(
             "INSERT INTO runs (run_id, parent_run_id, job_namespace, job_name, first_seen) "
@@ -156,7 +155,12 @@ async def _insert_lineage(conn: asyncpg.Connection, block: SealedBlock) -> None:
     )  # fmt: skip
 
 
-async def _advance_offset(conn: asyncpg.Connection, shard: int, expected: int, next_offset: int) -> None:
+async def advance_offset(conn: Conn, shard: int, expected: int, next_offset: int) -> None:
+    """Move the shard's committed source offset from ``expected`` to ``next_offset`` (compare-and-set).
+
+    Used alone when a batch held nothing to seal (all rejected or duplicates), so those records
+    are not read and dead-lettered again after a restart.
+    """
     status = await conn.execute(
         "INSERT INTO consumer_offsets (shard, next_offset, updated_at) VALUES ($1, $3, now()) "
         "ON CONFLICT (shard) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now() "

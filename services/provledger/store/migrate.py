@@ -16,6 +16,7 @@ from importlib import resources
 import asyncpg
 
 from provledger.errors import ConfigurationError
+from provledger.store.db import Conn
 
 #: Arbitrary constant naming "provledger schema migration" among advisory locks.
 MIGRATION_LOCK_KEY = 0x70726F766C6467  # "provldg"
@@ -50,7 +51,7 @@ def load_migrations() -> list[Migration]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection) -> list[Migration]:
+async def migrate(conn: Conn) -> list[Migration]:
     """Apply every pending migration on ``conn``; return the ones applied now."""
     applied_now: list[Migration] = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import asyncpg
-
 from provledger.errors import VerificationError
 from provledger.ledger.proofs import NodeId, consistency_nodes, inclusion_nodes
 from provledger.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, node_from_tile, node_tile
+from provledger.store.db import Conn
 from provledger.store.records import TileRow
 
 _READ_TILES = """
@@ -39,7 +38,7 @@ def partial_tile_coordinates(tree_size: int) -> list[tuple[int, int, int]]:
     return coordinates
 
 
-async def read_nodes(conn: asyncpg.Connection, shard: int, ids: Sequence[NodeId]) -> list[bytes]:
+async def read_nodes(conn: Conn, shard: int, ids: Sequence[NodeId]) -> list[bytes]:
     """The hashes of perfect subtrees ``ids`` of ``shard``, in order, in one query."""
     spans = [node_tile(level, index) for level, index in ids]
     needed: dict[tuple[int, int], int] = {}
@@ -60,23 +59,19 @@ async def read_nodes(conn: asyncpg.Connection, shard: int, ids: Sequence[NodeId]
     return [node_from_tile(tiles[(span.tile_level, span.tile_index)], span) for span in spans]
 
 
-async def inclusion_proof(conn: asyncpg.Connection, shard: int, index: int, tree_size: int) -> list[bytes]:
+async def inclusion_proof(conn: Conn, shard: int, index: int, tree_size: int) -> list[bytes]:
     """RFC 9162 inclusion proof of leaf ``index`` in ``shard``'s log at ``tree_size``."""
     plan = inclusion_nodes(index, tree_size)
     return plan.rehash(await read_nodes(conn, shard, plan.ids))
 
 
-async def consistency_proof(
-    conn: asyncpg.Connection, shard: int, old_size: int, new_size: int
-) -> list[bytes]:
+async def consistency_proof(conn: Conn, shard: int, old_size: int, new_size: int) -> list[bytes]:
     """RFC 9162 consistency proof of ``shard``'s log from ``old_size`` to ``new_size``."""
     plan = consistency_nodes(old_size, new_size)
     return plan.rehash(await read_nodes(conn, shard, plan.ids))
 
 
-async def read_tiles(
-    conn: asyncpg.Connection, shard: int, coordinates: Sequence[tuple[int, int, int]]
-) -> list[TileRow]:
+async def read_tiles(conn: Conn, shard: int, coordinates: Sequence[tuple[int, int, int]]) -> list[TileRow]:
     """The stored tile versions ``(tile_level, tile_index, width)`` of ``shard``, exactly those."""
     if not coordinates:
         return []

@@ -1,0 +1,186 @@
+"""``provledger sealer``: the faust-streaming worker that feeds :class:`~.core.Sealer`.
+
+Faust gives us the consumer group (partitions move between sealers on rebalance) and batched
+streams; the sealer gives Faust nothing to commit. The source topic is declared with
+``acks=False``, so Kafka never holds an offset for this group and Postgres alone says where each
+shard resumes (:mod:`.core` seeks the consumer there). One agent consumes both ingested topics;
+each ``take_events`` batch is split by partition into at most one block per shard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any, cast
+
+import faust
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from provledger import logs
+from provledger.config import SealerSettings, masked
+from provledger.ledger.keys import SigningKey
+from provledger.sealer.core import Sealer, SealerOptions, now_micros
+from provledger.sealer.deadletter import KafkaDeadLetters
+from provledger.sealer.intake import SourceRecord
+from provledger.sealer.keyfiles import load_signing_key
+from provledger.store.db import create_pool
+from provledger.store.keys import register_key
+
+_log = logs.get_logger(__name__)
+
+
+def _partitions(tps: Iterable[Any]) -> list[tuple[str, int]]:
+    return [(tp.topic, tp.partition) for tp in tps]
+
+
+def _source(event: Any) -> SourceRecord:
+    message = event.message
+    timestamp = getattr(message, "timestamp", None)
+    return SourceRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=None if timestamp is None else int(timestamp * 1000),
+        key=message.key,
+        value=message.value,
+    )
+
+
+class SealerRuntime:
+    """What the worker owns: the database pool, the dead-letter producer, the sealer, the metrics server."""
+
+    def __init__(self, settings: SealerSettings, key: SigningKey, app: faust.App) -> None:
+        self.settings = settings
+        self.key = key
+        self.app = app
+        self.sealer: Sealer | None = None
+        self._started = asyncio.Lock()
+        self._producer: AIOKafkaProducer | None = None
+        self._web: web.AppRunner | None = None
+
+    async def ensure_started(self) -> Sealer:
+        async with self._started:
+            if self.sealer is None:
+                self.sealer = await self._start()
+        return self.sealer
+
+    async def _start(self) -> Sealer:
+        s = self.settings
+        pool = await create_pool(s.require_database_url(), max_size=4)
+        async with pool.acquire() as conn:
+            if await register_key(conn, self.key.verifier, now_micros()):
+                _log.info("signing key registered", key=self.key.verifier.verifier_key_string())
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=s.require_kafka_bootstrap(),
+            acks="all",
+            client_id=f"{s.kafka_client_id}-dead-letters",
+        )
+        await self._producer.start()
+        sealer = Sealer(
+            pool,
+            self.key,
+            SealerOptions(s.log_id, s.topic_openlineage, s.max_record_bytes),
+            KafkaDeadLetters(self._producer, s.topic_dead_letter),
+            seek=self._seek,
+        )
+        await self._serve_metrics(sealer)
+        return sealer
+
+    async def _seek(self, topic: str, partition: int, offset: int) -> None:
+        _log.info(
+            "seeking consumer to the offset Postgres holds", topic=topic, partition=partition, offset=offset
+        )
+        await self.app.consumer.seek(faust.types.TP(topic, partition), offset)
+
+    async def _serve_metrics(self, sealer: Sealer) -> None:
+        async def metrics(_: web.Request) -> web.Response:
+            return web.Response(
+                body=generate_latest(sealer.metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+            )
+
+        async def healthz(_: web.Request) -> web.Response:
+            return web.json_response({"status": "ok"})
+
+        async def readyz(_: web.Request) -> web.Response:
+            ready = sealer.metrics.ready._value.get() == 1
+            return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+        server = web.Application()
+        server.add_routes(
+            [web.get("/metrics", metrics), web.get("/healthz", healthz), web.get("/readyz", readyz)]
+        )
+        self._web = web.AppRunner(server, access_log=None)
+        await self._web.setup()
+        await web.TCPSite(self._web, "0.0.0.0", self.settings.metrics_port).start()
+        _log.info("metrics listening", port=self.settings.metrics_port)
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+        if self._web is not None:
+            await self._web.cleanup()
+
+
+def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, SealerRuntime]:
+    """The Faust app with its one agent, and the runtime it drives."""
+    app = faust.App(
+        settings.consumer_group,
+        broker=[f"kafka://{address.strip()}" for address in settings.require_kafka_bootstrap().split(",")],
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=max(4096, settings.batch_max_records * 4),
+        broker_client_id=f"{settings.kafka_client_id}-sealer",
+        broker_session_timeout=settings.session_timeout_s,
+        broker_rebalance_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+    )
+    runtime = SealerRuntime(settings, key, app)
+    topics = app.topic(
+        settings.topic_events,
+        settings.topic_openlineage,
+        value_serializer="raw",
+        key_serializer="raw",
+        acks=False,
+    )
+
+    @app.agent(topics)
+    async def seal(stream: faust.StreamT[bytes]) -> None:
+        sealer = await runtime.ensure_started()
+        within = settings.batch_linger_ms / 1000
+        async for batch in cast("faust.Stream[bytes]", stream).take_events(
+            settings.batch_max_records, within=within
+        ):
+            await sealer.handle([_source(event) for event in batch])
+
+    # Faust calls signal receivers as receiver(sender, *args, signal=..., **kwargs).
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        if runtime.sealer is not None:
+            runtime.sealer.forget(_partitions(args[0]))
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        sealer = await runtime.ensure_started()
+        await sealer.load(_partitions(args[0]))
+
+    @app.on_before_shutdown.connect
+    async def on_shutdown(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        await runtime.stop()
+
+    return app, runtime
+
+
+def run_sealer(settings: SealerSettings) -> int:
+    """Run the worker until SIGINT or SIGTERM."""
+    key = load_signing_key(settings.require_signing_key_file(), settings.signing_key_name)
+    settings.require_database_url()
+    logs.configure(settings.log_level, settings.log_format)
+    _log.info("sealer starting", settings=masked(settings), key_id=key.key_id.hex())
+    app, _ = build_app(settings, key)
+    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, override_logging=False)
+    worker.execute_from_commandline()

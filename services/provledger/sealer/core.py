@@ -1,0 +1,240 @@
+"""The sealer's loop body: one batch of source records in, blocks committed to Postgres out.
+
+Independent of the stream framework: the Faust app (:mod:`.app`) feeds it batches and tells it
+about rebalances; tests may feed it directly. Per shard it keeps a :class:`ShardLog` loaded from
+Postgres, and throws it away whenever a write fails, so what it seals next always follows
+exactly what is committed. Postgres is the source of truth for how far each shard is sealed:
+records below a shard's committed offset are skipped (they are sealed already); Kafka's own
+committed offsets are never trusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from provledger import logs
+from provledger.errors import ServiceUnavailable, StaleShard
+from provledger.ledger.keys import SigningKey
+from provledger.sealer.deadletter import DeadLetterSink
+from provledger.sealer.intake import Rejected, SourceRecord, conflicting, screen
+from provledger.sealer.metrics import SealerMetrics
+from provledger.sealer.shardlog import Accepted, ShardLog
+from provledger.store.blocks import advance_offset, ensure_shard, existing_leaf_hashes, load_head, write_block
+
+_log = logs.get_logger(__name__)
+
+#: Seek forward instead of skipping when a partition replays more than this many sealed records.
+FORWARD_SEEK_THRESHOLD = 1000
+#: How long to wait, after seeking back to a missing offset, before accepting the gap as real.
+GAP_WAIT_S = 10.0
+#: Back-off between attempts while Postgres is unreachable.
+RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+TopicPartition = tuple[str, int]
+Seek = Callable[[str, int, int], Awaitable[None]]
+Clock = Callable[[], int]
+
+
+def now_micros() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True)
+class SealerOptions:
+    log_id: bytes
+    openlineage_topic: str
+    max_record_bytes: int
+
+
+class Sealer:
+    """Seals batches of records from any partitions; safe against replays, zombies and outages."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        key: SigningKey,
+        options: SealerOptions,
+        dead_letters: DeadLetterSink,
+        seek: Seek,
+        metrics: SealerMetrics | None = None,
+        clock: Clock = now_micros,
+    ) -> None:
+        self._pool = pool
+        self._key = key
+        self._options = options
+        self._dead_letters = dead_letters
+        self._seek = seek
+        self.metrics = metrics or SealerMetrics()
+        self._clock = clock
+        self._logs: dict[TopicPartition, ShardLog] = {}
+        self._shards: dict[TopicPartition, int] = {}
+        self._sought: set[TopicPartition] = set()
+        self._gap_deadline: dict[TopicPartition, float] = {}
+
+    async def load(self, partitions: Sequence[TopicPartition]) -> None:
+        """Load the heads of newly assigned partitions; the sealer is ready once this returns."""
+        for tp in partitions:
+            await self._head(tp)
+        self.metrics.ready.set(1)
+
+    def forget(self, partitions: Sequence[TopicPartition]) -> None:
+        """Drop state of revoked partitions: whoever owns them next reloads from Postgres."""
+        for tp in partitions:
+            self._logs.pop(tp, None)
+            self._sought.discard(tp)
+            self._gap_deadline.pop(tp, None)
+
+    async def handle(self, records: Sequence[SourceRecord]) -> None:
+        """Seal a batch: records are grouped by partition, each group becomes at most one block."""
+        by_partition: dict[TopicPartition, list[SourceRecord]] = defaultdict(list)
+        for record in records:
+            by_partition[(record.topic, record.partition)].append(record)
+        for tp, group in by_partition.items():
+            await self._with_retries(tp, sorted(group, key=lambda r: r.offset))
+
+    async def _with_retries(self, tp: TopicPartition, records: list[SourceRecord]) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._seal(tp, records)
+                return
+            except StaleShard as exc:
+                self.metrics.stale.labels(str(self._shards.get(tp, -1))).inc()
+                _log.warning(
+                    "another sealer sealed this shard first; reloading",
+                    topic=tp[0],
+                    partition=tp[1],
+                    reason=str(exc),
+                )
+                self._logs.pop(tp, None)
+            except (
+                OSError,
+                asyncpg.PostgresConnectionError,
+                asyncpg.InterfaceError,
+                asyncpg.CannotConnectNowError,
+                ServiceUnavailable,
+                TimeoutError,
+            ) as exc:
+                self._logs.pop(tp, None)
+                delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
+                attempt += 1
+                _log.warning(
+                    "sealing failed, retrying",
+                    topic=tp[0],
+                    partition=tp[1],
+                    attempt=attempt,
+                    retry_in_s=delay,
+                    error=repr(exc),
+                )
+                await asyncio.sleep(delay)
+
+    async def _head(self, tp: TopicPartition) -> ShardLog:
+        log = self._logs.get(tp)
+        if log is None:
+            async with self._pool.acquire() as conn:
+                shard = self._shards.get(tp)
+                if shard is None:
+                    shard = self._shards[tp] = await ensure_shard(conn, *tp)
+                log = ShardLog(await load_head(conn, shard), self._options.log_id)
+            self._logs[tp] = log
+            _log.info(
+                "shard loaded",
+                topic=tp[0],
+                partition=tp[1],
+                shard=shard,
+                height=log.next_height,
+                tree_size=log.tree_size,
+                next_offset=log.next_offset,
+            )
+        return log
+
+    async def _fresh(
+        self, tp: TopicPartition, log: ShardLog, records: list[SourceRecord]
+    ) -> list[SourceRecord]:
+        """The records not sealed yet, seeking the consumer when it is far behind or ahead of Postgres."""
+        fresh = [r for r in records if r.offset >= log.next_offset]
+        far_behind = log.next_offset - records[0].offset > FORWARD_SEEK_THRESHOLD
+        if len(fresh) < len(records) and far_behind and tp not in self._sought:
+            self._sought.add(tp)
+            await self._seek(tp[0], tp[1], log.next_offset)
+        if fresh and fresh[0].offset > log.next_offset:
+            deadline = self._gap_deadline.get(tp)
+            if deadline is None:
+                # The consumer is past what Postgres holds: rewind, and skip until the offset shows up.
+                self._gap_deadline[tp] = time.monotonic() + GAP_WAIT_S
+                await self._seek(tp[0], tp[1], log.next_offset)
+                return []
+            if time.monotonic() < deadline:
+                return []
+            self.metrics.offset_gaps.labels(str(log.shard)).inc(fresh[0].offset - log.next_offset)
+            _log.error(
+                "source offsets never arrived (deleted by retention?); continuing after the gap",
+                shard=log.shard,
+                missing_from=log.next_offset,
+                missing_to=fresh[0].offset - 1,
+            )
+        self._gap_deadline.pop(tp, None)
+        return fresh
+
+    async def _seal(self, tp: TopicPartition, records: list[SourceRecord]) -> None:
+        log = await self._head(tp)
+        fresh = await self._fresh(tp, log, records)
+        if not fresh:
+            return
+        screened = screen(
+            fresh, openlineage_topic=self._options.openlineage_topic, max_bytes=self._options.max_record_bytes
+        )
+        expected_offset = log.next_offset
+        async with self._pool.acquire() as conn:
+            sealed = await existing_leaf_hashes(conn, [a.event_id for a in screened.accepted])
+            accepted, rejected = [], list(screened.rejected)
+            duplicates = screened.duplicates
+            for candidate in screened.accepted:
+                known = sealed.get(candidate.event_id)
+                if known is None:
+                    accepted.append(candidate)
+                elif known == candidate.leaf_hash:
+                    duplicates += 1
+                else:
+                    record = next(r for r in fresh if r.offset == candidate.source_offset)
+                    rejected.append(conflicting(record, str(candidate.event_id)))
+            await self._dead_letters.send(rejected)
+            if accepted:
+                block = log.seal(accepted, fresh[0].offset, fresh[-1].offset, self._key, self._clock())
+                try:
+                    await write_block(conn, block, expected_offset)
+                except BaseException:
+                    self._logs.pop(tp, None)  # memory ran ahead of Postgres: reload before sealing again
+                    raise
+                self._observe(block.shard, block.header.height, accepted, fresh)
+            else:
+                await advance_offset(conn, log.shard, expected_offset, fresh[-1].offset + 1)
+                log.next_offset = fresh[-1].offset + 1
+        self._count(rejected, duplicates)
+
+    def _observe(
+        self, shard: int, height: int, accepted: Sequence[Accepted], fresh: list[SourceRecord]
+    ) -> None:
+        committed_us = self._clock()
+        label = str(shard)
+        self.metrics.events_sealed.labels(label).inc(len(accepted))
+        self.metrics.blocks_sealed.labels(label).inc()
+        self.metrics.batch_events.observe(len(accepted))
+        for event in accepted:
+            self.metrics.latency_event_time.observe(max(0, committed_us - event.event_time) / 1e6)
+        for record in fresh:
+            if record.timestamp_ms is not None:
+                self.metrics.latency_kafka.observe(max(0.0, committed_us / 1e3 - record.timestamp_ms) / 1e3)
+        _log.debug("block sealed", shard=shard, height=height, events=len(accepted))
+
+    def _count(self, rejected: Sequence[Rejected], duplicates: int) -> None:
+        for item in rejected:
+            self.metrics.dead_letters.labels(item.reason).inc()
+        if duplicates:
+            self.metrics.duplicates.inc(duplicates)

@@ -1,0 +1,122 @@
+"""Validate source records at the edge: Kafka bytes in, accepted events or reasons out.
+
+Every way a record can be bad ends here as a :class:`Rejected` with a stable machine-readable
+reason (the dead-letter record carries it); nothing a producer sends can raise past this module.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from provledger.errors import InvalidEvent
+from provledger.events.canonical import canonical_event_bytes
+from provledger.events.codec import decode_record
+from provledger.events.model import ArtifactRef, Event
+from provledger.events.openlineage import from_openlineage
+from provledger.ledger.merkle import leaf_hash
+from provledger.sealer.shardlog import Accepted
+from provledger.store.records import ArtifactKey
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One Kafka record as the sealer sees it, whatever client fetched it."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record (or one event of it) that will not be sealed, and why."""
+
+    record: SourceRecord
+    reason: str
+    detail: str
+    event_id: str | None = None
+
+
+def decode(record: SourceRecord, *, openlineage: bool, max_bytes: int) -> list[Event]:
+    """The events a record carries; :class:`InvalidEvent` with the reason when it carries none."""
+    if record.value is None:
+        raise InvalidEvent("empty_record", "the record has no value (a tombstone?)")
+    if len(record.value) > max_bytes:
+        raise InvalidEvent("oversized", f"record value of {len(record.value)} bytes, more than {max_bytes}")
+    if openlineage:
+        return [from_openlineage(record.value)]
+    return decode_record(record.value)
+
+
+def _artifact(ref: ArtifactRef) -> ArtifactKey:
+    return ArtifactKey(ref.namespace, ref.name, ref.digest, ref.kind, ref.version)
+
+
+def accept(event: Event, offset: int) -> Accepted:
+    """The sealer's view of a valid event: canonical bytes, leaf hash, lineage it records."""
+    canonical = canonical_event_bytes(event)
+    return Accepted(
+        event_id=uuid.UUID(event.event_id),
+        canonical=canonical,
+        leaf_hash=leaf_hash(canonical),
+        event_time=event.event_time_us,
+        event_type=event.event_type.value,
+        run_id=event.run.run_id,
+        parent_run_id=event.run.parent_run_id,
+        job_namespace=event.job.namespace,
+        job_name=event.job.name,
+        inputs=tuple(_artifact(ref) for ref in event.inputs),
+        outputs=tuple(_artifact(ref) for ref in event.outputs),
+        source_offset=offset,
+    )
+
+
+@dataclass(slots=True)
+class Screened:
+    """A batch of one shard's records after decoding and in-batch deduplication."""
+
+    accepted: list[Accepted]
+    rejected: list[Rejected]
+    duplicates: int
+
+
+def screen(records: Sequence[SourceRecord], *, openlineage_topic: str, max_bytes: int) -> Screened:
+    """Decode and validate ``records`` in order; drop byte-identical repeats within the batch."""
+    result = Screened([], [], 0)
+    seen: dict[uuid.UUID, bytes] = {}
+    for record in records:
+        try:
+            events = decode(record, openlineage=record.topic == openlineage_topic, max_bytes=max_bytes)
+        except InvalidEvent as exc:
+            result.rejected.append(Rejected(record, exc.reason, exc.detail))
+            continue
+        except Exception as exc:  # a decoder bug must dead-letter one record, never stop the shard
+            result.rejected.append(Rejected(record, "decoder_error", f"{type(exc).__name__}: {exc}"[:500]))
+            continue
+        for event in events:
+            candidate = accept(event, record.offset)
+            earlier = seen.get(candidate.event_id)
+            if earlier is None:
+                seen[candidate.event_id] = candidate.leaf_hash
+                result.accepted.append(candidate)
+            elif earlier == candidate.leaf_hash:
+                result.duplicates += 1
+            else:
+                result.rejected.append(conflicting(record, event.event_id))
+    return result
+
+
+def conflicting(record: SourceRecord, event_id: str) -> Rejected:
+    """The rejection of an event that reuses a sealed ``event_id`` with a different body."""
+    return Rejected(
+        record,
+        "conflicting_duplicate",
+        f"event {event_id} was already recorded with different content; an event_id is an idempotency "
+        "key and must never be reused for another event",
+        event_id,
+    )
