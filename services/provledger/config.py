@@ -14,7 +14,6 @@ Kubernetes secrets, so nothing secret sits in the environment or the database.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -118,10 +117,6 @@ class LedgerIdentitySettings(ProvledgerSettings):
         description="Stable name of this ledger instance (C2SP checkpoint origin, e.g. "
         "ledger.example.com/ml). log_id in block headers is the first 16 bytes of its SHA-256.",
     )
-
-    @property
-    def log_id(self) -> bytes:
-        return hashlib.sha256(self.log_origin.encode()).digest()[:16]
 
 
 class SealerSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):

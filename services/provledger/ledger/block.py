@@ -59,6 +59,15 @@ LOG_ID_SIZE: Final = 16
 #: ``prev_block_hash`` of the first block of a shard.
 GENESIS_PREV_HASH: Final = bytes(HASH_SIZE)
 
+
+def log_id_for(log_origin: str) -> bytes:
+    """The ``log_id`` of the ledger named ``log_origin``: the first 16 bytes of its SHA-256.
+
+    Deriving it from the checkpoint origin ties every header to the name its checkpoints carry.
+    """
+    return hashlib.sha256(log_origin.encode()).digest()[:LOG_ID_SIZE]
+
+
 _LAYOUT: Final = struct.Struct(">4sH16sIQ32s32sQ32sQQIqqq4s")
 #: Bytes in a version 1 header.
 HEADER_SIZE: Final = _LAYOUT.size

@@ -81,7 +81,7 @@ class SealerRuntime:
         sealer = Sealer(
             pool,
             self.key,
-            SealerOptions(s.log_id, s.topic_openlineage, s.max_record_bytes),
+            SealerOptions(s.log_origin, s.topic_openlineage, s.max_record_bytes),
             KafkaDeadLetters(self._producer, s.topic_dead_letter),
             seek=self._seek,
         )

@@ -47,7 +47,7 @@ def now_micros() -> int:
 
 @dataclass(frozen=True)
 class SealerOptions:
-    log_id: bytes
+    log_origin: str
     openlineage_topic: str
     max_record_bytes: int
 
@@ -141,7 +141,7 @@ class Sealer:
                 shard = self._shards.get(tp)
                 if shard is None:
                     shard = self._shards[tp] = await ensure_shard(conn, *tp)
-                log = ShardLog(await load_head(conn, shard), self._options.log_id)
+                log = ShardLog(await load_head(conn, shard), self._options.log_origin)
             self._logs[tp] = log
             _log.info(
                 "shard loaded",

@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from provledger.ledger.block import HEADER_VERSION, BlockHeader, block_hash, sign_header
+from provledger.ledger.block import HEADER_VERSION, BlockHeader, block_hash, log_id_for, sign_header
+from provledger.ledger.checkpoint import shard_checkpoint, sign_checkpoint
 from provledger.ledger.compact import CompactRange
 from provledger.ledger.keys import SigningKey
 from provledger.ledger.merkle import root
@@ -40,11 +41,16 @@ class Accepted:
 
 
 class ShardLog:
-    """The head of one shard's Merkle log: compact range, partial tiles, chain link, offset."""
+    """The head of one shard's Merkle log: compact range, partial tiles, chain link, offset.
 
-    def __init__(self, head: ShardHead, log_id: bytes) -> None:
+    ``log_origin`` names the ledger: its SHA-256 prefix is every header's ``log_id`` and
+    ``<log_origin>/shard/<n>`` the origin of the shard checkpoint signed with each block.
+    """
+
+    def __init__(self, head: ShardHead, log_origin: str) -> None:
         self.shard = head.shard
-        self.log_id = log_id
+        self.log_origin = log_origin
+        self.log_id = log_id_for(log_origin)
         self.next_height = head.next_height
         self.prev_block_hash = head.prev_block_hash
         self.next_offset = head.next_offset
@@ -89,6 +95,7 @@ class ShardLog:
             header_bytes=header.to_bytes(),
             block_hash=block_hash(header),
             signature=sign_header(header, key),
+            checkpoint=sign_checkpoint(shard_checkpoint(self.log_origin, header), [key]),
             events=tuple(_event_row(event, first_leaf + i) for i, event in enumerate(events)),
             tiles=tuple(self._tiles.drain()),
             runs=_runs(events),

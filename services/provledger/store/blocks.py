@@ -117,6 +117,10 @@ async def _insert_block(conn: Conn, block: SealedBlock) -> None:
         h.key_id, h.batch_root, h.tree_size, h.log_root, h.first_offset, h.last_offset, h.event_count,
         from_micros(h.min_event_time), from_micros(h.max_event_time), from_micros(h.sealed_at),
     )  # fmt: skip
+    await conn.execute(
+        "INSERT INTO shard_checkpoints (shard, height, tree_size, note) VALUES ($1, $2, $3, $4)",
+        block.shard, h.height, h.tree_size, block.checkpoint,
+    )  # fmt: skip
 
 
 async def _insert_lineage(conn: Conn, block: SealedBlock) -> None:

@@ -85,6 +85,7 @@ class SealedBlock:
     header_bytes: bytes
     block_hash: bytes
     signature: bytes
+    checkpoint: str  # C2SP signed note of the shard log after this block, signed by the same key
     events: tuple[EventRow, ...]
     tiles: tuple[TileRow, ...]
     runs: tuple[RunRow, ...]

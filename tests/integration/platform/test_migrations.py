@@ -23,6 +23,7 @@ LEDGER_TABLES = [
     "checkpoints",
     "checkpoint_heads",
     "anchor_receipts",
+    "shard_checkpoints",
 ]
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from provledger.errors import StaleShard
 from provledger.ledger.block import BlockHeader, verify_chain
+from provledger.ledger.checkpoint import open_checkpoint, shard_checkpoint
 from provledger.ledger.keys import SigningKey
 from provledger.ledger.merkle import leaf_hash, root, verify_consistency, verify_inclusion
 from provledger.sealer.shardlog import Accepted, ShardLog
@@ -19,7 +20,7 @@ from provledger.store.blocks import ensure_shard, load_head, write_block
 from provledger.store.records import ArtifactKey
 from provledger.store.tiles import consistency_proof, inclusion_proof
 
-LOG_ID = uuid.UUID("00000000-0000-7000-8000-000000000001").bytes
+LOG_ORIGIN = "test.example/ledger"
 KEY = SigningKey.generate("test.example/ledger")
 DATASET = ArtifactKey("s3://lake", "imagenet", "sha256:" + "ab" * 32, "dataset")
 MODEL = ArtifactKey("models", "resnet", "sha256:" + "cd" * 32, "model")
@@ -61,7 +62,7 @@ async def test_blocks_resume_and_prove(conn: asyncpg.Connection) -> None:
     rng = random.Random(7)
     headers: list[BlockHeader] = []
     for _ in range(8):
-        log = ShardLog(await load_head(conn, shard), LOG_ID)  # reload each time: resume must be exact
+        log = ShardLog(await load_head(conn, shard), LOG_ORIGIN)  # reload each time: resume must be exact
         headers.append(await _seal(conn, log, rng.randint(1, 900)))
     verify_chain(headers)
     rows = await conn.fetch("SELECT leaf_hash FROM events WHERE shard = $1 ORDER BY leaf_index", shard)
@@ -72,6 +73,10 @@ async def test_blocks_resume_and_prove(conn: asyncpg.Connection) -> None:
         for index in rng.sample(range(header.tree_size), 5):
             proof = await inclusion_proof(conn, shard, index, header.tree_size)
             verify_inclusion(leaves[index], index, header.tree_size, proof, header.log_root)
+    notes = await conn.fetch("SELECT height, tree_size, note FROM shard_checkpoints WHERE shard = $1", shard)
+    assert [(r["height"], r["tree_size"]) for r in notes] == [(h.height, h.tree_size) for h in headers]
+    for header, row in zip(headers, notes, strict=True):
+        assert open_checkpoint(row["note"], [KEY.verifier]) == shard_checkpoint(LOG_ORIGIN, header)
     for old, new in itertools.pairwise(headers):
         proof = await consistency_proof(conn, shard, old.tree_size, new.tree_size)
         verify_consistency(old.tree_size, new.tree_size, old.log_root, new.log_root, proof)
@@ -85,7 +90,7 @@ async def test_blocks_resume_and_prove(conn: asyncpg.Connection) -> None:
 
 async def test_lineage_rows_follow_the_events(conn: asyncpg.Connection) -> None:
     shard = await ensure_shard(conn, "provledger.events", 3)
-    log = ShardLog(await load_head(conn, shard), LOG_ID)
+    log = ShardLog(await load_head(conn, shard), LOG_ORIGIN)
     await _seal(conn, log, 20)
     assert await conn.fetchval("SELECT count(*) FROM artifacts") == 2
     assert await conn.fetchval("SELECT count(*) FROM runs") == 2
@@ -95,13 +100,13 @@ async def test_lineage_rows_follow_the_events(conn: asyncpg.Connection) -> None:
 
 async def test_a_zombie_sealer_cannot_fork_the_shard(conn: asyncpg.Connection) -> None:
     shard = await ensure_shard(conn, "provledger.events", 1)
-    await _seal(conn, ShardLog(await load_head(conn, shard), LOG_ID), 10)
+    await _seal(conn, ShardLog(await load_head(conn, shard), LOG_ORIGIN), 10)
     head = await load_head(conn, shard)
-    owner, zombie = ShardLog(head, LOG_ID), ShardLog(head, LOG_ID)
+    owner, zombie = ShardLog(head, LOG_ORIGIN), ShardLog(head, LOG_ORIGIN)
     await _seal(conn, owner, 5)
     with pytest.raises(StaleShard, match="already has a block at height 1"):
         await _seal(conn, zombie, 7)
     assert await conn.fetchval("SELECT count(*) FROM blocks WHERE shard = $1", shard) == 2
     assert await conn.fetchval("SELECT count(*) FROM events WHERE shard = $1", shard) == 15
-    resumed = ShardLog(await load_head(conn, shard), LOG_ID)  # the loser reloads and goes on
+    resumed = ShardLog(await load_head(conn, shard), LOG_ORIGIN)  # the loser reloads and goes on
     assert (await _seal(conn, resumed, 3)).height == 2
