@@ -8,6 +8,7 @@ the adapter that meets them, with ``raise ... from exc`` so the cause is kept::
     ├── ConfigurationError   a PROVLEDGER_* setting is missing or invalid
     ├── VerificationError    a proof, signature, chain link or checkpoint does not check out
     ├── InvalidEvent         an event or record from outside cannot be accepted (dead letter / HTTP 400)
+    ├── InvalidRequest       a query from outside is malformed or out of range (HTTP 400)
     ├── StaleShard           another sealer sealed this shard's next height first; reload and go on
     ├── ServiceUnavailable   a server we depend on did not answer in time
     │   └── Pushback         we are overloaded on purpose; retry later (HTTP 503)
@@ -36,6 +37,10 @@ class InvalidEvent(ProvledgerError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class InvalidRequest(ProvledgerError):
+    """A read request names something malformed (a node id, a cursor) or asks beyond a documented cap."""
 
 
 class StaleShard(ProvledgerError):
