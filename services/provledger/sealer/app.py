@@ -155,7 +155,10 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
         async for batch in cast("faust.Stream[bytes]", stream).take_events(
             settings.batch_max_records, within=within
         ):
-            await sealer.handle([_source(event) for event in batch])
+            records = [_source(event) for event in batch]
+            await sealer.handle(records)
+            for tp in {(r.topic, r.partition) for r in records}:
+                sealer.observe_lag(tp, app.consumer.highwater(faust.types.TP(*tp)))
 
     # Faust calls signal receivers as receiver(sender, *args, signal=..., **kwargs).
     @app.on_partitions_revoked.connect

@@ -11,6 +11,7 @@ committed offsets are never trusted.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -22,7 +23,7 @@ from provledger import logs
 from provledger.errors import ServiceUnavailable, StaleShard
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.deadletter import DeadLetterSink
-from provledger.sealer.intake import Rejected, SourceRecord, conflicting, screen
+from provledger.sealer.intake import Rejected, SourceRecord, dedupe, screen
 from provledger.sealer.metrics import SealerMetrics
 from provledger.sealer.shardlog import Accepted, ShardLog
 from provledger.store.blocks import advance_offset, ensure_shard, existing_leaf_hashes, load_head, write_block
@@ -80,8 +81,14 @@ class Sealer:
     async def load(self, partitions: Sequence[TopicPartition]) -> None:
         """Load the heads of newly assigned partitions; the sealer is ready once this returns."""
         for tp in partitions:
-            await self._head(tp)
+            await self._with_retries(tp, self._head)
         self.metrics.ready.set(1)
+
+    def observe_lag(self, tp: TopicPartition, highwater: int | None) -> None:
+        """Record how many of the partition's records (up to ``highwater``) are not sealed yet."""
+        log = self._logs.get(tp)
+        if log is not None and highwater is not None:
+            self.metrics.lag.labels(str(log.shard)).set(max(0, highwater - log.next_offset))
 
     def forget(self, partitions: Sequence[TopicPartition]) -> None:
         """Drop state of revoked partitions: whoever owns them next reloads from Postgres."""
@@ -96,13 +103,17 @@ class Sealer:
         for record in records:
             by_partition[(record.topic, record.partition)].append(record)
         for tp, group in by_partition.items():
-            await self._with_retries(tp, sorted(group, key=lambda r: r.offset))
+            group.sort(key=lambda r: r.offset)
+            await self._with_retries(tp, functools.partial(self._seal, records=group))
 
-    async def _with_retries(self, tp: TopicPartition, records: list[SourceRecord]) -> None:
+    async def _with_retries(
+        self, tp: TopicPartition, action: Callable[[TopicPartition], Awaitable[object]]
+    ) -> None:
+        """Run ``action`` until it succeeds: a lost race reloads the shard, an outage waits and retries."""
         attempt = 0
         while True:
             try:
-                await self._seal(tp, records)
+                await action(tp)
                 return
             except StaleShard as exc:
                 self.metrics.stale.labels(str(self._shards.get(tp, -1))).inc()
@@ -117,7 +128,7 @@ class Sealer:
                 OSError,
                 asyncpg.PostgresConnectionError,
                 asyncpg.InterfaceError,
-                asyncpg.CannotConnectNowError,
+                asyncpg.OperatorInterventionError,
                 ServiceUnavailable,
                 TimeoutError,
             ) as exc:
@@ -192,31 +203,22 @@ class Sealer:
         )
         expected_offset = log.next_offset
         async with self._pool.acquire() as conn:
-            sealed = await existing_leaf_hashes(conn, [a.event_id for a in screened.accepted])
-            accepted, rejected = [], list(screened.rejected)
-            duplicates = screened.duplicates
-            for candidate in screened.accepted:
-                known = sealed.get(candidate.event_id)
-                if known is None:
-                    accepted.append(candidate)
-                elif known == candidate.leaf_hash:
-                    duplicates += 1
-                else:
-                    record = next(r for r in fresh if r.offset == candidate.source_offset)
-                    rejected.append(conflicting(record, str(candidate.event_id)))
+            sealed = await existing_leaf_hashes(conn, [c.event_id for c in screened.candidates])
+            batch = dedupe(screened.candidates, fresh, sealed)
+            rejected = screened.rejected + batch.rejected
             await self._dead_letters.send(rejected)
-            if accepted:
-                block = log.seal(accepted, fresh[0].offset, fresh[-1].offset, self._key, self._clock())
+            if batch.accepted:
+                block = log.seal(batch.accepted, fresh[0].offset, fresh[-1].offset, self._key, self._clock())
                 try:
                     await write_block(conn, block, expected_offset)
                 except BaseException:
                     self._logs.pop(tp, None)  # memory ran ahead of Postgres: reload before sealing again
                     raise
-                self._observe(block.shard, block.header.height, accepted, fresh)
+                self._observe(block.shard, block.header.height, batch.accepted, fresh)
             else:
                 await advance_offset(conn, log.shard, expected_offset, fresh[-1].offset + 1)
                 log.next_offset = fresh[-1].offset + 1
-        self._count(rejected, duplicates)
+        self._count(rejected, batch.duplicates)
 
     def _observe(
         self, shard: int, height: int, accepted: Sequence[Accepted], fresh: list[SourceRecord]

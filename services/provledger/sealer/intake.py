@@ -78,17 +78,15 @@ def accept(event: Event, offset: int) -> Accepted:
 
 @dataclass(slots=True)
 class Screened:
-    """A batch of one shard's records after decoding and in-batch deduplication."""
+    """A batch of one shard's records after decoding and validation, before deduplication."""
 
-    accepted: list[Accepted]
+    candidates: list[Accepted]
     rejected: list[Rejected]
-    duplicates: int
 
 
 def screen(records: Sequence[SourceRecord], *, openlineage_topic: str, max_bytes: int) -> Screened:
-    """Decode and validate ``records`` in order; drop byte-identical repeats within the batch."""
-    result = Screened([], [], 0)
-    seen: dict[uuid.UUID, bytes] = {}
+    """Decode and validate ``records`` in order; every event of a good record becomes a candidate."""
+    result = Screened([], [])
     for record in records:
         try:
             events = decode(record, openlineage=record.topic == openlineage_topic, max_bytes=max_bytes)
@@ -98,16 +96,40 @@ def screen(records: Sequence[SourceRecord], *, openlineage_topic: str, max_bytes
         except Exception as exc:  # a decoder bug must dead-letter one record, never stop the shard
             result.rejected.append(Rejected(record, "decoder_error", f"{type(exc).__name__}: {exc}"[:500]))
             continue
-        for event in events:
-            candidate = accept(event, record.offset)
-            earlier = seen.get(candidate.event_id)
-            if earlier is None:
-                seen[candidate.event_id] = candidate.leaf_hash
-                result.accepted.append(candidate)
-            elif earlier == candidate.leaf_hash:
-                result.duplicates += 1
-            else:
-                result.rejected.append(conflicting(record, event.event_id))
+        result.candidates.extend(accept(event, record.offset) for event in events)
+    return result
+
+
+@dataclass(slots=True)
+class Deduplicated:
+    """What of a batch is new, what conflicts with an event recorded before, and how many repeats."""
+
+    accepted: list[Accepted]
+    rejected: list[Rejected]
+    duplicates: int
+
+
+def dedupe(
+    candidates: Sequence[Accepted], records: Sequence[SourceRecord], sealed: dict[uuid.UUID, bytes]
+) -> Deduplicated:
+    """Drop byte-identical repeats and reject conflicting reuses of an ``event_id``.
+
+    What is sealed already (``sealed``: leaf hash by event id) is the reference, then the
+    first occurrence in the batch: a repeat of a sealed event is a duplicate even when a
+    conflicting version of it came earlier in the same batch.
+    """
+    by_offset = {record.offset: record for record in records}
+    seen = dict(sealed)
+    result = Deduplicated([], [], 0)
+    for candidate in candidates:
+        earlier = seen.get(candidate.event_id)
+        if earlier is None:
+            seen[candidate.event_id] = candidate.leaf_hash
+            result.accepted.append(candidate)
+        elif earlier == candidate.leaf_hash:
+            result.duplicates += 1
+        else:
+            result.rejected.append(conflicting(by_offset[candidate.source_offset], str(candidate.event_id)))
     return result
 
 

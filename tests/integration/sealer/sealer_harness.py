@@ -1,0 +1,308 @@
+"""What the sealer tests share: events to send, a real sealer worker process, and the ledger check.
+
+The check is the point of every sealer test: whatever happened (a kill, an outage, a rebalance),
+Postgres must hold each produced event exactly once, and each shard one signed chain whose roots
+and stored proofs agree with the leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from provledger.config import KafkaSettings
+from provledger.events import ArtifactRef, Event, EventType, Job, Run, encode_record
+from provledger.events.canonical import event_leaf_hash
+from provledger.ledger.block import GENESIS_PREV_HASH, BlockHeader, block_hash, verify_chain
+from provledger.ledger.block import verify_header_signature as verify_signature
+from provledger.ledger.checkpoint import open_checkpoint
+from provledger.ledger.keys import KeySet
+from provledger.ledger.merkle import leaf_hash, root, verify_consistency, verify_inclusion
+from provledger.local.process import ManagedProcess, free_port
+from provledger.store.keys import load_keyset
+from provledger.store.tiles import consistency_proof, inclusion_proof
+
+PRODUCER = "https://provledger.test/sealer-tests"
+DATASET = ArtifactRef("s3://lake", "imagenet", "sha256:" + "ab" * 32, "dataset")
+READY_TIMEOUT_S = 60.0
+
+
+def events_of_run(count: int, *, run_id: str | None = None, job: str = "train") -> list[Event]:
+    """``count`` events of one run, each recording a distinct model output."""
+    run = Run(run_id or str(uuid.uuid4()))
+    return [
+        Event.new(
+            EventType.COMPLETE if i % 2 else EventType.RUNNING,
+            job=Job("vision", job),
+            run=run,
+            producer=PRODUCER,
+            inputs=[DATASET],
+            outputs=[ArtifactRef("models", f"m{i}", "sha256:" + os.urandom(32).hex(), "model")],
+            attributes={"step": str(i)},
+        )
+        for i in range(count)
+    ]
+
+
+def openlineage_run_event(run_id: str, name: str) -> bytes:
+    """An OpenLineage 2-x RunEvent as its Kafka transport writes it (JSON)."""
+    document = {
+        "eventType": "COMPLETE",
+        "eventTime": datetime.now(UTC).isoformat(),
+        "producer": PRODUCER,
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": run_id},
+        "job": {"namespace": "spark", "name": name},
+        "inputs": [{"namespace": "s3://lake", "name": "raw"}],
+        "outputs": [{"namespace": "s3://lake", "name": f"clean-{name}"}],
+    }
+    return json.dumps(document).encode()
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a test produced: every event id it expects sealed, with its leaf hash."""
+
+    leaves: dict[uuid.UUID, bytes]
+
+    def __or__(self, other: Sent) -> Sent:
+        return Sent(self.leaves | other.leaves)
+
+
+def sent_events(events: Iterable[Event]) -> Sent:
+    return Sent({uuid.UUID(e.event_id): event_leaf_hash(e) for e in events})
+
+
+async def produce(
+    bootstrap: str,
+    topic: str,
+    values: Sequence[bytes],
+    *,
+    key: bytes | None = None,
+    partition: int | None = None,
+) -> None:
+    """Send ``values`` in order and wait for every acknowledgement."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key, partition=partition) for value in values]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def produce_batches(
+    bootstrap: str, topic: str, batches: Sequence[list[Event]], partition: int | None = None
+) -> Sent:
+    """One ``EventBatch`` record per batch, keyed by run; returns what must be sealed."""
+    values = [encode_record(batch) for batch in batches]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, v, key=b[0].record_key().encode(), partition=partition)
+            for v, b in zip(values, batches, strict=True)
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent_events(itertools.chain.from_iterable(batches))
+
+
+async def read_topic(bootstrap: str, topic: str, count: int, timeout_s: float = 30.0) -> list[object]:
+    """The first ``count`` records of ``topic`` (all partitions), or fewer if the deadline passes."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[object] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while len(records) < count and time.monotonic() < deadline:
+            fetched = await consumer.getmany(timeout_ms=500)
+            for batch in fetched.values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def sealed_count(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        count: int = await conn.fetchval("SELECT count(*) FROM events")
+        return count
+    finally:
+        await conn.close()
+
+
+async def wait_sealed(database_url: str, count: int, timeout_s: float = 60.0) -> int:
+    """Poll until at least ``count`` events are sealed; returns the last count seen."""
+    deadline = time.monotonic() + timeout_s
+    seen = 0
+    while time.monotonic() < deadline:
+        try:
+            seen = await sealed_count(database_url)
+        except (OSError, asyncpg.PostgresError):
+            seen = -1  # the database is down on purpose in some tests
+        if seen >= count:
+            return seen
+        await asyncio.sleep(0.2)
+    return seen
+
+
+async def check_ledger(database_url: str, sent: Sent, *, proofs_per_shard: int = 4, seed: int = 5) -> None:
+    """Every sent event sealed exactly once, one valid signed chain per shard, proofs that verify."""
+    rng = random.Random(seed)
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT event_id, leaf_hash, canonical FROM events")
+        sealed = {row["event_id"]: bytes(row["leaf_hash"]) for row in rows}
+        assert len(sealed) == len(rows)
+        missing = set(sent.leaves) - set(sealed)
+        extra = set(sealed) - set(sent.leaves)
+        assert not missing, f"{len(missing)} events never sealed"
+        assert not extra, f"{len(extra)} events sealed that were never sent"
+        assert sealed == sent.leaves, "a sealed leaf hash differs from the event's own"
+        assert all(leaf_hash(bytes(r["canonical"])) == bytes(r["leaf_hash"]) for r in rows)
+        keyset = await load_keyset(conn)
+        for shard in [r["shard"] for r in await conn.fetch("SELECT DISTINCT shard FROM blocks")]:
+            await _check_shard(conn, shard, keyset, rng, proofs_per_shard)
+    finally:
+        await conn.close()
+
+
+async def _check_shard(conn: asyncpg.Connection, shard: int, keyset: KeySet, rng: random.Random,
+                       proofs: int) -> None:  # fmt: skip
+    blocks = await conn.fetch(
+        "SELECT b.height, b.block_hash, b.header, b.signature, c.note FROM blocks b "
+        "LEFT JOIN shard_checkpoints c USING (shard, height) WHERE shard = $1 ORDER BY height",
+        shard,
+    )
+    headers = [BlockHeader.from_bytes(bytes(b["header"])) for b in blocks]
+    assert [h.height for h in headers] == list(range(len(headers))), "heights are not 0, 1, 2, ..."
+    assert headers[0].prev_block_hash == GENESIS_PREV_HASH
+    verify_chain(headers)
+    for row, header in zip(blocks, headers, strict=True):
+        assert bytes(row["block_hash"]) == block_hash(header)
+        verified_by = verify_signature(header, bytes(row["signature"]), keyset)
+        checkpoint = open_checkpoint(row["note"], [verified_by.verifier])
+        assert (checkpoint.size, checkpoint.root) == (header.tree_size, header.log_root)
+    leaves = [
+        bytes(r["leaf_hash"])
+        for r in await conn.fetch("SELECT leaf_hash FROM events WHERE shard = $1 ORDER BY leaf_index", shard)
+    ]
+    assert len(leaves) == headers[-1].tree_size, "leaf count is not the last tree size"
+    sizes = [headers[0], headers[-1], *rng.sample(headers, min(3, len(headers)))]
+    for header in sizes:
+        size = header.tree_size
+        assert header.log_root == root(leaves[:size])
+        for index in [0, size - 1, *rng.sample(range(size), min(proofs, size))]:
+            proof = await inclusion_proof(conn, shard, index, size)
+            verify_inclusion(leaves[index], index, size, proof, header.log_root)
+    for old, new in itertools.pairwise(sorted(set(sizes), key=lambda h: h.tree_size)):
+        proof = await consistency_proof(conn, shard, old.tree_size, new.tree_size)
+        verify_consistency(old.tree_size, new.tree_size, old.log_root, new.log_root, proof)
+
+
+class SealerWorker:
+    """``provledger sealer`` as a child process, configured the way an operator would."""
+
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        kafka: KafkaSettings,
+        key_file: Path,
+        log_path: Path,
+        group: str,
+        **settings: str,
+    ) -> None:
+        self.metrics_port = free_port()
+        self.log_path = log_path
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PROVLEDGER_")} | {
+            "PROVLEDGER_DATABASE_URL": database_url,
+            "PROVLEDGER_KAFKA_BOOTSTRAP": kafka.require_kafka_bootstrap(),
+            "PROVLEDGER_TOPIC_EVENTS": kafka.topic_events,
+            "PROVLEDGER_TOPIC_OPENLINEAGE": kafka.topic_openlineage,
+            "PROVLEDGER_TOPIC_DEAD_LETTER": kafka.topic_dead_letter,
+            "PROVLEDGER_SIGNING_KEY_FILE": str(key_file),
+            "PROVLEDGER_METRICS_PORT": str(self.metrics_port),
+            "PROVLEDGER_CONSUMER_GROUP": group,
+            "PROVLEDGER_SESSION_TIMEOUT_S": "6",
+            "PROVLEDGER_BATCH_LINGER_MS": "100",
+        }
+        self.env |= {f"PROVLEDGER_{name.upper()}": value for name, value in settings.items()}
+        self.process: ManagedProcess | None = None
+
+    def start(self) -> SealerWorker:
+        self.process = ManagedProcess(
+            "sealer", [sys.executable, "-m", "provledger", "sealer"], self.log_path, env=self.env
+        )
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}"
+
+    async def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
+        """Wait for /readyz to answer 200; fail with the worker's log if it exits or never does."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient(timeout=2) as client:
+            while time.monotonic() < deadline:
+                if self.process.exit_code() is not None:
+                    raise AssertionError(f"sealer exited early:\n{self.process.log_tail()}")
+                try:
+                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"sealer not ready in {timeout_s} s:\n{self.process.log_tail()}")
+
+    async def metrics(self) -> str:
+        async with httpx.AsyncClient(timeout=5) as client:
+            response = await client.get(f"{self.url}/metrics")
+            response.raise_for_status()
+            return response.text
+
+    def kill(self) -> None:
+        """``kill -9``: no shutdown code runs."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.stop()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def log(self) -> str:
+        return self.process.log_tail(80) if self.process else ""
+
+
+def generate_key_file(folder: Path) -> Path:
+    """A signing key made the way an operator makes one: ``provledger keys generate --out``."""
+    path = folder / "sealer.pem"
+    subprocess.run(
+        [sys.executable, "-m", "provledger", "keys", "generate", "--out", str(path), "--name", "test.sealer"],
+        check=True,
+        capture_output=True,
+    )
+    return path

@@ -1,0 +1,148 @@
+"""Every reason a record is dead-lettered, each beside a good event that must still be sealed."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from sealer_harness import check_ledger, events_of_run, produce, read_topic, sent_events
+
+from provledger.config import KafkaSettings
+from provledger.events import encode_record
+from provledger.events.codec import MAGIC, batch_header
+from provledger.events.model import Event
+from provledger.ledger.keys import SigningKey
+from provledger.sealer.core import Sealer, SealerOptions
+from provledger.sealer.deadletter import KafkaDeadLetters
+from provledger.sealer.intake import SourceRecord
+from provledger.store.db import create_pool
+from provledger.store.keys import register_key
+
+KEY = SigningKey.generate("test.sealer")
+MAX_RECORD_BYTES = 4096
+
+
+def _with(event: Event, **changes: Any) -> Event:
+    """A copy of ``event`` with fields changed behind its validation (what a broken producer sends)."""
+    broken = dataclasses.replace(event)
+    for name, value in changes.items():
+        object.__setattr__(broken, name, value)
+    return broken
+
+
+@pytest.fixture
+async def sealer(database_url: str, kafka_settings: KafkaSettings) -> AsyncIterator[Sealer]:
+    pool = await create_pool(database_url)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.require_kafka_bootstrap(), acks="all")
+    await producer.start()
+    try:
+        async with pool.acquire() as conn:
+            await register_key(conn, KEY.verifier, 0)
+
+        async def no_seek(topic: str, partition: int, offset: int) -> None:
+            raise AssertionError(f"no seek expected, got {topic}/{partition} -> {offset}")
+
+        yield Sealer(
+            pool,
+            KEY,
+            SealerOptions("test.example/ledger", kafka_settings.topic_openlineage, MAX_RECORD_BYTES),
+            KafkaDeadLetters(producer, kafka_settings.topic_dead_letter),
+            seek=no_seek,
+        )
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+async def _consume(bootstrap: str, topic: str, count: int) -> list[SourceRecord]:
+    records = await read_topic(bootstrap, topic, count)
+    assert len(records) == count
+    return [
+        SourceRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value)  # type: ignore[attr-defined]
+        for r in records
+    ]
+
+
+async def test_each_reason_is_dead_lettered_and_its_good_neighbour_sealed(
+    sealer: Sealer, database_url: str, kafka_settings: KafkaSettings
+) -> None:
+    bootstrap = kafka_settings.require_kafka_bootstrap()
+    topic = kafka_settings.topic_events
+    sealed_before = events_of_run(2)
+    await produce(bootstrap, topic, [encode_record(sealed_before)], partition=0)
+    await sealer.handle(await _consume(bootstrap, topic, 1))
+
+    template = events_of_run(1)[0]
+    bad = {
+        "not_single_object": b"this is not avro",
+        "malformed_avro": batch_header() + b"\xff\xff\xff\xff\xff\xff\xff\xff\x01",
+        "unknown_fingerprint": MAGIC + os.urandom(8) + encode_record([template])[10:],
+        "bad_event_id": encode_record([_with(template, event_id=str(uuid.uuid4()))]),
+        "bad_digest": encode_record([_with(template, payload_digest="sha256:nothex")]),
+        "oversized": encode_record(events_of_run(40)),
+        "conflicting_duplicate": encode_record([_with(sealed_before[0], producer="https://other.example/")]),
+    }
+    assert len(bad["oversized"]) > MAX_RECORD_BYTES
+    good = [events_of_run(1) for _ in bad]
+    values: list[bytes] = []
+    for rejected, accepted in zip(bad.values(), good, strict=True):
+        values += [rejected, encode_record(accepted)]
+    # Inside one record, a repeat of an event with another body is dead-lettered as well.
+    twice = events_of_run(1)[0]
+    values.append(encode_record([twice, _with(twice, producer="https://other.example/")]))
+    # A byte-identical repeat is dropped and counted, not dead-lettered.
+    values.append(encode_record(sealed_before))
+    await produce(bootstrap, topic, values, partition=0)
+    await sealer.handle((await _consume(bootstrap, topic, 1 + len(values)))[1:])
+
+    sent = sent_events([*sealed_before, twice, *(e for batch in good for e in batch)])
+    await check_ledger(database_url, sent)
+    letters = await read_topic(bootstrap, kafka_settings.topic_dead_letter, len(bad) + 1)
+    assert len(letters) == len(bad) + 1
+    by_reason: dict[str, list[tuple[bytes, dict[str, str]]]] = {}
+    for letter in letters:
+        headers = {k: v.decode() for k, v in letter.headers}  # type: ignore[attr-defined]
+        by_reason.setdefault(headers["provledger-reason"], []).append((letter.value, headers))  # type: ignore[attr-defined]
+    assert sorted(by_reason) == sorted(bad)
+    for position, (reason, value) in enumerate(bad.items()):
+        original, headers = min(by_reason[reason], key=lambda letter: letter[1]["provledger-source"])
+        assert original == value, reason
+        assert headers["provledger-source"] == f"{topic}/0/{1 + 2 * position}"
+        assert headers["provledger-detail"]
+    # Inside one record, the conflicting repeat is named by its event id too.
+    conflicts = {h["provledger-event-id"] for _, h in by_reason["conflicting_duplicate"]}
+    assert conflicts == {sealed_before[0].event_id, twice.event_id}
+    assert sealer.metrics.duplicates._value.get() == 2
+    for reason in bad:
+        assert sealer.metrics.dead_letters.labels(reason)._value.get() == (
+            2 if reason == "conflicting_duplicate" else 1
+        )
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT next_offset FROM consumer_offsets") == 1 + len(values)
+    finally:
+        await conn.close()
+
+
+async def test_malformed_openlineage_json_is_dead_lettered(
+    sealer: Sealer, database_url: str, kafka_settings: KafkaSettings
+) -> None:
+    bootstrap = kafka_settings.require_kafka_bootstrap()
+    topic = kafka_settings.topic_openlineage
+    await produce(bootstrap, topic, [b"{not json", b'{"eventType": "COMPLETE"}'], partition=0)
+    await sealer.handle(await _consume(bootstrap, topic, 2))
+    letters = await read_topic(bootstrap, kafka_settings.topic_dead_letter, 2)
+    reasons = sorted(dict(letter.headers)["provledger-reason"].decode() for letter in letters)  # type: ignore[attr-defined]
+    assert reasons == ["malformed_json", "missing_field"]
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM events") == 0
+        assert await conn.fetchval("SELECT next_offset FROM consumer_offsets") == 2
+    finally:
+        await conn.close()
