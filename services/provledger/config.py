@@ -164,6 +164,38 @@ class StackSettings(DatabaseSettings, KafkaSettings):
     api_port: int = Field(8080, ge=0, le=65535, description="Port the API listens on (0 picks a free one).")
 
 
+class ApiSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
+    """``provledger api``: the HTTP API (reads, evidence, tlog tiles, OpenLineage ingest)."""
+
+    api_host: str = Field("127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(8080, ge=0, le=65535, description="Port the API listens on (0 picks a free one).")
+    tokens_file: Path | None = Field(
+        None,
+        description="JSON-lines file of API token hashes (`provledger tokens create` appends to it). "
+        "Unset means no token is valid: only public reads (if enabled) are answered.",
+    )
+    public_reads: bool = Field(
+        False, description="Answer read endpoints without a token; ingest and admin still need one."
+    )
+    request_timeout_s: float = Field(
+        15.0, gt=0, le=300, description="A request still unanswered after this gets 503 instead of hanging."
+    )
+    db_statement_timeout_ms: int = Field(
+        5000, ge=10, le=600_000, description="Postgres statement_timeout of the API's sessions."
+    )
+    db_command_timeout_s: float = Field(
+        6.0, gt=0, le=600, description="Client-side limit on one database call (covers a dead server)."
+    )
+    db_connect_timeout_s: float = Field(3.0, gt=0, le=60, description="Limit on opening a connection.")
+    db_pool_max: int = Field(10, ge=1, le=200, description="Most Postgres connections the API holds.")
+    kafka_ack_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="How long ingest waits for the broker's acknowledgement."
+    )
+    max_ingest_bytes: int = Field(
+        16 << 20, ge=1024, description="Largest ingest body, after gzip decompression."
+    )
+
+
 S = TypeVar("S", bound=ProvledgerSettings)
 
 

@@ -55,7 +55,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _header_fields(header: BlockHeader) -> dict[str, object]:
+def header_fields(header: BlockHeader) -> dict[str, object]:
     """The decoded header as JSON values: ids in hex, hashes in base64, numbers as ints."""
     return {
         "height": header.height,
@@ -152,7 +152,7 @@ class Evidence:
             "block": {
                 "header": _b64(self.header.to_bytes()),
                 "signature": _b64(self.header_signature),
-                **_header_fields(self.header),
+                **header_fields(self.header),
             },
             "checkpoint": self.checkpoint,
             "receipts": [r.to_json() for r in self.receipts],
@@ -178,7 +178,7 @@ class Evidence:
             )
         event, block = _Reader(top.get("event", dict), "event."), _Reader(top.get("block", dict), "block.")
         header = BlockHeader.from_bytes(block.b64("header"))
-        for key, expected in _header_fields(header).items():
+        for key, expected in header_fields(header).items():
             if block.value.get(key) != expected or type(block.value.get(key)) is not type(expected):
                 raise VerificationError(
                     f"evidence block.{key} is {block.value.get(key)!r} but the header bytes say {expected!r}"

@@ -1,0 +1,86 @@
+"""The FastAPI application: settings, pool, publisher and tokens in its state; every router.
+
+``create_app(settings)`` builds it; the lifespan opens the database pool (lazily connecting) and
+closes it and the Kafka producer on shutdown. The lineage router (another part) is included when
+its module is present.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import APIRouter, FastAPI
+
+from provledger.api import events, health, ingest, ledger, tlog
+from provledger.api.conn import create_api_pool
+from provledger.api.observe import ApiMetrics, Observe
+from provledger.api.problems import install_handlers
+from provledger.api.publisher import LineagePublisher
+from provledger.api.tokens import TokenStore
+from provledger.config import ApiSettings
+
+DESCRIPTION = """\
+Lineage, evidence and transparency-log reads of a provledger ledger, and OpenLineage ingest.
+
+Errors are RFC 9457 problem details (`application/problem+json`). Reads need a bearer token with
+the `read` scope unless the server runs with `PROVLEDGER_PUBLIC_READS=true`; ingest needs `emit`;
+`/metrics` needs `admin`. Lists are paginated with `?cursor=` (the previous page's `next_cursor`)
+and `?limit=` (default 100, at most 1000).
+"""
+
+
+def _lineage_router() -> APIRouter | None:
+    try:
+        module = importlib.import_module("provledger.api.lineage")
+    except ModuleNotFoundError as exc:
+        if exc.name != "provledger.api.lineage":
+            raise
+        return None
+    router: APIRouter = module.router
+    return router
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    """The API for ``settings``; serve it with uvicorn (see :mod:`provledger.api.server`)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await create_api_pool(settings)
+        try:
+            yield
+        finally:
+            await app.state.publisher.close()
+            try:
+                await asyncio.wait_for(app.state.pool.close(), settings.db_connect_timeout_s)
+            except TimeoutError:
+                app.state.pool.terminate()
+
+    app = FastAPI(
+        title="provledger",
+        version=version("provledger"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.tokens = TokenStore(settings.tokens_file)
+    app.state.metrics = ApiMetrics()
+    app.state.publisher = LineagePublisher(settings)
+    install_handlers(app)
+    for router in (
+        events.router,
+        ledger.router,
+        tlog.router,
+        ingest.router,
+        health.router,
+        _lineage_router(),
+    ):
+        if router is not None:
+            app.include_router(router)
+    app.add_middleware(Observe, metrics=app.state.metrics, timeout_s=settings.request_timeout_s)
+    return app

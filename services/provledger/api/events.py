@@ -1,0 +1,170 @@
+"""Events, runs and evidence bundles: ``/v1/events/{event_id}``, ``/v1/runs/{run_id}``, ``.../evidence``.
+
+The evidence bundle (ARCHITECTURE.md section 5, format ``provledger-evidence/v1``) proves the
+event against the block that sealed it: ``tree_size`` is that block's, the inclusion proof is
+against its ``log_root`` and the checkpoint is the shard checkpoint sealed with that block. This
+choice makes a bundle immutable (the same bytes every time it is fetched) and is what
+:func:`provledger.ledger.evidence.verify_evidence` checks (the leaf must lie in the block). To
+relate it to a newer checkpoint, use ``/v1/shards/{shard}/consistency``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+from fastavro import schemaless_reader
+
+from provledger.api import models
+from provledger.api.auth import read_access
+from provledger.api.conn import connection
+from provledger.api.pagination import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+)
+from provledger.api.problems import ProblemError, responses
+from provledger.events.model import Event
+from provledger.events.native_json import event_to_json
+from provledger.events.schemas import registry
+from provledger.ledger.block import BlockHeader
+from provledger.ledger.evidence import Evidence
+from provledger.ledger.keys import VerifierKey
+from provledger.ledger.note import parse_note
+from provledger.store import reads
+from provledger.store.tiles import inclusion_proof
+
+router = APIRouter(tags=["events"], dependencies=[Depends(read_access)], responses=responses(401, 403, 503))
+
+EventId = Annotated[uuid.UUID, Path(description="The event's UUIDv7.")]
+RunId = Annotated[str, Path(min_length=1, max_length=256, description="The run's id (a UUID).")]
+
+
+def decode_canonical(canonical: bytes) -> Event:
+    """The event held in canonical bytes (Avro binary under the canonical schema)."""
+    record = schemaless_reader(io.BytesIO(canonical), registry().current.canonical, None)
+    assert isinstance(record, dict)
+    return Event.from_avro(record)
+
+
+def _not_sealed(event_id: uuid.UUID) -> ProblemError:
+    return ProblemError(
+        404,
+        "event-not-found",
+        f"no sealed event has id {event_id}: check the id, or retry in a few seconds if it was just "
+        "emitted (events become visible once a block seals them)",
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@router.get("/v1/events/{event_id}", response_model=models.EventOut, responses=responses(404, 422))
+async def get_event(request: Request, event_id: EventId) -> models.EventOut:
+    """A sealed event: its decoded content and where it sits in the ledger."""
+    async with connection(request) as conn:
+        stored = await reads.event(conn, event_id)
+    if stored is None:
+        raise _not_sealed(event_id)
+    document = event_to_json(decode_canonical(stored.canonical))
+    document["run"].setdefault("parent_run_id", None)
+    return models.EventOut(
+        **document,
+        ledger=models.LedgerPosition(
+            shard=stored.shard,
+            leaf_index=stored.leaf_index,
+            height=stored.height,
+            leaf_hash=_b64(stored.leaf_hash),
+        ),
+        evidence=f"/v1/events/{event_id}/evidence",
+    )
+
+
+@router.get("/v1/runs/{run_id}", response_model=models.RunOut, responses=responses(400, 404, 422))
+async def get_run(
+    request: Request, run_id: RunId, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+) -> models.RunOut:
+    """A run and its sealed events with their event ids, in event-time order (paginated)."""
+    after = None
+    if cursor is not None:
+        moment, last_id = decode_cursor(cursor, (str, str))
+        try:
+            after = (datetime.fromisoformat(str(moment)), uuid.UUID(str(last_id)))
+        except ValueError:
+            raise invalid_cursor() from None
+    async with connection(request) as conn:
+        run = await reads.run(conn, run_id)
+        if run is None:
+            raise ProblemError(
+                404,
+                "run-not-found",
+                f"no sealed event belongs to run {run_id!r}: check the id (OpenLineage runId), or retry "
+                "shortly if its first event was just emitted",
+            )
+        page = await reads.run_events(conn, run_id, after, limit)
+    last = page[-1] if len(page) == limit else None
+    return models.RunOut(
+        run_id=run.run_id,
+        parent_run_id=run.parent_run_id,
+        job=models.JobRef(namespace=run.job_namespace, name=run.job_name),
+        first_seen=run.first_seen,
+        events=[
+            models.RunEvent(
+                event_id=str(e.event_id),
+                event_type=e.event_type,
+                event_time=e.event_time,
+                shard=e.shard,
+                leaf_index=e.leaf_index,
+                height=e.height,
+            )
+            for e in page
+        ],
+        next_cursor=encode_cursor([last.event_time.isoformat(), str(last.event_id)]) if last else None,
+    )
+
+
+@router.get(
+    "/v1/events/{event_id}/evidence", response_model=models.EvidenceOut, responses=responses(404, 422)
+)
+async def get_evidence(request: Request, event_id: EventId) -> JSONResponse:
+    """The event's evidence bundle: verify it offline with `provledger verify`."""
+    async with connection(request) as conn:
+        rows = await reads.evidence_rows(conn, event_id)
+        if rows is None:
+            raise _not_sealed(event_id)
+        if rows.checkpoint is None:
+            raise ProblemError(
+                404,
+                "checkpoint-missing",
+                f"block {rows.event.height} of shard {rows.event.shard} has no stored shard checkpoint "
+                "(sealed before checkpoints were kept?): evidence cannot be built for this event",
+            )
+        header = BlockHeader.from_bytes(rows.header)
+        proof = await inclusion_proof(conn, rows.event.shard, rows.event.leaf_index, header.tree_size)
+        keys = list(rows.verifier_keys)
+        known = {VerifierKey.parse(key).key_id for key in keys}
+        missing = {s.key_id for s in parse_note(rows.checkpoint).signatures} - known
+        if missing:
+            keys += await reads.verifier_keys(conn, sorted(missing))
+    evidence = Evidence(
+        event_id=str(rows.event.event_id),
+        canonical_event=rows.event.canonical,
+        shard=rows.event.shard,
+        leaf_index=rows.event.leaf_index,
+        tree_size=header.tree_size,
+        inclusion_proof=tuple(proof),
+        header=header,
+        header_signature=rows.signature,
+        checkpoint=rows.checkpoint,
+        keys=tuple(keys),
+    )
+    return JSONResponse(evidence.to_json_obj())

@@ -1,0 +1,195 @@
+"""The ledger itself: shards and their heads, signed blocks, consistency proofs, public keys."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any, Final
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from provledger.api import models
+from provledger.api.auth import read_access
+from provledger.api.conn import connection
+from provledger.api.pagination import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+)
+from provledger.api.problems import ProblemError, responses
+from provledger.ledger.block import BlockHeader
+from provledger.ledger.evidence import header_fields
+from provledger.store import reads
+from provledger.store.tiles import consistency_proof
+
+router = APIRouter(tags=["ledger"], dependencies=[Depends(read_access)], responses=responses(401, 403, 503))
+
+#: Postgres ``integer`` and ``bigint`` bounds: larger numbers cannot name a shard or a height.
+MAX_SHARD: Final = 2**31 - 1
+MAX_BIGINT: Final = 2**63 - 1
+
+ShardNumber = Annotated[int, Path(ge=0, le=MAX_SHARD, description="Shard number (see /v1/shards).")]
+Height = Annotated[int, Path(ge=0, le=MAX_BIGINT, description="Block height within the shard.")]
+
+
+def _b64(data: Any) -> str:
+    return base64.b64encode(bytes(data)).decode()
+
+
+def no_shard(shard: int) -> ProblemError:
+    return ProblemError(404, "shard-not-found", f"there is no shard {shard}: list the shards at /v1/shards")
+
+
+def _shard(row: dict[str, Any]) -> models.ShardOut:
+    head = None
+    if row["height"] is not None:
+        head = models.Head(
+            height=row["height"],
+            tree_size=row["tree_size"],
+            log_root=_b64(row["log_root"]),
+            block_hash=_b64(row["block_hash"]),
+            sealed_at=row["sealed_at"],
+        )
+    return models.ShardOut(
+        shard=row["shard"],
+        topic=row["topic"],
+        partition=row["partition"],
+        created_at=row["created_at"],
+        head=head,
+    )
+
+
+def _block(row: dict[str, Any]) -> models.BlockOut:
+    header = BlockHeader.from_bytes(bytes(row["header"]))
+    return models.BlockOut.model_validate(
+        {
+            **header_fields(header),
+            "header": _b64(row["header"]),
+            "signature": _b64(row["signature"]),
+            "block_hash": _b64(row["block_hash"]),
+            "checkpoint": row["note"],
+        }
+    )
+
+
+def _after(cursor: str | None) -> int | None:
+    return None if cursor is None else int(decode_cursor(cursor, (int,))[0])
+
+
+@router.get("/v1/shards", response_model=models.ShardPage, responses=responses(400, 422))
+async def list_shards(
+    request: Request, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+) -> models.ShardPage:
+    """Every shard (one partition of one ingested topic) with its latest block."""
+    async with connection(request) as conn:
+        rows = await reads.shards(conn, _after(cursor), limit)
+    last = rows[-1]["shard"] if len(rows) == limit else None
+    return models.ShardPage(
+        items=[_shard(row) for row in rows], next_cursor=None if last is None else encode_cursor([last])
+    )
+
+
+@router.get("/v1/shards/{shard}", response_model=models.ShardOut, responses=responses(404, 422))
+async def get_shard(request: Request, shard: ShardNumber) -> models.ShardOut:
+    """One shard and its latest block."""
+    async with connection(request) as conn:
+        row = await reads.shard(conn, shard)
+    if row is None:
+        raise no_shard(shard)
+    return _shard(row)
+
+
+@router.get("/v1/shards/{shard}/blocks", response_model=models.BlockPage, responses=responses(400, 404, 422))
+async def list_blocks(
+    request: Request, shard: ShardNumber, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+) -> models.BlockPage:
+    """The shard's signed blocks in height order."""
+    async with connection(request) as conn:
+        if await reads.tree_size(conn, shard) is None:
+            raise no_shard(shard)
+        rows = await reads.blocks(conn, shard, _after(cursor), limit)
+    last = rows[-1]["height"] if len(rows) == limit else None
+    return models.BlockPage(
+        items=[_block(row) for row in rows], next_cursor=None if last is None else encode_cursor([last])
+    )
+
+
+@router.get(
+    "/v1/shards/{shard}/blocks/{height}", response_model=models.BlockOut, responses=responses(404, 422)
+)
+async def get_block(request: Request, shard: ShardNumber, height: Height) -> models.BlockOut:
+    """One signed block header, decoded, with the shard checkpoint sealed with it."""
+    async with connection(request) as conn:
+        row = await reads.block(conn, shard, height)
+    if row is None:
+        raise ProblemError(
+            404,
+            "block-not-found",
+            f"shard {shard} has no block at height {height}: its latest height is in /v1/shards/{shard}",
+        )
+    return _block(row)
+
+
+@router.get(
+    "/v1/shards/{shard}/consistency", response_model=models.ConsistencyOut, responses=responses(400, 404, 422)
+)
+async def get_consistency(
+    request: Request,
+    shard: ShardNumber,
+    from_size: Annotated[int, Query(alias="from", ge=1, le=MAX_BIGINT, description="Older tree size.")],
+    to_size: Annotated[int, Query(alias="to", ge=1, le=MAX_BIGINT, description="Newer tree size.")],
+) -> models.ConsistencyOut:
+    """RFC 9162 consistency proof that the shard's log at ``to`` extends the log at ``from``."""
+    async with connection(request) as conn:
+        size = await reads.tree_size(conn, shard)
+        if size is None:
+            raise no_shard(shard)
+        if not from_size <= to_size <= size:
+            raise ProblemError(
+                400,
+                "bad-tree-sizes",
+                f"need 1 <= from <= to <= {size} (shard {shard}'s current tree size), got from={from_size} "
+                f"to={to_size}",
+            )
+        proof = await consistency_proof(conn, shard, from_size, to_size)
+        from_root = await reads.root_at(conn, shard, from_size)
+        to_root = await reads.root_at(conn, shard, to_size)
+    return models.ConsistencyOut(
+        shard=shard,
+        from_size=from_size,
+        to_size=to_size,
+        from_root=_b64(from_root),
+        to_root=_b64(to_root),
+        proof=[_b64(h) for h in proof],
+    )
+
+
+@router.get("/v1/keys", response_model=models.KeyPage, responses=responses(400, 422))
+async def list_keys(request: Request, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> models.KeyPage:
+    """Public keys that sign blocks and checkpoints, in succession, with validity ranges."""
+    after = None
+    if cursor is not None:
+        try:
+            after = datetime.fromisoformat(str(decode_cursor(cursor, (str,))[0]))
+        except ValueError:
+            raise invalid_cursor() from None
+    async with connection(request) as conn:
+        rows = await reads.keys(conn, after, limit)
+    last = rows[-1]["valid_from"] if len(rows) == limit else None
+    return models.KeyPage(
+        items=[
+            models.KeyOut(
+                key_id=bytes(r["key_id"]).hex(),
+                name=r["name"],
+                public_key=_b64(r["public_key"]),
+                verifier_key=r["verifier_key"],
+                valid_from=r["valid_from"],
+                valid_until=r["valid_until"],
+            )
+            for r in rows
+        ],
+        next_cursor=None if last is None else encode_cursor([last.isoformat()]),
+    )

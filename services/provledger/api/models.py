@@ -1,0 +1,207 @@
+"""The API's response bodies as pydantic models: they are the OpenAPI document's schemas.
+
+Encodings follow the evidence bundle's (:mod:`provledger.ledger.evidence`): hashes, headers and
+signatures in standard base64, key ids and log ids in hex, times in RFC 3339 except inside
+block headers, where they stay the integer microseconds that were signed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from provledger.ledger.evidence import EVIDENCE_FORMAT
+
+
+class Artifact(BaseModel):
+    namespace: str
+    name: str
+    digest: str = Field(description="sha256:<hex> of the artifact's content (or of its description).")
+    kind: str
+    version: str | None = None
+
+
+class RunRef(BaseModel):
+    run_id: str
+    parent_run_id: str | None = None
+
+
+class JobRef(BaseModel):
+    namespace: str
+    name: str
+
+
+class LedgerPosition(BaseModel):
+    """Where a sealed event sits: its shard's log, leaf index and the block that sealed it."""
+
+    shard: int
+    leaf_index: int
+    height: int = Field(description="Height of the block that sealed the event.")
+    leaf_hash: str = Field(description="RFC 9162 leaf hash of the canonical bytes, base64.")
+
+
+class EventOut(BaseModel):
+    """A sealed event, decoded from its canonical bytes."""
+
+    event_id: str
+    event_time: datetime
+    event_type: str
+    producer: str
+    run: RunRef
+    job: JobRef
+    inputs: list[Artifact]
+    outputs: list[Artifact]
+    attributes: dict[str, str]
+    payload_digest: str | None = None
+    openlineage: dict[str, Any] | None = Field(
+        None, description="The original OpenLineage RunEvent, for events ingested from OpenLineage."
+    )
+    ledger: LedgerPosition
+    evidence: str = Field(description="Path of this event's evidence bundle.")
+
+
+class RunEvent(BaseModel):
+    event_id: str
+    event_type: str
+    event_time: datetime
+    shard: int
+    leaf_index: int
+    height: int
+
+
+class RunOut(BaseModel):
+    """A run and one page of its sealed events in event-time order."""
+
+    run_id: str
+    parent_run_id: str | None
+    job: JobRef
+    first_seen: datetime
+    events: list[RunEvent]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last.")
+
+
+class EvidenceEvent(BaseModel):
+    event_id: str
+    canonical: str = Field(description="Base64 of the canonical event bytes.")
+
+
+class EvidenceBlock(BaseModel):
+    """The signed header of the block that sealed the event, and its decoded fields."""
+
+    height: int
+    header: str = Field(description="Base64 of the canonical header bytes, exactly as signed.")
+    signature: str = Field(description="Base64 Ed25519 signature over 'provledger/block/v1\\n' || header.")
+    key_id: str
+    version: int
+    log_id: str
+    shard: int
+    prev_block_hash: str
+    batch_root: str
+    tree_size: int
+    log_root: str
+    first_offset: int
+    last_offset: int
+    event_count: int
+    min_event_time: int
+    max_event_time: int
+    sealed_at: int
+
+
+class EvidenceOut(BaseModel):
+    """Everything ``provledger verify`` needs to prove one event offline."""
+
+    format: Literal["provledger-evidence/v1"] = EVIDENCE_FORMAT
+    event: EvidenceEvent
+    shard: int
+    leaf_index: int
+    tree_size: int = Field(description="Size of the shard log the proof is against: the sealing block's.")
+    inclusion_proof: list[str] = Field(description="RFC 9162 inclusion proof, base64 hashes.")
+    block: EvidenceBlock
+    checkpoint: str = Field(description="C2SP signed-note checkpoint of the shard log at tree_size.")
+    receipts: list[dict[str, Any]] = Field(description="Anchor receipts (none until anchoring exists).")
+    keys: list[str] = Field(description="C2SP verifier keys of every key that signed the header or note.")
+
+
+class Head(BaseModel):
+    """A shard's latest block."""
+
+    height: int
+    tree_size: int
+    log_root: str
+    block_hash: str
+    sealed_at: datetime
+
+
+class ShardOut(BaseModel):
+    shard: int
+    topic: str
+    partition: int
+    created_at: datetime
+    head: Head | None = Field(description="The latest block; null before the first.")
+
+
+class ShardPage(BaseModel):
+    items: list[ShardOut]
+    next_cursor: str | None
+
+
+class BlockOut(EvidenceBlock):
+    """A signed block header with its hash and the shard checkpoint sealed with it."""
+
+    block_hash: str
+    checkpoint: str | None = Field(description="C2SP signed-note checkpoint after this block.")
+
+
+class BlockPage(BaseModel):
+    items: list[BlockOut]
+    next_cursor: str | None
+
+
+class ConsistencyOut(BaseModel):
+    """RFC 9162 consistency proof between two sizes of one shard's log."""
+
+    shard: int
+    from_size: int
+    to_size: int
+    from_root: str
+    to_root: str
+    proof: list[str]
+
+
+class KeyOut(BaseModel):
+    """A public signing key and when it was valid (``sealed_at`` in [valid_from, valid_until))."""
+
+    key_id: str
+    name: str
+    public_key: str = Field(description="Base64 raw Ed25519 public key.")
+    verifier_key: str = Field(description="C2SP signed-note verifier key.")
+    valid_from: datetime
+    valid_until: datetime | None = Field(description="When the next key took over; null for the current key.")
+
+
+class KeyPage(BaseModel):
+    items: list[KeyOut]
+    next_cursor: str | None
+
+
+class AcceptedEvent(BaseModel):
+    event_id: str = Field(description="The provledger event id assigned to the RunEvent.")
+    run_id: str
+    event_type: str
+
+
+class IngestOut(BaseModel):
+    """RunEvents the broker acknowledged; each is sealed shortly after."""
+
+    accepted: list[AcceptedEvent]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    checks: dict[str, str]
