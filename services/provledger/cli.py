@@ -26,6 +26,10 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Manage Ed25519 signing keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+tokens_app = typer.Typer(
+    help="Manage API bearer tokens (stored hashed in PROVLEDGER_TOKENS_FILE).", no_args_is_help=True
+)
+app.add_typer(tokens_app, name="tokens")
 
 _stderr = Console(stderr=True)
 
@@ -79,8 +83,17 @@ def anchorer() -> int:
 
 @app.command()
 def api() -> int:
-    """Run the HTTP API: lineage queries, evidence bundles, tlog endpoints, OpenLineage ingest."""
-    return _not_built("api", "issue 6: the API")
+    """Run the HTTP API: lineage queries, evidence bundles, tlog endpoints, OpenLineage ingest.
+
+    Listens on PROVLEDGER_API_HOST:PROVLEDGER_API_PORT; tokens from PROVLEDGER_TOKENS_FILE.
+    """
+    from provledger import logs
+    from provledger.api.server import serve
+    from provledger.config import ApiSettings, load
+
+    settings = load(ApiSettings)
+    logs.configure(settings.log_level, settings.log_format)
+    return serve(settings)
 
 
 @app.command()
@@ -147,6 +160,29 @@ def keys_generate(
 def keys_rotate() -> int:
     """Hand signing over to a new key from a given block on; old blocks stay verifiable."""
     return _not_built("keys rotate", "issue 5: signing keys")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    scopes: Annotated[str, typer.Option(help="Comma-separated scopes: read, emit, admin.")],
+    name: Annotated[str, typer.Option(help="Who the token is for (kept beside its hash).")] = "token",
+    tokens_file: Annotated[
+        Path | None, typer.Option(help="Tokens file (default: PROVLEDGER_TOKENS_FILE).")
+    ] = None,
+) -> int:
+    """Create an API token: print it once, append only its SHA-256 hash to the tokens file."""
+    from provledger.api.tokens import create_token, parse_scopes
+    from provledger.config import ApiSettings, load
+
+    path = tokens_file or load(ApiSettings).tokens_file
+    if path is None:
+        raise ConfigurationError(
+            "set PROVLEDGER_TOKENS_FILE or pass --tokens-file: where the API reads tokens"
+        )
+    token = create_token(path, parse_scopes(scopes), name)
+    _stderr.print(f"token '{name}' added to {path}; it is shown only now, keep it secret:", highlight=False)
+    typer.echo(token)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
