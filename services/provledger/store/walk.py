@@ -1,0 +1,214 @@
+"""The bounded lineage walk: one recursive CTE, then the details of the nodes it kept.
+
+The CTE's rows are ``(up, depth, art, run, from_art, from_run, relation)``: a node (an
+artifact id or a run id) reached from another along one logical edge. ``UNION`` (not ``UNION
+ALL``) drops a row equal to any earlier one, so the several events that record one edge (a
+run's START and COMPLETE both naming its inputs) cost one row, and a node is expanded at most
+once per depth. ``LIMIT`` on the outer query stops the recursion itself: PostgreSQL evaluates a
+recursive CTE lazily, one level of the working table after another, so the rows arrive
+breadth first and the walk never reads past its budget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import cast
+
+from provledger.errors import InvalidRequest
+from provledger.store.db import Conn
+from provledger.store.lineage import (
+    DEFAULT_DEPTH,
+    DEFAULT_MAX_NODES,
+    EDGE_BUDGET_PER_NODE,
+    FOREVER,
+    MAX_DEPTH,
+    MAX_MAX_NODES,
+    Artifact,
+    Direction,
+    Edge,
+    GraphNode,
+    LineageGraph,
+    NodeRef,
+    Relation,
+    Run,
+)
+
+# Each branch of the LATERAL follows one relation one way; `w.up` gates it per row, so the
+# planner turns it into a one-time filter and only matching branches touch an index.
+_WALK = """
+WITH RECURSIVE walk(up, depth, art, run, from_art, from_run, relation) AS (
+    SELECT d.up, 0, s.art, s.run, NULL::bigint, NULL::text, NULL::text
+    FROM unnest($1::bool[]) AS d(up)
+    CROSS JOIN (SELECT unnest($2::bigint[]) AS art, NULL::text AS run
+                UNION ALL SELECT NULL::bigint, unnest($3::text[])) AS s
+  UNION
+    SELECT w.up, w.depth + 1, n.art, n.run, w.art, w.run, n.relation
+    FROM walk w
+    CROSS JOIN LATERAL (
+        SELECT e.source_artifact AS art,
+               CASE WHEN e.relation = 'generated' THEN e.run_id END AS run, e.relation
+        FROM lineage_edges e
+        WHERE w.up AND e.artifact_id = w.art AND e.relation IN ('generated', 'derived_from')
+          AND e.recorded_at <= $4
+      UNION ALL
+        SELECT e.artifact_id, NULL, e.relation FROM lineage_edges e
+        WHERE w.up AND e.run_id = w.run AND e.relation = 'used' AND e.recorded_at <= $4
+      UNION ALL
+        SELECT NULL, e.run_id, e.relation FROM lineage_edges e
+        WHERE NOT w.up AND e.artifact_id = w.art AND e.relation = 'used' AND e.recorded_at <= $4
+      UNION ALL
+        SELECT e.artifact_id, NULL, e.relation FROM lineage_edges e
+        WHERE NOT w.up AND e.source_artifact = w.art AND e.relation = 'derived_from'
+          AND e.recorded_at <= $4
+      UNION ALL
+        SELECT e.artifact_id, NULL, e.relation FROM lineage_edges e
+        WHERE NOT w.up AND e.run_id = w.run AND e.relation = 'generated' AND e.recorded_at <= $4
+    ) AS n
+    WHERE w.depth < $5
+)
+SELECT up, depth, art, run, from_art, from_run, relation FROM walk LIMIT $6
+"""
+
+# The first sealed record of each kept edge: its time and event, the edge's evidence.
+_FIRST_RECORDS = """
+SELECT k.i, f.recorded_at, f.event_id
+FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+     WITH ORDINALITY AS k(relation, run, art, src, i)
+CROSS JOIN LATERAL (
+    SELECT e.recorded_at, e.event_id FROM lineage_edges e
+    WHERE e.artifact_id = k.art AND e.relation = k.relation AND e.recorded_at <= $5
+      AND (k.relation = 'derived_from' OR e.run_id = k.run)
+      AND (k.relation <> 'derived_from' OR e.source_artifact = k.src)
+    ORDER BY e.recorded_at, e.edge_id LIMIT 1
+) AS f
+"""
+
+
+def check_bounds(depth: int, max_nodes: int) -> None:
+    """Refuse a walk beyond the documented maxima, saying what is allowed."""
+    if not 0 <= depth <= MAX_DEPTH:
+        raise InvalidRequest(f"depth {depth} is out of range: use 0 to {MAX_DEPTH} (default {DEFAULT_DEPTH})")
+    if not 1 <= max_nodes <= MAX_MAX_NODES:
+        raise InvalidRequest(
+            f"max_nodes {max_nodes} is out of range: use 1 to {MAX_MAX_NODES} (default {DEFAULT_MAX_NODES})"
+        )
+
+
+def _node(art: int | None, run: str | None) -> NodeRef:
+    return NodeRef.artifact(art) if art is not None else NodeRef.run(cast(str, run))
+
+
+async def walk_lineage(
+    conn: Conn,
+    roots: Sequence[NodeRef],
+    direction: Direction,
+    *,
+    depth: int = DEFAULT_DEPTH,
+    max_nodes: int = DEFAULT_MAX_NODES,
+    as_of: datetime | None = None,
+) -> LineageGraph:
+    """The nodes within ``depth`` edges of ``roots`` in ``direction``, at most ``max_nodes`` of them.
+
+    Roots count towards ``max_nodes`` and come first; callers check that they exist (a root
+    with no edges is simply a graph of one node). Edges are those the walk followed between
+    kept nodes, each once, oldest record first.
+    """
+    check_bounds(depth, max_nodes)
+    roots = list(dict.fromkeys(roots))
+    ups = {Direction.UPSTREAM: [True], Direction.DOWNSTREAM: [False], Direction.BOTH: [True, False]}
+    budget = EDGE_BUDGET_PER_NODE * max_nodes
+    bound = as_of or FOREVER
+    rows = await conn.fetch(
+        _WALK,
+        ups[direction],
+        [r.artifact_id for r in roots if r.artifact_id is not None],
+        [r.run_id for r in roots if r.run_id is not None],
+        bound,
+        depth,
+        budget + 1,
+    )
+    truncation = None
+    if len(rows) > budget:
+        truncation = (
+            f"the walk read its budget of {budget} edge rows ({EDGE_BUDGET_PER_NODE} per node allowed)"
+        )
+        rows = rows[:budget]
+    depths: dict[NodeRef, int] = {root: 0 for root in roots[:max_nodes]}
+    if len(roots) > max_nodes:
+        truncation = f"{len(roots)} roots exceed max_nodes {max_nodes}"
+    links: dict[tuple[Relation, NodeRef, NodeRef], None] = {}
+    for row in rows:
+        ref = _node(row["art"], row["run"])
+        if ref not in depths:
+            if len(depths) >= max_nodes:
+                truncation = truncation or f"more than max_nodes {max_nodes} nodes lie within depth {depth}"
+                continue
+            depths[ref] = row["depth"]
+        if row["relation"] is None:
+            continue
+        came_from = _node(row["from_art"], row["from_run"])
+        if came_from in depths:
+            source, target = (ref, came_from) if row["up"] else (came_from, ref)
+            links[(row["relation"], source, target)] = None
+    nodes = await _details(conn, depths)
+    edges = await _first_records(conn, list(links), bound)
+    return LineageGraph(
+        roots=tuple(roots),
+        direction=direction,
+        depth=depth,
+        max_nodes=max_nodes,
+        as_of=as_of,
+        nodes=nodes,
+        edges=edges,
+        truncated=truncation is not None,
+        truncation=truncation,
+    )
+
+
+async def _details(conn: Conn, depths: dict[NodeRef, int]) -> tuple[GraphNode, ...]:
+    artifact_ids = [ref.artifact_id for ref in depths if ref.artifact_id is not None]
+    run_ids = [ref.run_id for ref in depths if ref.run_id is not None]
+    artifacts: dict[NodeRef, Artifact] = {}
+    runs: dict[NodeRef, Run] = {}
+    if artifact_ids:
+        rows = await conn.fetch(
+            "SELECT artifact_id, namespace, name, digest, kind, version, first_seen FROM artifacts "
+            "WHERE artifact_id = ANY($1::bigint[])",
+            artifact_ids,
+        )
+        artifacts = {a.ref: a for a in map(Artifact.from_row, rows)}
+    if run_ids:
+        rows = await conn.fetch(
+            "SELECT run_id, parent_run_id, job_namespace, job_name, first_seen FROM runs "
+            "WHERE run_id = ANY($1::text[])",
+            run_ids,
+        )
+        runs = {r.ref: r for r in map(Run.from_row, rows)}
+    return tuple(
+        GraphNode(ref, depth, artifacts.get(ref), runs.get(ref))
+        for ref, depth in depths.items()
+        if ref in artifacts or ref in runs
+    )
+
+
+async def _first_records(
+    conn: Conn, links: list[tuple[Relation, NodeRef, NodeRef]], bound: datetime
+) -> tuple[Edge, ...]:
+    if not links:
+        return ()
+    relations, runs, arts, sources = [], [], [], []
+    for relation, source, target in links:
+        run = source if source.kind == "run" else target if target.kind == "run" else None
+        artifact = target if target.kind == "artifact" else source
+        relations.append(relation)
+        runs.append(run.run_id if run is not None else None)
+        arts.append(artifact.artifact_id)
+        sources.append(source.artifact_id if relation == "derived_from" else None)
+    rows = await conn.fetch(_FIRST_RECORDS, relations, runs, arts, sources, bound)
+    found = {row["i"]: row for row in rows}
+    return tuple(
+        Edge(relation, source, target, found[i]["recorded_at"], found[i]["event_id"])
+        for i, (relation, source, target) in enumerate(links, start=1)
+        if i in found
+    )
