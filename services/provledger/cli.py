@@ -132,9 +132,18 @@ def verify(
 
 
 @app.command()
-def audit() -> int:
-    """Recheck every event, block, signature, proof and anchor in the database."""
-    return _not_built("audit", "issue 5: the sealer")
+def audit(
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the report as one JSON document.")
+    ] = False,
+    max_listed: Annotated[
+        int, typer.Option(min=1, help="Mismatches listed in full per shard (all are counted).")
+    ] = 1000,
+) -> int:
+    """Recheck every event, block, signature, chain link, tile and checkpoint note; exit 1 on a mismatch."""
+    from provledger.audit.command import audit_command
+
+    return audit_command(json_output, max_listed)
 
 
 @app.command()
