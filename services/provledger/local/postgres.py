@@ -107,7 +107,8 @@ class EmbeddedPostgres:
                 user=user,
             )
         for attempt in range(1, BIND_ATTEMPTS + 1):
-            self.port = free_port()
+            # A restart keeps its port, so clients (the sealer in fault tests) reconnect to the same DSN.
+            self.port = self.port if attempt == 1 and self.port else free_port()
             self._process = ManagedProcess(
                 "postgres", self._argv(bin_dir), self.log_path, stop_signal=signal.SIGINT, user=user
             )

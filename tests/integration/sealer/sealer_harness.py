@@ -8,6 +8,7 @@ and stored proofs agree with the leaves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,10 +33,14 @@ from provledger.events.canonical import event_leaf_hash
 from provledger.ledger.block import GENESIS_PREV_HASH, BlockHeader, block_hash, verify_chain
 from provledger.ledger.block import verify_header_signature as verify_signature
 from provledger.ledger.checkpoint import open_checkpoint
-from provledger.ledger.keys import KeySet
+from provledger.ledger.keys import KeySet, SigningKey
 from provledger.ledger.merkle import leaf_hash, root, verify_consistency, verify_inclusion
 from provledger.local.process import ManagedProcess, free_port
-from provledger.store.keys import load_keyset
+from provledger.sealer.core import Sealer, SealerOptions
+from provledger.sealer.deadletter import KafkaDeadLetters
+from provledger.sealer.intake import SourceRecord
+from provledger.store.db import create_pool
+from provledger.store.keys import load_keyset, register_key
 from provledger.store.tiles import consistency_proof, inclusion_proof
 
 PRODUCER = "https://provledger.test/sealer-tests"
@@ -306,3 +311,68 @@ def generate_key_file(folder: Path) -> Path:
         capture_output=True,
     )
     return path
+
+
+async def stream_batches(
+    bootstrap: str, topic: str, *, records: int, events_per_record: int, per_second: float
+) -> Sent:
+    """Produce ``records`` EventBatch records at about ``per_second``, as a live workload would.
+
+    A send that the broker cannot take right now (paused, restarting) simply waits: the
+    producer's own retries and buffering carry it over, as they would in production.
+    """
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", linger_ms=5, request_timeout_ms=60_000
+    )
+    await producer.start()
+    sent = Sent({})
+    futures = []
+    try:
+        for _ in range(records):
+            batch = events_of_run(events_per_record)
+            futures.append(
+                await producer.send(topic, encode_record(batch), key=batch[0].record_key().encode())
+            )
+            sent |= sent_events(batch)
+            await asyncio.sleep(1 / per_second)
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    return sent
+
+
+@contextlib.asynccontextmanager
+async def direct_sealer(
+    database_url: str, kafka: KafkaSettings, key: SigningKey, *, max_record_bytes: int = 4 << 20
+) -> AsyncIterator[Sealer]:
+    """A :class:`Sealer` driven by the test itself, with its real pool and dead-letter producer."""
+    pool = await create_pool(database_url)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.require_kafka_bootstrap(), acks="all")
+    await producer.start()
+    try:
+        async with pool.acquire() as conn:
+            await register_key(conn, key.verifier, 0)
+
+        async def no_seek(topic: str, partition: int, offset: int) -> None:
+            raise AssertionError(f"no seek expected, got {topic}/{partition} -> {offset}")
+
+        yield Sealer(
+            pool,
+            key,
+            SealerOptions("test.example/ledger", kafka.topic_openlineage, max_record_bytes),
+            KafkaDeadLetters(producer, kafka.topic_dead_letter),
+            seek=no_seek,
+        )
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+async def source_records(bootstrap: str, topic: str, count: int) -> list[SourceRecord]:
+    """The first ``count`` records of ``topic`` as the sealer sees them."""
+    records = await read_topic(bootstrap, topic, count)
+    assert len(records) == count
+    return [
+        SourceRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value)  # type: ignore[attr-defined]
+        for r in records
+    ]

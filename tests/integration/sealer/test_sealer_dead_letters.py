@@ -10,19 +10,22 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
-from sealer_harness import check_ledger, events_of_run, produce, read_topic, sent_events
+from sealer_harness import (
+    check_ledger,
+    direct_sealer,
+    events_of_run,
+    produce,
+    read_topic,
+    sent_events,
+    source_records,
+)
 
 from provledger.config import KafkaSettings
 from provledger.events import encode_record
 from provledger.events.codec import MAGIC, batch_header
 from provledger.events.model import Event
 from provledger.ledger.keys import SigningKey
-from provledger.sealer.core import Sealer, SealerOptions
-from provledger.sealer.deadletter import KafkaDeadLetters
-from provledger.sealer.intake import SourceRecord
-from provledger.store.db import create_pool
-from provledger.store.keys import register_key
+from provledger.sealer.core import Sealer
 
 KEY = SigningKey.generate("test.sealer")
 MAX_RECORD_BYTES = 4096
@@ -38,35 +41,8 @@ def _with(event: Event, **changes: Any) -> Event:
 
 @pytest.fixture
 async def sealer(database_url: str, kafka_settings: KafkaSettings) -> AsyncIterator[Sealer]:
-    pool = await create_pool(database_url)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.require_kafka_bootstrap(), acks="all")
-    await producer.start()
-    try:
-        async with pool.acquire() as conn:
-            await register_key(conn, KEY.verifier, 0)
-
-        async def no_seek(topic: str, partition: int, offset: int) -> None:
-            raise AssertionError(f"no seek expected, got {topic}/{partition} -> {offset}")
-
-        yield Sealer(
-            pool,
-            KEY,
-            SealerOptions("test.example/ledger", kafka_settings.topic_openlineage, MAX_RECORD_BYTES),
-            KafkaDeadLetters(producer, kafka_settings.topic_dead_letter),
-            seek=no_seek,
-        )
-    finally:
-        await producer.stop()
-        await pool.close()
-
-
-async def _consume(bootstrap: str, topic: str, count: int) -> list[SourceRecord]:
-    records = await read_topic(bootstrap, topic, count)
-    assert len(records) == count
-    return [
-        SourceRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value)  # type: ignore[attr-defined]
-        for r in records
-    ]
+    async with direct_sealer(database_url, kafka_settings, KEY, max_record_bytes=MAX_RECORD_BYTES) as sealer:
+        yield sealer
 
 
 async def test_each_reason_is_dead_lettered_and_its_good_neighbour_sealed(
@@ -76,7 +52,7 @@ async def test_each_reason_is_dead_lettered_and_its_good_neighbour_sealed(
     topic = kafka_settings.topic_events
     sealed_before = events_of_run(2)
     await produce(bootstrap, topic, [encode_record(sealed_before)], partition=0)
-    await sealer.handle(await _consume(bootstrap, topic, 1))
+    await sealer.handle(await source_records(bootstrap, topic, 1))
 
     template = events_of_run(1)[0]
     bad = {
@@ -99,7 +75,7 @@ async def test_each_reason_is_dead_lettered_and_its_good_neighbour_sealed(
     # A byte-identical repeat is dropped and counted, not dead-lettered.
     values.append(encode_record(sealed_before))
     await produce(bootstrap, topic, values, partition=0)
-    await sealer.handle((await _consume(bootstrap, topic, 1 + len(values)))[1:])
+    await sealer.handle((await source_records(bootstrap, topic, 1 + len(values)))[1:])
 
     sent = sent_events([*sealed_before, twice, *(e for batch in good for e in batch)])
     await check_ledger(database_url, sent)
@@ -136,7 +112,7 @@ async def test_malformed_openlineage_json_is_dead_lettered(
     bootstrap = kafka_settings.require_kafka_bootstrap()
     topic = kafka_settings.topic_openlineage
     await produce(bootstrap, topic, [b"{not json", b'{"eventType": "COMPLETE"}'], partition=0)
-    await sealer.handle(await _consume(bootstrap, topic, 2))
+    await sealer.handle(await source_records(bootstrap, topic, 2))
     letters = await read_topic(bootstrap, kafka_settings.topic_dead_letter, 2)
     reasons = sorted(dict(letter.headers)["provledger-reason"].decode() for letter in letters)  # type: ignore[attr-defined]
     assert reasons == ["malformed_json", "missing_field"]
