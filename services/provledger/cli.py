@@ -166,9 +166,27 @@ def keys_generate(
 
 
 @keys_app.command("rotate")
-def keys_rotate() -> int:
-    """Hand signing over to a new key from a given block on; old blocks stay verifiable."""
-    return _not_built("keys rotate", "issue 5: signing keys")
+def keys_rotate(
+    key_file: Annotated[Path, typer.Option(help="PEM file of the new key (`provledger keys generate`).")],
+    name: Annotated[
+        str | None, typer.Option(help="Its key name (default: PROVLEDGER_SIGNING_KEY_NAME, as the sealer).")
+    ] = None,
+    from_height: Annotated[
+        int | None,
+        typer.Option(min=1, help="The new key signs this block of --shard (the next one) and all after it."),
+    ] = None,
+    shard: Annotated[int | None, typer.Option(min=0, help="Shard of --from-height, if several.")] = None,
+    now: Annotated[
+        bool, typer.Option("--now", help="The new key signs every block sealed from now.")
+    ] = False,
+) -> int:
+    """Hand signing over to a new key from a given block on; old blocks stay verifiable.
+
+    Stop the sealers first, rotate, then restart them with the new key file.
+    """
+    from provledger.sealer.keyfiles import rotate_command
+
+    return rotate_command(key_file, name, from_height, shard, now)
 
 
 @tokens_app.command("create")
