@@ -32,6 +32,7 @@ from provledger.api.pagination import (
     invalid_cursor,
 )
 from provledger.api.problems import ProblemError, responses
+from provledger.errors import VerificationError
 from provledger.events.model import Event
 from provledger.events.native_json import event_to_json
 from provledger.events.schemas import registry
@@ -53,6 +54,19 @@ def decode_canonical(canonical: bytes) -> Event:
     record = schemaless_reader(io.BytesIO(canonical), registry().current.canonical, None)
     assert isinstance(record, dict)
     return Event.from_avro(record)
+
+
+def canonical_event_id(canonical: bytes) -> str:
+    """The event id inside canonical bytes, for ``verify_evidence(event_id_of=...)``.
+
+    Raises :class:`VerificationError` for bytes that are not an event, whatever fastavro raised.
+    """
+    try:
+        return decode_canonical(canonical).event_id
+    except Exception as exc:  # fastavro documents no exception hierarchy for hostile bytes
+        raise VerificationError(
+            f"the canonical bytes are not a provledger event ({type(exc).__name__})"
+        ) from exc
 
 
 def _not_sealed(event_id: uuid.UUID) -> ProblemError:
