@@ -15,8 +15,8 @@ same ``as_of`` always gives the same answer.
 Walks are bounded twice, never open-ended (unbounded recursion is Marquez's best-known
 failure): by ``depth`` (edges away from a root, :data:`DEFAULT_DEPTH`, at most
 :data:`MAX_DEPTH`) and by ``max_nodes`` (:data:`DEFAULT_MAX_NODES`, at most
-:data:`MAX_MAX_NODES`). The recursive CTE stops reading after :data:`EDGE_BUDGET_PER_NODE`
-edge rows per allowed node; a walk cut by either bound returns the nodes nearest the roots,
+:data:`MAX_MAX_NODES`). The recursive CTE stops after :data:`VISITS_PER_NODE` node visits
+per allowed node; a walk cut by either bound returns the nodes nearest the roots,
 breadth first, flagged ``truncated`` with the reason.
 """
 
@@ -39,9 +39,9 @@ DEFAULT_DEPTH: Final = 5
 MAX_DEPTH: Final = 20
 DEFAULT_MAX_NODES: Final = 500
 MAX_MAX_NODES: Final = 5000
-#: The walk reads at most this many edge rows per node it may return: a node reached along
-#: several paths or at several depths costs a row each, so fan-in cannot make a walk unbounded.
-EDGE_BUDGET_PER_NODE: Final = 8
+#: The walk makes at most this many node visits per node it may return: a node reached at
+#: several depths (paths of several lengths) is visited at each, so this bounds the work too.
+VISITS_PER_NODE: Final = 8
 
 T = TypeVar("T")
 #: A list's sort key; a page continues strictly after the key of the previous page's last item.

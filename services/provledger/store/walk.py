@@ -1,12 +1,12 @@
 """The bounded lineage walk: one recursive CTE, then the details of the nodes it kept.
 
-The CTE's rows are ``(up, depth, art, run, from_art, from_run, relation)``: a node (an
-artifact id or a run id) reached from another along one logical edge. ``UNION`` (not ``UNION
-ALL``) drops a row equal to any earlier one, so the several events that record one edge (a
-run's START and COMPLETE both naming its inputs) cost one row, and a node is expanded at most
-once per depth. ``LIMIT`` on the outer query stops the recursion itself: PostgreSQL evaluates a
-recursive CTE lazily, one level of the working table after another, so the rows arrive
-breadth first and the walk never reads past its budget.
+The CTE's rows are ``(up, depth, art, run)``: a node (an artifact id or a run id) visited
+going up or down at some depth. ``UNION`` (not ``UNION ALL``) drops a row equal to any
+earlier one, so a node reached along several paths, or through several events recording one
+edge (a run's START and COMPLETE both naming its inputs), is expanded once per depth.
+``LIMIT`` on the outer query stops the recursion itself: PostgreSQL evaluates a recursive CTE
+lazily, one level of the working table after another, so rows arrive breadth first and the
+walk never visits more than its budget. The edges are then read for the kept nodes alone.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from provledger.store.db import Conn
 from provledger.store.lineage import (
     DEFAULT_DEPTH,
     DEFAULT_MAX_NODES,
-    EDGE_BUDGET_PER_NODE,
     FOREVER,
     MAX_DEPTH,
     MAX_MAX_NODES,
+    VISITS_PER_NODE,
     Artifact,
     Direction,
     Edge,
@@ -37,51 +37,50 @@ from provledger.store.lineage import (
 # Each branch of the LATERAL follows one relation one way; `w.up` gates it per row, so the
 # planner turns it into a one-time filter and only matching branches touch an index.
 _WALK = """
-WITH RECURSIVE walk(up, depth, art, run, from_art, from_run, relation) AS (
-    SELECT d.up, 0, s.art, s.run, NULL::bigint, NULL::text, NULL::text
+WITH RECURSIVE walk(up, depth, art, run) AS (
+    SELECT d.up, 0, s.art, s.run
     FROM unnest($1::bool[]) AS d(up)
     CROSS JOIN (SELECT unnest($2::bigint[]) AS art, NULL::text AS run
                 UNION ALL SELECT NULL::bigint, unnest($3::text[])) AS s
   UNION
-    SELECT w.up, w.depth + 1, n.art, n.run, w.art, w.run, n.relation
+    SELECT w.up, w.depth + 1, n.art, n.run
     FROM walk w
     CROSS JOIN LATERAL (
-        SELECT e.source_artifact AS art,
-               CASE WHEN e.relation = 'generated' THEN e.run_id END AS run, e.relation
+        SELECT e.source_artifact AS art, CASE WHEN e.relation = 'generated' THEN e.run_id END AS run
         FROM lineage_edges e
         WHERE w.up AND e.artifact_id = w.art AND e.relation IN ('generated', 'derived_from')
           AND e.recorded_at <= $4
       UNION ALL
-        SELECT e.artifact_id, NULL, e.relation FROM lineage_edges e
+        SELECT e.artifact_id, NULL FROM lineage_edges e
         WHERE w.up AND e.run_id = w.run AND e.relation = 'used' AND e.recorded_at <= $4
       UNION ALL
-        SELECT NULL, e.run_id, e.relation FROM lineage_edges e
+        SELECT NULL, e.run_id FROM lineage_edges e
         WHERE NOT w.up AND e.artifact_id = w.art AND e.relation = 'used' AND e.recorded_at <= $4
       UNION ALL
-        SELECT e.artifact_id, NULL, e.relation FROM lineage_edges e
+        SELECT e.artifact_id, NULL FROM lineage_edges e
         WHERE NOT w.up AND e.source_artifact = w.art AND e.relation = 'derived_from'
           AND e.recorded_at <= $4
       UNION ALL
-        SELECT e.artifact_id, NULL, e.relation FROM lineage_edges e
+        SELECT e.artifact_id, NULL FROM lineage_edges e
         WHERE NOT w.up AND e.run_id = w.run AND e.relation = 'generated' AND e.recorded_at <= $4
     ) AS n
     WHERE w.depth < $5
 )
-SELECT up, depth, art, run, from_art, from_run, relation FROM walk LIMIT $6
+SELECT depth, art, run FROM walk LIMIT $6
 """
 
-# The first sealed record of each kept edge: its time and event, the edge's evidence.
-_FIRST_RECORDS = """
-SELECT k.i, f.recorded_at, f.event_id
-FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
-     WITH ORDINALITY AS k(relation, run, art, src, i)
-CROSS JOIN LATERAL (
-    SELECT e.recorded_at, e.event_id FROM lineage_edges e
-    WHERE e.artifact_id = k.art AND e.relation = k.relation AND e.recorded_at <= $5
-      AND (k.relation = 'derived_from' OR e.run_id = k.run)
-      AND (k.relation <> 'derived_from' OR e.source_artifact = k.src)
-    ORDER BY e.recorded_at, e.edge_id LIMIT 1
-) AS f
+# Every edge between kept nodes (the induced subgraph), each once with its first sealed record:
+# looked up from the kept runs (few edges each) and the kept sources of derived_from edges.
+_EDGES = """
+SELECT e.relation, CASE WHEN e.relation = 'derived_from' THEN NULL ELSE e.run_id END AS run,
+       e.artifact_id AS art, e.source_artifact AS src, min(e.recorded_at) AS recorded_at,
+       (array_agg(e.event_id ORDER BY e.recorded_at, e.edge_id))[1] AS event_id
+FROM lineage_edges e
+WHERE e.recorded_at <= $3 AND e.artifact_id = ANY($1::bigint[])
+  AND ((e.relation IN ('used', 'generated') AND e.run_id = ANY($2::text[]))
+       OR (e.relation = 'derived_from' AND e.source_artifact = ANY($1::bigint[])))
+GROUP BY 1, 2, 3, 4
+ORDER BY min(e.recorded_at), 1, 2, 3, 4
 """
 
 
@@ -111,13 +110,13 @@ async def walk_lineage(
     """The nodes within ``depth`` edges of ``roots`` in ``direction``, at most ``max_nodes`` of them.
 
     Roots count towards ``max_nodes`` and come first; callers check that they exist (a root
-    with no edges is simply a graph of one node). Edges are those the walk followed between
-    kept nodes, each once, oldest record first.
+    with no edges is simply a graph of one node). Edges are every edge between kept nodes
+    (the induced subgraph), each once with its first record, oldest first.
     """
     check_bounds(depth, max_nodes)
     roots = list(dict.fromkeys(roots))
     ups = {Direction.UPSTREAM: [True], Direction.DOWNSTREAM: [False], Direction.BOTH: [True, False]}
-    budget = EDGE_BUDGET_PER_NODE * max_nodes
+    budget = VISITS_PER_NODE * max_nodes
     bound = as_of or FOREVER
     rows = await conn.fetch(
         _WALK,
@@ -131,28 +130,21 @@ async def walk_lineage(
     truncation = None
     if len(rows) > budget:
         truncation = (
-            f"the walk read its budget of {budget} edge rows ({EDGE_BUDGET_PER_NODE} per node allowed)"
+            f"the walk reached its budget of {budget} node visits ({VISITS_PER_NODE} per node allowed)"
         )
         rows = rows[:budget]
     depths: dict[NodeRef, int] = {root: 0 for root in roots[:max_nodes]}
     if len(roots) > max_nodes:
         truncation = f"{len(roots)} roots exceed max_nodes {max_nodes}"
-    links: dict[tuple[Relation, NodeRef, NodeRef], None] = {}
     for row in rows:
         ref = _node(row["art"], row["run"])
         if ref not in depths:
             if len(depths) >= max_nodes:
                 truncation = truncation or f"more than max_nodes {max_nodes} nodes lie within depth {depth}"
-                continue
+                break
             depths[ref] = row["depth"]
-        if row["relation"] is None:
-            continue
-        came_from = _node(row["from_art"], row["from_run"])
-        if came_from in depths:
-            source, target = (ref, came_from) if row["up"] else (came_from, ref)
-            links[(row["relation"], source, target)] = None
     nodes = await _details(conn, depths)
-    edges = await _first_records(conn, list(links), bound)
+    edges = await _edges(conn, depths, bound)
     return LineageGraph(
         roots=tuple(roots),
         direction=direction,
@@ -192,23 +184,21 @@ async def _details(conn: Conn, depths: dict[NodeRef, int]) -> tuple[GraphNode, .
     )
 
 
-async def _first_records(
-    conn: Conn, links: list[tuple[Relation, NodeRef, NodeRef]], bound: datetime
-) -> tuple[Edge, ...]:
-    if not links:
+async def _edges(conn: Conn, depths: dict[NodeRef, int], bound: datetime) -> tuple[Edge, ...]:
+    artifact_ids = [ref.artifact_id for ref in depths if ref.artifact_id is not None]
+    run_ids = [ref.run_id for ref in depths if ref.run_id is not None]
+    if not artifact_ids:
         return ()
-    relations, runs, arts, sources = [], [], [], []
-    for relation, source, target in links:
-        run = source if source.kind == "run" else target if target.kind == "run" else None
-        artifact = target if target.kind == "artifact" else source
-        relations.append(relation)
-        runs.append(run.run_id if run is not None else None)
-        arts.append(artifact.artifact_id)
-        sources.append(source.artifact_id if relation == "derived_from" else None)
-    rows = await conn.fetch(_FIRST_RECORDS, relations, runs, arts, sources, bound)
-    found = {row["i"]: row for row in rows}
-    return tuple(
-        Edge(relation, source, target, found[i]["recorded_at"], found[i]["event_id"])
-        for i, (relation, source, target) in enumerate(links, start=1)
-        if i in found
-    )
+    rows = await conn.fetch(_EDGES, artifact_ids, run_ids, bound)
+    edges = []
+    for row in rows:
+        relation: Relation = row["relation"]
+        artifact = NodeRef.artifact(row["art"])
+        if relation == "derived_from":
+            source, target = NodeRef.artifact(row["src"]), artifact
+        elif relation == "used":
+            source, target = artifact, NodeRef.run(row["run"])
+        else:
+            source, target = NodeRef.run(row["run"]), artifact
+        edges.append(Edge(relation, source, target, row["recorded_at"], row["event_id"]))
+    return tuple(edges)

@@ -174,6 +174,7 @@ async def test_both_directions_and_the_edges_evidence(conn: asyncpg.Connection, 
     assert links(demo, graph) == expect_links(demo, [
         ("used", FEATURES, TRAIN_2), ("used", CKPT_1, TRAIN_2),
         ("generated", TRAIN_2, CKPT_2), ("generated", TRAIN_2, MODEL_2),
+        ("derived_from", CKPT_2, MODEL_2),  # between kept nodes, though no walk followed it
     ])  # fmt: skip
     # The feature run's START and COMPLETE both record its input: the edge is the START's.
     first = await walk_lineage(conn, [NodeRef.run(FEATURE_RUN)], Direction.UPSTREAM, depth=1)
@@ -200,25 +201,24 @@ async def test_node_cap_keeps_the_nearest_nodes_and_says_so(
     assert not exact.truncated
 
 
-async def test_the_edge_budget_bounds_a_densely_connected_walk(conn: asyncpg.Connection) -> None:
-    """12 runs that each read the same 12 inputs and write the same 12 outputs: 288 edges, 36 nodes."""
-    inputs = tuple(artifact("dense", f"in-{i}", "dataset") for i in range(12))
-    outputs = tuple(artifact("dense", f"out-{i}", "dataset") for i in range(12))
-    runs = [f"00000000-0000-4000-8000-0000000001{i:02d}" for i in range(12)]
+async def test_the_visit_budget_bounds_a_walk_with_many_path_lengths(conn: asyncpg.Connection) -> None:
+    """A ladder: run i reads every artifact 0..i and writes artifact i+1, so 40 runs and 41 artifacts
+    are each reached along paths of up to 10 lengths within depth 20: 711 visits of 81 nodes."""
+    steps = [artifact("ladder", f"step-{i}", "dataset") for i in range(41)]
+    runs = [f"00000000-0000-4000-8000-0000000002{i:02d}" for i in range(40)]
     shard = await ensure_shard(conn, "provledger.events", 1)
-    await seal(conn, shard, [event(run, "COMPLETE", inputs, outputs, T1) for run in runs], T1)
-    roots = [
-        a.ref for a in (await find_artifacts(conn, namespace="dense", limit=100)).items if "in-" in a.name
+    events = [
+        event(run, "COMPLETE", tuple(steps[: i + 1]), (steps[i + 1],), T1) for i, run in enumerate(runs)
     ]
-    assert len(roots) == 12
-    # Rows: 12 roots + 144 (input, run) + 144 (run, output) = 300; the budget is 8 per node.
-    roomy = await walk_lineage(conn, roots, Direction.DOWNSTREAM, depth=2, max_nodes=38)
-    assert (len(roomy.nodes), len(roomy.edges), roomy.truncated) == (36, 288, False)
-    tight = await walk_lineage(conn, roots, Direction.DOWNSTREAM, depth=2, max_nodes=36)
+    await seal(conn, shard, events, T1)
+    (root,) = (await find_artifacts(conn, namespace="ladder", name="step-0", limit=1)).items
+    roomy = await walk_lineage(conn, [root.ref], Direction.DOWNSTREAM, depth=20, max_nodes=90)
+    assert (len(roomy.nodes), roomy.truncated) == (81, False)
+    assert len(roomy.edges) == sum(i + 2 for i in range(40))  # run i: i+1 inputs and 1 output
+    tight = await walk_lineage(conn, [root.ref], Direction.DOWNSTREAM, depth=20, max_nodes=81)
     assert tight.truncated
     assert tight.truncation is not None
-    assert "budget of 288 edge rows" in tight.truncation
-    assert len(tight.nodes) <= 36
+    assert "budget of 648 node visits" in tight.truncation
 
 
 async def test_walk_bounds_are_enforced(conn: asyncpg.Connection, demo: DemoGraph) -> None:

@@ -1,0 +1,259 @@
+"""Lineage endpoints under ``/v1``, plus Marquez's ``GET /api/v1/lineage`` (:mod:`.marquez`).
+
+``GET /v1/lineage?node=artifact:7&direction=upstream&depth=5`` answers where an artifact came
+from; ``direction=downstream`` what it fed. Bounds (also in the OpenAPI document): ``depth``
+counts edges from the root, default 5, at most 20; ``max_nodes`` default 500, at most 5000.
+A walk cut by ``max_nodes`` answers 200 with the nearest nodes and ``truncated: true`` and says
+why in ``truncation``. ``as_of`` shows lineage as the ledger knew it at that time. Every list
+is keyset-paginated with an opaque ``cursor``.
+
+The router takes its pool from :func:`provledger.api.deps.get_pool`; the application adds
+authentication and the problem-details handlers of :mod:`provledger.api.problems` when it
+includes the router.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Final
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import AwareDatetime
+
+from provledger.api import marquez
+from provledger.api.deps import get_pool
+from provledger.api.lineage_models import (
+    ArtifactOut,
+    ArtifactPage,
+    LineageGraphOut,
+    RecordedBy,
+    RunArtifactOut,
+    RunLineageOut,
+    RunPage,
+    RunSummary,
+)
+from provledger.api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from provledger.api.problems import ProblemError, responses
+from provledger.errors import InvalidRequest
+from provledger.store import lineage as store
+from provledger.store.walk import walk_lineage
+
+#: Longest wait for a pooled connection before answering 503 (the pool is shared with other reads).
+ACQUIRE_TIMEOUT_S: Final = 3.0
+RUN_ID_PATTERN: Final = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+#: Response header of the Marquez endpoint when its graph was cut (Marquez's shape has no field for it).
+TRUNCATED_HEADER: Final = "Provledger-Truncated"
+
+router = APIRouter(tags=["lineage"])
+
+Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
+AsOf = Annotated[
+    AwareDatetime | None,
+    Query(description="RFC 3339 time with offset: see lineage as the ledger knew it then. Omit: now."),
+]
+
+
+@asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[PoolConnectionProxy[Any]]:
+    """A pooled connection; a request error from the store becomes a 400 problem."""
+    try:
+        async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn:
+            yield conn
+    except InvalidRequest as exc:
+        raise ProblemError(400, "invalid-request", str(exc)) from exc
+
+
+def after_key(cursor: str | None, kinds: tuple[type, ...]) -> Any:
+    """The keyset a cursor continues after, as the store takes it (``None`` for the first page)."""
+    return tuple(decode_cursor(cursor, kinds)) if cursor else None
+
+
+def next_cursor(page: store.Page[Any, Any]) -> str | None:
+    return encode_cursor(list(page.next_key)) if page.next_key is not None else None
+
+
+@router.get("/v1/artifacts", responses=responses(400, 422, 503))
+async def list_artifacts(
+    pool: Pool,
+    as_of: AsOf = None,
+    namespace: Annotated[str | None, Query(max_length=1024, description="Exact namespace.")] = None,
+    name: Annotated[str | None, Query(max_length=1024, description="Exact name.")] = None,
+    digest: Annotated[
+        str | None, Query(pattern="^sha256:[0-9a-f]{64}$", description="Content digest, sha256:<64 hex>.")
+    ] = None,
+    kind: Annotated[str | None, Query(max_length=64, description="dataset, model, checkpoint...")] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> ArtifactPage:
+    """Artifacts by name, namespace, content digest or kind, in the order they were first sealed."""
+    async with connection(pool) as conn:
+        page = await store.find_artifacts(
+            conn, namespace=namespace, name=name, digest=digest, kind=kind, as_of=as_of,
+            after=after_key(cursor, (int,)), limit=limit,
+        )  # fmt: skip
+    return ArtifactPage(items=[ArtifactOut.of(a) for a in page.items], next_cursor=next_cursor(page))
+
+
+@router.get("/v1/artifacts/{artifact_id}", responses=responses(404, 422, 503))
+async def get_artifact(
+    pool: Pool, artifact_id: Annotated[int, Path(ge=1, le=2**63 - 1)], as_of: AsOf = None
+) -> ArtifactOut:
+    """One artifact; 404 if none has this id (or none had it yet at ``as_of``)."""
+    async with connection(pool) as conn:
+        artifact = await store.get_artifact(conn, artifact_id, as_of)
+    if artifact is None:
+        raise ProblemError(
+            404, "not-found", _unknown(f"artifact {artifact_id}", as_of, "/v1/artifacts?name=")
+        )
+    return ArtifactOut.of(artifact)
+
+
+@router.get("/v1/runs", responses=responses(400, 422, 503))
+async def list_runs(
+    pool: Pool,
+    job_namespace: Annotated[str | None, Query(max_length=1024, description="Exact job namespace.")] = None,
+    job_name: Annotated[str | None, Query(max_length=1024, description="Exact job name.")] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> RunPage:
+    """Runs, optionally of one job, oldest first."""
+    async with connection(pool) as conn:
+        page = await store.list_runs(
+            conn,
+            job_namespace=job_namespace,
+            job_name=job_name,
+            after=after_key(cursor, (int, str)),
+            limit=limit,
+        )
+    return RunPage(items=[RunSummary.of(r) for r in page.items], next_cursor=next_cursor(page))
+
+
+@router.get("/v1/runs/{run_id}/lineage", responses=responses(400, 404, 422, 503))
+async def run_lineage(
+    pool: Pool,
+    run_id: Annotated[str, Path(pattern=RUN_ID_PATTERN, description="The run's UUID, lowercase hyphenated.")],
+    as_of: AsOf = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> RunLineageOut:
+    """A run's inputs and outputs, each artifact once with the event that first recorded it."""
+    async with connection(pool) as conn:
+        run = await store.get_run(conn, run_id, as_of)
+        if run is None:
+            raise ProblemError(404, "not-found", _unknown(f"run {run_id}", as_of, "/v1/runs?job_name="))
+        page = await store.run_artifacts(
+            conn, run_id, as_of=as_of, after=after_key(cursor, (int, int)), limit=limit
+        )
+    sides: dict[str, list[RunArtifactOut]] = {"used": [], "generated": []}
+    for item in page.items:
+        recorded = RecordedBy.of(item.recorded_at, item.event_id)
+        sides[item.relation].append(RunArtifactOut(artifact=ArtifactOut.of(item.artifact), recorded=recorded))
+    return RunLineageOut(
+        run=RunSummary.of(run),
+        inputs=sides["used"],
+        outputs=sides["generated"],
+        next_cursor=next_cursor(page),
+    )
+
+
+@router.get("/v1/lineage", responses=responses(400, 404, 422, 503))
+async def lineage(
+    pool: Pool,
+    node: Annotated[
+        str,
+        Query(
+            max_length=128,
+            description="Root: artifact:<artifact_id> or run:<run_id>.",
+            examples=["artifact:7"],
+        ),
+    ],
+    direction: Annotated[
+        store.Direction, Query(description="upstream: where it came from; downstream: what it fed.")
+    ] = store.Direction.BOTH,
+    depth: Annotated[
+        int,
+        Query(ge=0, le=store.MAX_DEPTH, description=f"Edges from the root (most {store.MAX_DEPTH})."),
+    ] = store.DEFAULT_DEPTH,
+    max_nodes: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=store.MAX_MAX_NODES,
+            description=f"Node cap (most {store.MAX_MAX_NODES}); beyond it the "
+            "graph is truncated and flagged.",
+        ),
+    ] = store.DEFAULT_MAX_NODES,
+    as_of: AsOf = None,
+) -> LineageGraphOut:
+    """The lineage graph around one artifact or run, bounded by depth and a node cap."""
+    try:
+        root = store.NodeRef.parse(node)
+    except InvalidRequest as exc:
+        raise ProblemError(400, "invalid-node", str(exc)) from exc
+    async with connection(pool) as conn:
+        if not await _known(conn, root, as_of):
+            raise ProblemError(404, "not-found", _unknown(str(root), as_of, "/v1/artifacts or /v1/runs"))
+        graph = await walk_lineage(conn, [root], direction, depth=depth, max_nodes=max_nodes, as_of=as_of)
+    return LineageGraphOut.of(graph)
+
+
+@router.get("/api/v1/lineage", responses=responses(400, 404, 422, 503), tags=["marquez"])
+async def marquez_lineage(
+    pool: Pool,
+    response: Response,
+    node_id: Annotated[
+        str,
+        Query(
+            alias="nodeId",
+            max_length=2048,
+            description="dataset:<namespace>:<name>, job:<namespace>:<name> or run:<uuid>.",
+            examples=["dataset:s3://lake:features"],
+        ),
+    ],
+    depth: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=marquez.MAX_DEPTH,
+            description=f"Jobs away from the node, as in Marquez (most {marquez.MAX_DEPTH}).",
+        ),
+    ] = marquez.DEFAULT_DEPTH,
+) -> marquez.MarquezLineage:
+    """Marquez's lineage read: the same graph in Marquez's node ids and shape.
+
+    A graph cut at the node cap is flagged by the ``Provledger-Truncated`` response header.
+    """
+    try:
+        node = marquez.parse_node_id(node_id)
+        run = store.NodeRef.parse(f"run:{node.name}") if node.type == "run" else None
+    except InvalidRequest as exc:
+        raise ProblemError(400, "invalid-node", str(exc)) from exc
+    limit = store.DEFAULT_MAX_NODES + 1
+    async with connection(pool) as conn:
+        if node.type == "dataset":
+            roots = [a.ref for a in await store.dataset_roots(conn, node.namespace, node.name, None, limit)]
+        elif node.type == "job":
+            roots = [r.ref for r in await store.job_roots(conn, node.namespace, node.name, None, limit)]
+        else:
+            roots = [run] if run is not None and await _known(conn, run, None) else []
+        if not roots:
+            raise ProblemError(404, "not-found", _unknown(node_id, None, "/v1/artifacts or /v1/runs"))
+        graph = await walk_lineage(conn, roots, store.Direction.BOTH, depth=marquez.edge_depth(node, depth))
+    if graph.truncation is not None:
+        response.headers[TRUNCATED_HEADER] = graph.truncation
+    return marquez.to_marquez(graph)
+
+
+async def _known(conn: PoolConnectionProxy[Any], root: store.NodeRef, as_of: Any) -> bool:
+    if root.artifact_id is not None:
+        return await store.get_artifact(conn, root.artifact_id, as_of) is not None
+    return await store.get_run(conn, root.id, as_of) is not None
+
+
+def _unknown(what: str, as_of: object, where: str) -> str:
+    when = f" as of {as_of}" if as_of is not None else ""
+    return f"the ledger holds no {what}{when}; look it up with {where}"
