@@ -9,13 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 
 from provledger.emit.options import EmitterOptions
-from provledger.events.codec import HEADER_SIZE, encode_bodies
+from provledger.events.codec import HEADER_SIZE, batch_header, encode_bodies
 
 #: Bytes of a record value besides its event bodies: the single-object header and the two
 #: array-block varints (count, end marker), counted with the room a large count needs.
 RECORD_OVERHEAD = HEADER_SIZE + 4
+
+
+@cache
+def _header() -> bytes:
+    """Magic and fingerprint, computed once: the fingerprint is a CRC-64 over the whole schema."""
+    return batch_header()
 
 
 @dataclass(slots=True)
@@ -33,7 +40,7 @@ class Batch:
 
     def value(self) -> bytes:
         """The Kafka record value: an ``EventBatch`` in Avro single-object encoding."""
-        return encode_bodies(self.bodies)
+        return encode_bodies(self.bodies, _header())
 
 
 class Batcher:

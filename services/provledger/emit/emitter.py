@@ -22,13 +22,13 @@ from typing import Any
 
 from provledger.config import KafkaSettings
 from provledger.emit.core import EmitterCore
+from provledger.emit.encoding import BodyEncoder
 from provledger.emit.inference import InferenceLogger, SyncInferenceLogger
 from provledger.emit.options import EmitterOptions
 from provledger.emit.runs import AsyncRunRecorder, Attributes, SyncRunRecorder
 from provledger.emit.sender import EmitterMetrics
 from provledger.errors import Pushback
 from provledger.events import ArtifactRef, Event, Job
-from provledger.events.binary import event_body
 
 #: The ``producer`` URI of events the helpers build, unless the emitter is given another.
 SDK_PRODUCER = "https://github.com/provledger/provledger/tree/main/services/provledger/emit"
@@ -55,6 +55,7 @@ class _EmitterBase:
         self.options = options or EmitterOptions()
         self.producer = producer
         self._core = EmitterCore(settings, self.options, topic)
+        self._encode = BodyEncoder().encode
 
     @property
     def metrics(self) -> EmitterMetrics:
@@ -75,7 +76,7 @@ class Emitter(_EmitterBase):
 
     async def emit(self, event: Event) -> None:
         """Queue ``event``; waits only while the buffer is full, raising Pushback after ``max_block_s``."""
-        core, key, body = self._core, event.record_key().encode(), event_body(event)
+        core, key, body = self._core, event.record_key().encode(), self._encode(event)
         if core.try_add(key, body):
             return
         deadline = time.monotonic() + self.options.max_block_s
@@ -161,7 +162,7 @@ class SyncEmitter(_EmitterBase):
 
     def emit(self, event: Event) -> None:
         """Queue ``event``; blocks only while the buffer is full, raising Pushback after ``max_block_s``."""
-        core, key, body = self._core, event.record_key().encode(), event_body(event)
+        core, key, body = self._core, event.record_key().encode(), self._encode(event)
         if core.try_add(key, body):
             return
         deadline = time.monotonic() + self.options.max_block_s

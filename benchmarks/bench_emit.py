@@ -1,0 +1,176 @@
+"""Events per second through the emitter SDK into the real broker, beside a plain aiokafka producer.
+
+In one run, against one broker, with the same events:
+
+* ``raw aiokafka``: a plain ``AIOKafkaProducer`` (acks=all) sending record values encoded
+  before the clock starts: the same ``EventBatch`` bytes, keys and grouping the SDK sends.
+  This is the floor the SDK is read against: Kafka and the client, with no SDK work at all.
+* ``Emitter`` (asyncio) and ``SyncEmitter`` (background thread): ``emit`` for every event, then
+  ``flush``. They encode each event, batch it by key, and wait for every acknowledgement.
+* ``raw aiokafka, one record per event``: for context, what a producer without batching gets.
+
+Events are ~300 bytes encoded (an artifact in, one out, padding in an attribute), spread over
+``--runs`` run ids. Each measurement uses a fresh topic and is repeated ``--repeat`` times; the
+best is reported, which is the least disturbed by other load on the machine.
+
+Usage: ``python benchmarks/bench_emit.py [--events N] [--runs N] [--repeat N] [--json PATH]``.
+The broker is ``PROVLEDGER_KAFKA_BOOTSTRAP`` when set, else one started by ``provledger.local``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+from provledger.config import KafkaSettings, load
+from provledger.emit import Emitter, EmitterOptions, SyncEmitter
+from provledger.emit.batcher import Batcher
+from provledger.events import ArtifactRef, Event, EventType, Job, Run
+from provledger.events.binary import event_body
+from provledger.events.codec import encode_bodies
+from provledger.local import local_servers
+from report import Figure, print_figures, write_summary
+
+DEFAULT_JSON = Path(__file__).parent / "results" / "emit.json"
+EVENT_BYTES = 300
+
+
+def make_events(count: int, runs: int) -> list[Event]:
+    """``count`` events of about :data:`EVENT_BYTES` encoded bytes, round-robin over ``runs`` runs."""
+    run_ids = [Run(str(uuid.uuid4())) for _ in range(runs)]
+    job = Job("bench", "train")
+    checkpoint = ArtifactRef("bench", "checkpoint", "sha256:" + "cd" * 32, "checkpoint")
+
+    def event(run: Run, padding: str) -> Event:
+        return Event.new(
+            EventType.RUNNING,
+            job=job,
+            run=run,
+            producer="https://bench.example/trainer",
+            outputs=[checkpoint],
+            attributes={"pad": padding},
+        )
+
+    padding = "x" * (EVENT_BYTES - len(event_body(event(run_ids[0], ""))))
+    return [event(run_ids[i % runs], padding) for i in range(count)]
+
+
+def sdk_records(events: list[Event], options: EmitterOptions) -> list[tuple[bytes, bytes]]:
+    """The (key, value) records the SDK sends for ``events``, encoded ahead of time."""
+    batcher = Batcher(options)
+    records = []
+    for event in events:
+        batch = batcher.add(event.record_key().encode(), event_body(event), 0.0)
+        if batch is not None:
+            records.append((batch.key, batch.value()))
+    records += [(batch.key, batch.value()) for batch in batcher.drain()]
+    return records
+
+
+async def raw_send(bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=0,
+        max_batch_size=1 << 20,
+        max_request_size=2 << 20,
+    )
+    await producer.start()
+    try:
+        acknowledgements = [await producer.send(topic, value, key=key) for key, value in records]
+        await asyncio.gather(*acknowledgements)
+    finally:
+        await producer.stop()
+
+
+async def async_emit(settings: KafkaSettings, options: EmitterOptions, events: list[Event]) -> None:
+    async with Emitter(settings, options) as emitter:
+        for event in events:
+            await emitter.emit(event)
+        await emitter.flush()
+
+
+def sync_emit(settings: KafkaSettings, options: EmitterOptions, events: list[Event]) -> None:
+    with SyncEmitter(settings, options) as emitter:
+        for event in events:
+            emitter.emit(event)
+        emitter.flush()
+
+
+def best_seconds(repeat: int, work: Callable[[str], Awaitable[None] | None]) -> float:
+    """The fastest of ``repeat`` runs of ``work(fresh topic)``, topic creation excluded by a warm-up."""
+    best = float("inf")
+    for _ in range(repeat):
+        topic = f"bench.{uuid.uuid4().hex[:12]}"
+        start = time.perf_counter()
+        result = work(topic)
+        if result is not None:
+            asyncio.run(_awaited(result))
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+async def _awaited(result: Awaitable[None]) -> None:
+    await result
+
+
+def measure(bootstrap: str, args: argparse.Namespace) -> list[Figure]:
+    options = EmitterOptions()
+    events = make_events(args.events, args.runs)
+    size = sum(len(event_body(e)) for e in events) / len(events)
+    print(f"{len(events):,} events, {size:.0f} bytes each encoded, over {args.runs} runs")
+    records = sdk_records(events, options)
+    singles = [(e.record_key().encode(), encode_bodies([event_body(e)])) for e in events[: args.events // 4]]
+
+    def settings(topic: str) -> KafkaSettings:
+        return load(KafkaSettings, kafka_bootstrap=bootstrap, topic_events=topic)
+
+    # Topics are created on first produce; warm the broker and the client code paths once.
+    asyncio.run(raw_send(bootstrap, "bench.warmup", records[:10]))
+    raw = best_seconds(args.repeat, lambda topic: raw_send(bootstrap, topic, records))
+    emitter = best_seconds(args.repeat, lambda topic: async_emit(settings(topic), options, events))
+    sync = best_seconds(args.repeat, lambda topic: sync_emit(settings(topic), options, events))
+    per_event = best_seconds(1, lambda topic: raw_send(bootstrap, topic, singles))
+    raw_rate = len(events) / raw
+    return [
+        Figure("raw aiokafka, SDK's records (events/s)", raw_rate, "events/s"),
+        Figure("Emitter (asyncio)", len(events) / emitter, "events/s", raw_rate, "raw aiokafka"),
+        Figure("SyncEmitter (thread)", len(events) / sync, "events/s", raw_rate, "raw aiokafka"),
+        Figure(
+            "raw aiokafka, one record per event",
+            len(singles) / per_event,
+            "events/s",
+            raw_rate,
+            "raw aiokafka",
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    args = parser.parse_args()
+    external = os.environ.get("PROVLEDGER_KAFKA_BOOTSTRAP")
+    with tempfile.TemporaryDirectory() as data_dir:
+        if external:
+            figures = measure(external, args)
+        else:
+            with local_servers(data_dir=Path(data_dir), mode="embedded", durable=False) as servers:
+                figures = measure(servers.kafka_bootstrap, args)
+    print_figures("emitter SDK into the real broker (2 cores shared with other work)", figures)
+    write_summary(args.json, "emit", figures, events=args.events, runs=args.runs, event_bytes=EVENT_BYTES)
+
+
+if __name__ == "__main__":
+    main()
