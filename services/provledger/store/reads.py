@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from provledger.ledger.hashing import node_hash
+from provledger.ledger.compact import CompactRange
 from provledger.ledger.proofs import range_nodes
 from provledger.store.db import Conn
 from provledger.store.tiles import read_nodes
@@ -204,11 +204,7 @@ async def tree_size(conn: Conn, shard_number: int) -> int | None:
 
 async def root_at(conn: Conn, shard_number: int, size: int) -> bytes:
     """The RFC 9162 root of the shard's first ``size`` leaves, from O(log n) stored nodes (size > 0)."""
-    nodes = await read_nodes(conn, shard_number, range_nodes(0, size))
-    value = nodes[-1]
-    for left in reversed(nodes[:-1]):
-        value = node_hash(left, value)
-    return value
+    return CompactRange(size, await read_nodes(conn, shard_number, range_nodes(0, size))).root()
 
 
 async def keys(conn: Conn, after: datetime | None, limit: int) -> list[dict[str, Any]]:
