@@ -125,10 +125,19 @@ def demo(
 @app.command()
 def verify(
     bundle: Annotated[Path, typer.Argument(help="Evidence bundle (JSON) to check offline.")],
-    trusted_keys: Annotated[Path, typer.Option(help="File of trusted C2SP verifier keys, one a line.")],
+    trusted_keys: Annotated[
+        Path,
+        typer.Option(help="Trusted keys: C2SP verifier keys one a line (# comments), or a JSON key set."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON for machines.")] = False,
+    log_origin: Annotated[
+        str | None, typer.Option(help="Require the checkpoint to come from this log origin.")
+    ] = None,
 ) -> int:
-    """Check an evidence bundle offline: no network, no database, only trusted public keys."""
-    return _not_built("verify", "issue 6: the offline verifier")
+    """Check an evidence bundle offline: exit 0 if no check failed, 1 if one did, 2 if unreadable."""
+    from provledger.verify_command import verify_command
+
+    return verify_command(bundle, trusted_keys, as_json=as_json, log_origin=log_origin)
 
 
 @app.command()

@@ -1,0 +1,137 @@
+"""``provledger verify``: check an evidence bundle offline, with trusted keys and nothing else.
+
+No network and no database: the bundle and the key file are read, and the ledger core
+(:func:`provledger.ledger.evidence.verify_evidence`) rechecks the inclusion proof, the block
+header's signature, and the shard checkpoint. Trust comes only from ``--trusted-keys``, never
+from the keys inside the bundle. Exit codes: 0 when no check failed (a check that could not run
+is reported as ``unchecked`` and proves nothing), 1 when any failed, 2 when the bundle or the
+key file cannot be read::
+
+    provledger verify evidence.json --trusted-keys keys.txt [--json] [--log-origin ORIGIN]
+
+The key file holds one C2SP verifier key (``<name>+<key id>+<base64>``) per line, ``#``
+comments and blank lines allowed; or a JSON key set with validity ranges, as the API serves it
+(``[{"key", "valid_from", "valid_until"}]``, optionally under ``"keys"``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from provledger.errors import ConfigurationError, VerificationError
+from provledger.ledger.evidence import EVIDENCE_FORMAT, Check, CheckStatus, Evidence, verify_evidence
+from provledger.ledger.keys import KeySet, VerifierKey
+
+EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
+
+_STYLE = {CheckStatus.PASSED: "green", CheckStatus.FAILED: "bold red", CheckStatus.UNCHECKED: "yellow"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Every check run on one bundle; :attr:`ok` unless one failed."""
+
+    event_id: str | None
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(check.status is not CheckStatus.FAILED for check in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "event_id": self.event_id,
+            "checks": [{"name": c.name, "status": c.status.value, "detail": c.detail} for c in self.checks],
+        }
+
+
+def _read_text(path: Path, what: str, remedy: str) -> str:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read the {what} {path}: {exc}. {remedy}") from exc
+
+
+def load_trusted_keys(path: Path) -> KeySet:
+    """The key set in ``path`` (verifier-key lines or a JSON key set); ConfigurationError if unusable."""
+    remedy = "Give the ledger's public keys (GET /v1/keys, or `provledger keys generate` output)."
+    text = _read_text(path, "trusted key file", remedy)
+    try:
+        if text.lstrip().startswith(("[", "{")):
+            document = json.loads(text)
+            entries = document.get("keys") if isinstance(document, dict) else document
+            if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+                raise VerificationError('a JSON key set is a list of {"key", "valid_from", "valid_until"}')
+            return KeySet.from_json(entries)
+        lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)]
+        keys = []
+        for number, line in lines:
+            if line and not line.startswith("#"):
+                try:
+                    keys.append(VerifierKey.parse(line))
+                except (ValueError, VerificationError) as exc:
+                    raise VerificationError(f"line {number} is not a C2SP verifier key: {exc}") from exc
+        return KeySet.of(keys)
+    except (json.JSONDecodeError, VerificationError) as exc:
+        raise ConfigurationError(f"the trusted key file {path} is unusable: {exc}. {remedy}") from exc
+
+
+def read_bundle(path: Path) -> dict[str, Any]:
+    """The bundle's JSON object; ConfigurationError if the file is not an evidence bundle at all."""
+    remedy = "Fetch it again with GET /v1/events/<event_id>/evidence and save the body unchanged."
+    text = _read_text(path, "evidence bundle", remedy)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"the evidence bundle {path} is not JSON ({exc}). {remedy}") from exc
+    if not isinstance(document, dict) or document.get("format") != EVIDENCE_FORMAT:
+        raise ConfigurationError(f"{path} is not a {EVIDENCE_FORMAT} evidence bundle. {remedy}")
+    return document
+
+
+def check_bundle(document: dict[str, Any], trusted_keys: KeySet, log_origin: str | None = None) -> Verdict:
+    """Check a bundle from :func:`read_bundle`; fields that disagree fail the ``bundle`` check."""
+    event = document.get("event")
+    event_id = event.get("event_id") if isinstance(event, dict) else None
+    label = event_id if isinstance(event_id, str) else None
+    try:
+        evidence = Evidence.from_json(document)
+    except VerificationError as exc:
+        return Verdict(label, (Check("bundle", CheckStatus.FAILED, str(exc)),))
+    parsed = Check("bundle", CheckStatus.PASSED, f"{EVIDENCE_FORMAT}, fields agree with the header bytes")
+    result = verify_evidence(evidence, trusted_keys, log_origin=log_origin)
+    return Verdict(evidence.event_id, (parsed, *result.checks))
+
+
+def verify_command(bundle: Path, trusted_keys: Path, *, as_json: bool, log_origin: str | None) -> int:
+    """Run the checks and print them; the exit code of the module docstring."""
+    console = Console(highlight=False)
+    try:
+        verdict = check_bundle(read_bundle(bundle), load_trusted_keys(trusted_keys), log_origin)
+    except ConfigurationError as exc:
+        if not as_json:
+            raise
+        print(json.dumps({"ok": False, "error": str(exc), "checks": []}, indent=2))
+        return EXIT_UNREADABLE
+    if as_json:
+        print(json.dumps({"bundle": str(bundle), **verdict.to_json()}, indent=2))
+        return EXIT_OK if verdict.ok else EXIT_FAILED
+    table = Table(title=f"evidence of event {verdict.event_id or '?'}", title_justify="left")
+    for column in ("check", "result", "detail"):
+        table.add_column(column, overflow="fold")
+    for check in verdict.checks:
+        table.add_row(check.name, f"[{_STYLE[check.status]}]{check.status.value}[/]", check.detail)
+    console.print(table)
+    if verdict.ok:
+        console.print("[bold green]verified[/]: every check that ran passed, against the trusted keys given")
+        return EXIT_OK
+    failed = ", ".join(c.name for c in verdict.checks if c.status is CheckStatus.FAILED)
+    console.print(f"[bold red]NOT verified[/]: failed {failed}")
+    return EXIT_FAILED
