@@ -11,7 +11,7 @@ root (one :class:`~provledger.ledger.compact.CompactRange` over the whole shard)
 A missing event row leaves a hole: a placeholder leaf keeps every later leaf at its index, so
 one deletion is reported where it happened instead of shifting every tile after it. Once the
 recomputed log diverges from the headers, every later log root differs for that same reason, and
-is counted in one summary mismatch rather than listed block by block.
+is counted in one summary mismatch rather than listed block by block, until a root matches again.
 """
 
 from __future__ import annotations
@@ -56,10 +56,10 @@ class ShardAudit:
     def __init__(self, info: ShardInfo, keyset: KeySet | VerificationError, max_listed: int) -> None:
         """``keyset`` is the error that loading it raised, when it could not be loaded."""
         self.info = info
+        self._tiles = TileExpector()
         self._keyset = keyset
         self._log = MismatchLog(max_listed)
         self._range = CompactRange()
-        self._tiles = TileExpector()
         self._previous: BlockHeader | None = None
         self._next_height = 0
         self._block: _OpenBlock | None = None
@@ -133,8 +133,12 @@ class ShardAudit:
         """Check the next event of the open block (the driver routes by leaf index < the block's end)."""
         block = self._current()
         h, self.events = block.row.height, self.events + 1
-        self._fill_gap(block, event.leaf_index)
         where = (event.event_id, event.leaf_index)
+        if event.leaf_index < self._range.size + len(block.leaves):
+            # An earlier block's (damaged) tree size already covered this index with a placeholder.
+            self._add("event_block", h, "the leaf index lies in leaves an earlier block covers", *where)
+            return
+        self._fill_gap(block, event.leaf_index)
         if event.height != h:
             self._add("event_block", h, f"the event row names block {event.height}", *where)
         recomputed = leaf_hash(event.canonical)
@@ -180,7 +184,17 @@ class ShardAudit:
             else:
                 first, _, count = self._diverged_later or (h, h, 0)
                 self._diverged_later = (first, h, count + 1)
-        return self._tiles.add(appended.nodes, block.event_ids, h)
+        else:
+            self._end_divergence()
+        return self._tiles.add(block.leaves, block.event_ids, appended.nodes, h)
+
+    def _end_divergence(self) -> None:
+        """Summarise the run of log roots that differed only because of the first one."""
+        if self._diverged_later:
+            first, last, count = self._diverged_later
+            self._add("log_root", first, f"{count} later blocks (heights {first}..{last}) have log roots "
+                      f"that differ because of the divergence at block {self._diverged_at}")  # fmt: skip
+        self._diverged_at = self._diverged_later = None
 
     def check_checkpoint(self, note: StoredCheckpoint | None) -> None:
         """The open block's shard checkpoint note MUST verify and name its origin, tree size and log root."""
@@ -228,11 +242,7 @@ class ShardAudit:
 
     def report(self) -> ShardReport:
         """The shard's totals and mismatches; call after the last block."""
-        if self._diverged_later:
-            first, last, count = self._diverged_later
-            self._add("log_root", first, f"{count} later blocks (heights {first}..{last}) have log roots "
-                      f"that differ because of the divergence at block {self._diverged_at}")  # fmt: skip
-            self._diverged_later = None
+        self._end_divergence()
         return ShardReport(
             self.info.shard, self.info.topic, self.info.partition, self.events, self.blocks,
             self._range.size, tuple(self._log.listed), dict(self._log.counts),

@@ -58,30 +58,46 @@ class TileExpector:
         return len(self._hashes)
 
     def add(
-        self, nodes: Sequence[tuple[NodeId, bytes]], event_ids: Sequence[uuid.UUID | None], height: int
+        self,
+        leaves: Sequence[bytes],
+        event_ids: Sequence[uuid.UUID | None],
+        nodes: Sequence[tuple[NodeId, bytes]],
+        height: int,
     ) -> list[ExpectedTile]:
-        """Feed one block's completed nodes (``event_ids`` in leaf order); return the versions it wrote."""
-        expected = []
-        ids = iter(event_ids)
-        for (level, index), value in nodes:
-            tile_level, below = divmod(level, TILE_HEIGHT)
-            if below:
-                continue
-            hashes = self._hashes.setdefault(tile_level, [])
-            self._index.setdefault(tile_level, index // TILE_WIDTH)
-            hashes.append(value)
-            if tile_level == 0:
-                self._ids.append(next(ids))
-            if len(hashes) == TILE_WIDTH:
-                expected.append(self._emit(tile_level, height))
-                hashes.clear()
-                self._index[tile_level] += 1
-                if tile_level == 0:
-                    self._ids.clear()
+        """Feed one block: its leaves (with their event ids) and the nodes its append completed.
+
+        Returns the tile versions the block wrote. Level 0 is the leaves themselves, taken in
+        slices; only the few nodes of levels 8, 16, ... are picked out of ``nodes``.
+        """
+        expected = self._extend(0, leaves, event_ids, height)
+        for (level, _), value in nodes:
+            if level and not level & (TILE_HEIGHT - 1):
+                expected += self._extend(level // TILE_HEIGHT, (value,), (), height)
         for tile_level, hashes in sorted(self._hashes.items()):
             if hashes and self._last.get(tile_level) != (self._index[tile_level], len(hashes)):
                 expected.append(self._emit(tile_level, height))
         return expected
+
+    def _extend(
+        self, tile_level: int, values: Sequence[bytes], ids: Sequence[uuid.UUID | None], height: int
+    ) -> list[ExpectedTile]:
+        """Append the next node hashes of one tile level (the tree grows from leaf 0: tiles from 0)."""
+        hashes = self._hashes.setdefault(tile_level, [])
+        self._index.setdefault(tile_level, 0)
+        full, taken = [], 0
+        while taken < len(values):
+            room = min(TILE_WIDTH - len(hashes), len(values) - taken)
+            hashes.extend(values[taken : taken + room])
+            if tile_level == 0:
+                self._ids.extend(ids[taken : taken + room])
+            taken += room
+            if len(hashes) == TILE_WIDTH:
+                full.append(self._emit(tile_level, height))
+                hashes.clear()
+                self._index[tile_level] += 1
+                if tile_level == 0:
+                    self._ids.clear()
+        return full
 
     def _emit(self, tile_level: int, height: int) -> ExpectedTile:
         tile = ExpectedTile(

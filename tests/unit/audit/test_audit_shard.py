@@ -56,19 +56,24 @@ def _audit(
     notes: dict[int, str] | None = None,
     keyset: KeySet | VerificationError = KEYSET,
 ) -> ShardReport:
-    """Feed rows as the driver does (tiles are matched by the driver, so they are ignored here)."""
+    """Feed rows as the driver does: events by leaf index, each to the block whose end is above it.
+
+    The driver also matches tiles; that is tested apart (test_audit_tiles), so they are ignored here.
+    """
     audit = ShardAudit(INFO, keyset, max_listed=50)
-    for row, events in rows:
+    pending = sorted((e for _, events in rows for e in events), key=lambda e: e.leaf_index)
+    for row, _ in rows:
         end = audit.open_block(row)
         if notes is not None:
             note = notes.get(row.height)
             audit.check_checkpoint(
                 None if note is None else StoredCheckpoint(row.height, row.tree_size, note)
             )
-        for event in events:
-            if event.leaf_index < end:
-                audit.add_event(event)
+        while pending and pending[0].leaf_index < end:
+            audit.add_event(pending.pop(0))
         audit.close_block()
+    for event in pending:
+        audit.orphan_event(event, None)
     return audit.report()
 
 
@@ -115,6 +120,31 @@ def test_a_block_claiming_too_many_leaves_is_read_only_up_to_the_bound(
     assert report.counts["event_missing"] == 1
 
 
+def test_a_block_claiming_leaves_of_the_next_keeps_later_leaves_in_place() -> None:
+    rows = [_rows(b) for b in _seal([3, 7, 2, 4])]
+    row, events = rows[1]
+    rows[1] = (dataclasses.replace(row, header=b"", tree_size=14), events)  # really 10
+    report = _audit(rows)
+    late = [m for m in report.mismatches if m.kind == "event_block"]
+    assert [(m.height, m.leaf_index) for m in late] == [(1, 10), (1, 11), (1, 12), (1, 13)]
+    assert report.tree_size == 16
+    # Blocks 1 and 2 no longer match the tree, but block 3's leaves stayed at their indexes: its root does.
+    assert [m.height for m in report.mismatches if m.kind == "log_root"] == [1, 2]
+
+
+def test_an_event_below_the_open_position_is_not_appended() -> None:
+    [(row, events)] = [_rows(b) for b in _seal([4])]
+    audit = ShardAudit(INFO, KEYSET, max_listed=10)
+    audit.open_block(row)
+    for event in (events[0], events[2], events[1], events[3]):
+        audit.add_event(event)
+    audit.close_block()
+    report = audit.report()
+    assert [(m.kind, m.leaf_index) for m in report.mismatches] == [
+        ("event_missing", 1), ("event_block", 1), ("batch_root", None), ("log_root", None),
+    ]  # fmt: skip
+
+
 def test_checkpoint_notes_must_verify_and_name_the_block() -> None:
     blocks = _seal([2, 2, 2])
     other = SigningKey.generate("unit.test/other")
@@ -144,6 +174,14 @@ def test_log_root_divergence_is_listed_once_then_summarised() -> None:
         (0, "the root of leaves [0, 2) differs"),
         (1, "3 later blocks (heights 1..3) have log roots that differ because of the divergence at block 0"),
     ]
+
+
+def test_a_second_divergence_after_roots_match_again_is_listed_too() -> None:
+    rows = [_rows(b) for b in _seal([2, 2, 2, 2])]
+    for height in (0, 2):  # a forged log root in the row: the undecodable header leaves the row to check
+        row, events = rows[height]
+        rows[height] = (dataclasses.replace(row, header=b"", log_root=bytes(32)), events)
+    assert [m.height for m in _audit(rows).mismatches if m.kind == "log_root"] == [0, 2]
 
 
 def test_listing_is_capped_but_every_mismatch_counted() -> None:

@@ -29,7 +29,7 @@ def test_expected_versions_are_the_sealers_rows(batches: list[int]) -> None:
         nodes = tree.append(leaves).nodes
         sealer.add(nodes)
         written = {(r.tile_level, r.tile_index, r.width, r.hashes) for r in sealer.drain()}
-        expected = audit.add(nodes, ids, height)
+        expected = audit.add(leaves, ids, nodes, height)
         assert {(e.tile_level, e.tile_index, e.width, b"".join(e.hashes)) for e in expected} == written
         for tile in expected:
             # Per level, versions come in the store's (tile_index, width) order.
