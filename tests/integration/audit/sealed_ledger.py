@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import asyncpg
 
@@ -25,6 +26,16 @@ DATASET = ArtifactKey("s3://lake", "imagenet", "sha256:" + "ab" * 32, "dataset")
 MODEL = ArtifactKey("models", "resnet", "sha256:" + "cd" * 32, "model")
 
 _clock = itertools.count(START_US, 1_000)
+
+
+@asynccontextmanager
+async def connected(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test's database, closed however the test ends."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
 
 
 def next_sealed_at() -> int:

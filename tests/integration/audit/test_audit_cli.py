@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from sealed_ledger import register, seal_blocks
+from sealed_ledger import connected, register, seal_blocks
 
 from provledger.ledger.keys import SigningKey
 from provledger.store.records import SealedBlock
@@ -20,11 +20,8 @@ KEY = SigningKey.generate("audit.test/cli")
 
 @pytest.fixture
 async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as connection:
         yield connection
-    finally:
-        await connection.close()
 
 
 def _audit(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

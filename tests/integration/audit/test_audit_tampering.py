@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import pytest
-from sealed_ledger import register, seal_blocks
+from sealed_ledger import connected, register, seal_blocks
 
 from provledger.audit import AuditReport, audit_ledger
 from provledger.ledger.keys import SigningKey
@@ -41,14 +41,11 @@ class Ledger:
 
 @pytest.fixture
 async def ledger(database_url: str) -> AsyncIterator[Ledger]:
-    conn = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as conn:
         await register(conn, KEY)
         a = await seal_blocks(conn, 0, SIZES_A, KEY)
         b = await seal_blocks(conn, 1, SIZES_B, KEY)
         yield Ledger(conn, a, b)
-    finally:
-        await conn.close()
 
 
 def _found(report: AuditReport) -> list[tuple[int, str, int | None, uuid.UUID | None]]:

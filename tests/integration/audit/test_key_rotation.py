@@ -10,7 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sealed_ledger import register, seal_blocks
+from sealed_ledger import connected, register, seal_blocks
 
 from provledger.audit import audit_ledger
 from provledger.errors import ConfigurationError, VerificationError
@@ -32,11 +32,8 @@ NEW = SigningKey.generate("audit.test/sealer")
 
 @pytest.fixture
 async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    try:
+    async with connected(database_url) as connection:
         yield connection
-    finally:
-        await connection.close()
 
 
 async def test_the_new_key_takes_over_from_the_given_height(conn: asyncpg.Connection) -> None:
