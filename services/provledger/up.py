@@ -1,20 +1,37 @@
-"""``provledger up`` and ``provledger migrate``: bring the local stack up, apply the schema."""
+"""``provledger up`` and ``provledger migrate``: bring the local stack up, apply the schema.
+
+``up`` starts (or connects to) Postgres and a Kafka-compatible broker, applies migrations, then
+runs every built service as a child process of its own (its log in the data directory's
+``logs/``), each stopped in reverse order on exit, Ctrl-C or SIGTERM, and killed by
+the kernel if ``up`` itself is killed. It prints, every few seconds, what the sealer has sealed.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
+import sys
 import threading
 import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+import asyncpg
 from rich.console import Console
 from rich.table import Table
 
 from provledger import logs
-from provledger.config import DatabaseSettings, StackSettings, load, masked
+from provledger.config import DatabaseSettings, SealerSettings, StackSettings, load, masked
+from provledger.errors import ServiceUnavailable
 from provledger.local import LocalServers, local_servers
+from provledger.local.probes import run_blocking
+from provledger.local.process import ManagedProcess, free_port
+from provledger.sealer.keyfiles import generate_key_file
 from provledger.store.migrate import migrate_database
 
 _console = Console()
@@ -22,11 +39,30 @@ _log = logs.get_logger(__name__)
 
 #: Services `up` will start as child processes once their part is built; each names its issue.
 PENDING_SERVICES = {
-    "sealer": "issue 5",
     "anchorer": "the anchoring issue",
     "api": "issue 6",
-    "demo workload": "issue 4",
 }
+#: Where, under the data directory, `up` keeps the development signing key it generates.
+DEVELOPMENT_KEY = Path("keys") / "development-sealer.pem"
+#: How long a service may take to report ready.
+SERVICE_READY_TIMEOUT_S = 90.0
+#: How often the sealed-so-far line is refreshed (printed only when it changed).
+PROGRESS_INTERVAL_S = 5.0
+
+
+@dataclass(frozen=True)
+class Service:
+    """A provledger command `up` runs as a child, with its readiness probe (None: started is ready)."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    ready: Callable[[], None] | None = None
+    show: str = ""
+
+    def start(self, logs_dir: Path) -> ManagedProcess:
+        argv = [sys.executable, "-m", "provledger", *self.command]
+        return ManagedProcess(self.name, argv, logs_dir / f"{self.name}.log", env=os.environ | self.env)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -37,7 +73,58 @@ def _stop_on_signals(stop: threading.Event) -> None:
         signal.signal(sig, handler)
 
 
-def _describe(servers: LocalServers, data_dir: Path) -> Table:
+def _signing_key(sealer: SealerSettings, data_dir: Path) -> Path:
+    """The configured key file, else the development key of this data directory (made once)."""
+    if sealer.signing_key_file is not None:
+        return sealer.signing_key_file
+    path = data_dir / DEVELOPMENT_KEY
+    if path.exists():
+        _console.print(f"Using the development signing key {path} (PROVLEDGER_SIGNING_KEY_FILE is not set).")
+    else:
+        key = generate_key_file(path, sealer.signing_key_name)
+        _console.print(
+            f"Generated a development signing key at {path} (PROVLEDGER_SIGNING_KEY_FILE is not set); "
+            f"it is reused by later runs. Verifier key: {key.verifier.verifier_key_string()}\n"
+            "For anything but local use, create a key with `provledger keys generate` and set "
+            "PROVLEDGER_SIGNING_KEY_FILE."
+        )
+    return path
+
+
+def _readyz(port: int) -> Callable[[], None]:
+    def probe() -> None:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
+            pass  # urlopen raises on any status but 2xx
+
+    return probe
+
+
+def _services(servers: LocalServers, data_dir: Path, demo: bool) -> list[Service]:
+    """The built services, in start order, configured for these servers."""
+    sealer = load(SealerSettings, database_url=servers.database_url, kafka_bootstrap=servers.kafka_bootstrap)
+    port = free_port() if "PROVLEDGER_METRICS_PORT" not in os.environ else sealer.metrics_port
+    services = [
+        Service(
+            "sealer",
+            ["sealer"],
+            {
+                "PROVLEDGER_DATABASE_URL": servers.database_url,
+                "PROVLEDGER_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
+                "PROVLEDGER_SIGNING_KEY_FILE": str(_signing_key(sealer, data_dir).resolve()),
+                "PROVLEDGER_METRICS_PORT": str(port),
+            },
+            ready=_readyz(port),
+            show=f"metrics http://127.0.0.1:{port}/metrics",
+        )
+    ]
+    if demo:  # when `provledger demo` is built: services.append(Service("demo", ["demo", ...], {...}))
+        _console.print("The demo workload is not built yet (issue 4); the stack runs without it.")
+    return services
+
+
+def _describe(
+    servers: LocalServers, data_dir: Path, running: dict[str, tuple[Service, ManagedProcess]]
+) -> Table:
     table = Table(title="provledger is up", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
@@ -47,12 +134,62 @@ def _describe(servers: LocalServers, data_dir: Path) -> Table:
     kafka_pid = f" (pid {servers.kafka.process.pid})" if servers.kafka and servers.kafka.process else ""
     table.add_row("Postgres", f"{servers.database_url}  [{servers.database_source}]{postgres_pid}")
     table.add_row("Kafka", f"{servers.kafka_bootstrap}  [{servers.kafka_source}]{kafka_pid}")
+    for name, (service, process) in running.items():
+        table.add_row(
+            name.capitalize(), f"running (pid {process.pid}), {service.show}, log {process.log_path}"
+        )
     table.add_row("Data directory", str(data_dir.resolve()))
     table.add_row("Logs", str((data_dir / "logs").resolve()))
-    for service, issue in PENDING_SERVICES.items():
-        table.add_row(service.capitalize(), f"not built yet ({issue}); nothing started")
+    for pending, issue in PENDING_SERVICES.items():
+        table.add_row(pending.capitalize(), f"not built yet ({issue}); nothing started")
     table.add_row("Stop", "press Ctrl-C (or send SIGTERM); every process started here is stopped")
     return table
+
+
+def _start(service: Service, logs_dir: Path, stack: contextlib.ExitStack) -> ManagedProcess:
+    process = service.start(logs_dir)
+    stack.callback(process.stop)
+    if service.ready is not None:
+        process.wait_ready(service.ready, SERVICE_READY_TIMEOUT_S, f"{service.name} readiness")
+    return process
+
+
+async def _sealed_summary(database_url: str) -> str:
+    """One line: blocks and events sealed so far per shard, from Postgres."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT s.topic, s.partition, count(*) AS blocks, sum(b.event_count) AS events "
+            "FROM blocks b JOIN shards s USING (shard) GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+    finally:
+        await conn.close()
+    if not rows:
+        return "sealed: nothing yet (send events with `provledger emit` or the SDK)"
+    shards = "; ".join(f"{r['topic']}/{r['partition']}: {r['blocks']:,} blocks, {r['events']:,} events"
+                       for r in rows)  # fmt: skip
+    return f"sealed: {shards}"
+
+
+class _Progress:
+    """Prints the sealed-so-far line when it changes, at most every PROGRESS_INTERVAL_S."""
+
+    def __init__(self, database_url: str) -> None:
+        self._database_url = database_url
+        self._next = 0.0
+        self._last = ""
+
+    def tick(self) -> None:
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + PROGRESS_INTERVAL_S
+        try:
+            line = run_blocking(lambda: _sealed_summary(self._database_url))
+        except (OSError, asyncpg.PostgresError) as exc:
+            line = f"sealed: cannot read Postgres right now ({exc!r})"
+        if line != self._last:
+            _console.print(line)
+            self._last = line
 
 
 def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) -> int:
@@ -64,24 +201,38 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
     stop = threading.Event()
     _stop_on_signals(stop)
     database_url = settings.database_url.get_secret_value() if settings.database_url else None
+    failed: str | None = None
     with (
         _console.status("starting Postgres and Kafka..."),
         local_servers(
             data_dir=settings.data_dir, database_url=database_url, kafka_bootstrap=settings.kafka_bootstrap
         ) as servers,
+        contextlib.ExitStack() as children,  # exits first: services stop before the servers
     ):
         applied = asyncio.run(migrate_database(servers.database_url))
         _log.info("migrations applied", applied=[f"{m.version:04d}_{m.name}" for m in applied])
         _console.status("").stop()
-        _console.print(_describe(servers, settings.data_dir))
-        if demo:
-            _console.print("The demo workload is not built yet (issue 4); the stack runs without it.")
+        running = {
+            service.name: (service, _start(service, settings.data_dir / "logs", children))
+            for service in _services(servers, settings.data_dir, demo)
+        }
+        _console.print(_describe(servers, settings.data_dir, running))
         _console.print("ready", style="bold green")
+        progress = _Progress(servers.database_url)
         deadline = None if exit_after is None else time.monotonic() + exit_after
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            exited = [(n, p) for n, (_, p) in running.items() if p.exit_code() is not None]
+            if exited:
+                name, process = exited[0]
+                failed = f"{name} exited with status {process.exit_code()}; last lines of {process.log_path}:"
+                _console.print(f"[bold red]{failed}[/]\n{process.log_tail()}", highlight=False)
+                break
+            progress.tick()
             stop.wait(0.2)
         _console.print("stopping...")
     _console.print("stopped: every process started by this command has exited.")
+    if failed is not None:
+        raise ServiceUnavailable(failed.rstrip(":"))
     return 0
 
 

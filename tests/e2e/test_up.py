@@ -1,17 +1,25 @@
-"""`provledger up` as a user runs it: it comes up, and Ctrl-C or a kill leaves no process behind."""
+"""`provledger up` as a user runs it: it comes up, seals what is sent, and leaves no process behind."""
 
 from __future__ import annotations
 
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaProducer
+
+from provledger.events import Event, EventType, Job, Run, encode_record
+from provledger.local.probes import run_blocking
 
 START_TIMEOUT_S = 60
 
@@ -31,9 +39,16 @@ def _wait_gone(pids: list[int], timeout_s: float = 15) -> list[int]:
     return [p for p in pids if _alive(p)]
 
 
+@dataclass
+class Stack:
+    process: subprocess.Popen[str]
+    pids: list[int]  # of every process `up` reports it started
+    output: str  # up to "ready"
+
+
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[int]]]:
-    """A running `provledger up` and the PIDs of the servers it reports."""
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    """A running `provledger up` and the PIDs of the processes it reports."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -58,9 +73,9 @@ def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[int]]]:
     pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", output)]
     try:
         assert "ready" in output, output
-        assert len(pids) == 2, output
+        assert len(pids) == 3, output  # Postgres, Kafka, the sealer
         assert all(_alive(pid) for pid in pids)
-        yield process, pids
+        yield Stack(process, pids, output)
     finally:
         if process.poll() is None:
             process.kill()
@@ -69,16 +84,65 @@ def stack(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[int]]]:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_every_server(stack: tuple[subprocess.Popen[str], list[int]]) -> None:
-    process, pids = stack
+def test_ctrl_c_stops_every_process(stack: Stack) -> None:
+    process, pids = stack.process, stack.pids
     process.send_signal(signal.SIGINT)
     assert process.wait(30) == 0
     assert _wait_gone(pids) == []
 
 
 @pytest.mark.slow
-def test_servers_die_with_a_killed_parent(stack: tuple[subprocess.Popen[str], list[int]]) -> None:
-    process, pids = stack
+def test_every_process_dies_with_a_killed_parent(stack: Stack) -> None:
+    process, pids = stack.process, stack.pids
     process.send_signal(signal.SIGKILL)
     process.wait(30)
+    assert _wait_gone(pids) == []
+
+
+def _lines_until(process: subprocess.Popen[str], pattern: str, timeout_s: float) -> str:
+    """Read ``up``'s output until a line matches ``pattern``; everything read if it never does."""
+    assert process.stdout is not None
+    found: queue.Queue[str] = queue.Queue()
+    seen: list[str] = []
+
+    def read() -> None:
+        for line in process.stdout:  # type: ignore[union-attr]
+            seen.append(line)
+            if re.search(pattern, line):
+                found.put(line)
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        return found.get(timeout=timeout_s)
+    except queue.Empty:
+        return "".join(seen)
+
+
+async def _produce(bootstrap: str, events: int) -> None:
+    run = Run(str(uuid.uuid4()))
+    batch = [
+        Event.new(EventType.RUNNING, job=Job("e2e", "up"), run=run, producer="https://provledger.test/up")
+        for _ in range(events)
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait("provledger.events", encode_record(batch), key=run.run_id.encode())
+    finally:
+        await producer.stop()
+
+
+@pytest.mark.slow
+def test_the_sealer_runs_and_seals_under_up(stack: Stack, tmp_path: Path) -> None:
+    process, pids = stack.process, stack.pids
+    assert "Generated a development signing key" in stack.output
+    assert (tmp_path / "data" / "keys" / "development-sealer.pem").exists()
+    bootstrap = re.search(r"Kafka\s*\S\s*(127\.0\.0\.1:\d+)", stack.output)
+    assert bootstrap is not None
+    run_blocking(lambda: _produce(bootstrap.group(1), 25))
+    line = _lines_until(process, r"sealed: provledger\.events/\d+: 1 blocks, 25 events", 60)
+    assert "25 events" in line, line
+    process.send_signal(signal.SIGINT)
+    assert process.wait(30) == 0
     assert _wait_gone(pids) == []
