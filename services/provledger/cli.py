@@ -156,9 +156,18 @@ def audit(
 
 
 @app.command()
-def bench() -> int:
-    """Run the standard end-to-end benchmark and print its figures."""
-    return _not_built("bench", "issue 5: the sealer benchmark")
+def bench(
+    events: Annotated[int, typer.Option(help="Events in the pre-filled topic.")] = 300_000,
+    rate: Annotated[int, typer.Option(help="Offered load of the latency phase, events/s.")] = 5_000,
+) -> int:
+    """Run the standard end-to-end benchmark (benchmarks/bench_seal.py) and print its figures."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_seal.py"
+    if not script.exists():
+        raise ConfigurationError(f"{script} is missing: run `provledger bench` from a source checkout")
+    argv = [sys.executable, str(script), "--events", str(events), "--rate", str(rate)]
+    return subprocess.run(argv, check=False).returncode
 
 
 @keys_app.command("generate")

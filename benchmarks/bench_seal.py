@@ -1,0 +1,306 @@
+"""End to end: SDK emit -> broker -> ``provledger sealer`` -> committed in Postgres, on this machine.
+
+Measured in one run, against one broker and one Postgres:
+
+* **sustained events/s sealed**: events are emitted with the SDK into a topic first (so the
+  emitter does not share the cores with the sealer), then a ``provledger sealer`` process
+  seals the whole backlog. The rate is taken from the blocks' own ``sealed_at`` times, first
+  block to last, so process start-up is not counted.
+* beside the **baseline**: a plain aiokafka ``getmany`` loop that decodes the same records and
+  writes the same rows into the same tables through the same store code, with no hashing,
+  signing, Merkle tree, tiles, deduplication or Faust (``seal_baseline.py``).
+* **seal latency at a fixed offered load**: the SDK emits ``--rate`` events/s for
+  ``--latency-seconds`` into another topic while a sealer runs; p50/p99 of ``sealed_at`` minus
+  each event's ``event_time`` (from Postgres, exact), and the p99 bucket of the sealer's own
+  commit-time histogram.
+* **sealer peak memory**: the largest RSS of the sealer process (psutil) in either phase.
+
+Usage: ``python benchmarks/bench_seal.py [--events N] [--rate N] [--latency-seconds S] [--json PATH]``
+(``provledger bench`` runs it with the defaults). Servers are ``PROVLEDGER_DATABASE_URL`` /
+``PROVLEDGER_KAFKA_BOOTSTRAP`` when set, else embedded ones started by ``provledger.local``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import psutil
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from provledger.config import KafkaSettings, SealerSettings, load
+from provledger.emit import Emitter
+from provledger.events import ArtifactRef, Event, EventType, Job, Run
+from provledger.local import local_servers
+from provledger.local.probes import run_blocking
+from provledger.local.process import free_port
+from provledger.sealer.keyfiles import generate_key_file
+from provledger.store.migrate import migrate_database
+from report import Figure, print_figures, write_summary
+from seal_baseline import copy_loop
+
+DEFAULT_JSON = Path(__file__).parent / "results" / "seal.json"
+PARTITIONS = 4
+RUNS = 64
+READY_TIMEOUT_S = 120.0
+
+
+def _events(count: int) -> list[Event]:
+    """``count`` events of ~300 bytes over RUNS runs: a dataset in, a model out, one attribute."""
+    runs = [Run(str(uuid.uuid4())) for _ in range(RUNS)]
+    job = Job("bench", "train")
+    dataset = ArtifactRef("s3://lake", "imagenet", "sha256:" + "ab" * 32, "dataset")
+    return [
+        Event.new(
+            EventType.RUNNING,
+            job=job,
+            run=runs[i % RUNS],
+            producer="https://provledger.bench/emitter",
+            inputs=[dataset],
+            outputs=[ArtifactRef("models", f"ckpt-{i % 1000}", "sha256:" + f"{i:064x}", "checkpoint")],
+            attributes={"step": str(i)},
+        )
+        for i in range(count)
+    ]
+
+
+async def _create_database(admin_url: str, name: str) -> str:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    await migrate_database(url)
+    return url
+
+
+async def _create_topic(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, PARTITIONS, 1)])
+    finally:
+        await admin.close()
+
+
+async def _emit(bootstrap: str, topic: str, events: list[Event], rate: float | None) -> float:
+    """Emit with the SDK, paced at ``rate`` events/s when given; returns events/s achieved."""
+    settings = load(KafkaSettings, kafka_bootstrap=bootstrap, topic_events=topic)
+    start = time.perf_counter()
+    async with Emitter(settings) as emitter:
+        for i, event in enumerate(events):
+            if rate is not None and i % 50 == 0:
+                ahead = start + i / rate - time.perf_counter()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+            await emitter.emit(event)
+    return len(events) / (time.perf_counter() - start)
+
+
+class SealerProcess:
+    """A ``provledger sealer`` child whose RSS is sampled until it stops."""
+
+    def __init__(self, folder: Path, database_url: str, bootstrap: str, topic: str, key_file: Path) -> None:
+        self.port = free_port()
+        env = (
+            dict(os.environ)
+            | {  # PROVLEDGER_BATCH_* and the like pass through, for tuning
+                "PROVLEDGER_DATABASE_URL": database_url,
+                "PROVLEDGER_KAFKA_BOOTSTRAP": bootstrap,
+                "PROVLEDGER_TOPIC_EVENTS": topic,
+                "PROVLEDGER_TOPIC_OPENLINEAGE": f"{topic}.openlineage",
+                "PROVLEDGER_TOPIC_DEAD_LETTER": f"{topic}.dead-letter",
+                "PROVLEDGER_SIGNING_KEY_FILE": str(key_file),
+                "PROVLEDGER_METRICS_PORT": str(self.port),
+                "PROVLEDGER_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
+                "PROVLEDGER_LOG_LEVEL": "WARNING",
+            }
+        )
+        self.log_path = folder / f"sealer-{self.port}.log"
+        with open(self.log_path, "wb") as log:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "provledger", "sealer"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        self.peak_rss = 0
+        self._sampler = asyncio.create_task(self._sample())
+
+    async def _sample(self) -> None:
+        process = psutil.Process(self.popen.pid)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            while True:
+                self.peak_rss = max(self.peak_rss, process.memory_info().rss)
+                await asyncio.sleep(0.1)
+
+    async def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        async with httpx.AsyncClient(timeout=2) as client:
+            while time.monotonic() < deadline and self.popen.poll() is None:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(f"http://127.0.0.1:{self.port}/readyz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.2)
+        raise RuntimeError(f"the sealer did not become ready; see {self.log_path}")
+
+    async def metrics(self) -> str:
+        async with httpx.AsyncClient(timeout=5) as client:
+            return (await client.get(f"http://127.0.0.1:{self.port}/metrics")).text
+
+    async def stop(self) -> None:
+        self.popen.terminate()
+        await asyncio.to_thread(self.popen.wait, 30)
+        self._sampler.cancel()
+
+
+@contextlib.asynccontextmanager
+async def sealer(*args: object) -> AsyncIterator[SealerProcess]:
+    process = SealerProcess(*args)  # type: ignore[arg-type]
+    try:
+        yield process
+    finally:
+        await process.stop()
+
+
+async def _wait_sealed(database_url: str, count: int, timeout_s: float) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while await conn.fetchval("SELECT count(*) FROM events") < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"fewer than {count} events sealed after {timeout_s} s")
+            await asyncio.sleep(0.25)
+    finally:
+        await conn.close()
+
+
+async def _sustained_rate(database_url: str) -> tuple[float, int, float]:
+    """Events/s between the first and last block's ``sealed_at``; blocks; mean events per block."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT extract(epoch FROM max(sealed_at) - min(sealed_at)) AS span, sum(event_count) AS events, "
+            "count(*) AS blocks, (array_agg(event_count ORDER BY sealed_at))[1] AS first FROM blocks"
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return (row["events"] - row["first"]) / float(row["span"]), row["blocks"], row["events"] / row["blocks"]
+
+
+async def _latency(database_url: str) -> tuple[float, float]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) AS p50, "
+            "percentile_cont(0.99) WITHIN GROUP (ORDER BY s) AS p99 FROM ("
+            "SELECT extract(epoch FROM b.sealed_at - e.event_time) AS s "
+            "FROM events e JOIN blocks b USING (shard, height)) AS t"
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return float(row["p50"]), float(row["p99"])
+
+
+def _histogram_p99(metrics: str, name: str) -> float:
+    """The upper bound of the bucket holding the 99th percentile of a Prometheus histogram."""
+    buckets = [
+        (float(m.group(1)), float(m.group(2)))
+        for m in re.finditer(rf'^{name}_bucket\{{le="([^"]+)"\}} (\S+)$', metrics, re.M)
+    ]
+    total = buckets[-1][1]
+    return next(bound for bound, count in buckets if count >= 0.99 * total)
+
+
+async def run(args: argparse.Namespace, admin_url: str, bootstrap: str, folder: Path) -> list[Figure]:
+    defaults = load(SealerSettings)
+    key_file = folder / "bench.pem"
+    generate_key_file(key_file, defaults.signing_key_name)
+    backlog, live = f"bench.{uuid.uuid4().hex[:8]}.backlog", f"bench.{uuid.uuid4().hex[:8]}.live"
+    for topic in (backlog, live):
+        await _create_topic(bootstrap, topic)
+    emit_rate = await _emit(bootstrap, backlog, _events(args.events), None)
+    print(f"emitted {args.events:,} events into {backlog} at {emit_rate:,.0f} events/s")
+
+    sealer_db = await _create_database(admin_url, "bench_sealer")
+    async with sealer(folder, sealer_db, bootstrap, backlog, key_file) as backlog_sealer:
+        await _wait_sealed(sealer_db, args.events, 600)
+    sealed_rate, blocks, per_block = await _sustained_rate(sealer_db)
+    print(f"sealer: {sealed_rate:,.0f} events/s in {blocks} blocks of {per_block:,.0f} events on average")
+
+    baseline_db = await _create_database(admin_url, "bench_baseline")
+    seconds = await copy_loop(bootstrap, backlog, baseline_db, args.events, defaults.batch_max_records)
+    baseline_rate = args.events / seconds
+    print(f"baseline: {baseline_rate:,.0f} events/s")
+
+    live_db = await _create_database(admin_url, "bench_live")
+    offered = int(args.rate * args.latency_seconds)
+    async with sealer(folder, live_db, bootstrap, live, key_file) as live_sealer:
+        await live_sealer.wait_ready()
+        achieved = await _emit(bootstrap, live, _events(offered), args.rate)
+        await _wait_sealed(live_db, offered, 120)
+        metrics = await live_sealer.metrics()
+    p50, p99 = await _latency(live_db)
+    commit_p99 = _histogram_p99(metrics, "provledger_sealer_latency_from_event_time_seconds")
+    peak = max(backlog_sealer.peak_rss, live_sealer.peak_rss) / 2**20
+    return [
+        Figure("events/s sealed (pre-filled topic)", sealed_rate, "events/s", baseline_rate, "getmany+COPY"),
+        Figure("events/s emitted by the SDK (pre-fill)", emit_rate, "events/s"),
+        Figure("mean events per block", per_block, "events"),
+        Figure(f"offered load achieved (target {args.rate:,}/s)", achieved, "events/s"),
+        Figure("seal latency p50 (event_time to sealed_at)", p50 * 1000, "ms"),
+        Figure("seal latency p99 (event_time to sealed_at)", p99 * 1000, "ms"),
+        Figure("seal latency p99 to commit (histogram bucket)", commit_p99 * 1000, "ms"),
+        Figure("sealer peak RSS", peak, "MiB"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=300_000, help="events in the pre-filled topic")
+    parser.add_argument("--rate", type=int, default=5_000, help="offered load of the latency phase, events/s")
+    parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of the latency phase")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the JSON summary")
+    args = parser.parse_args(argv)
+    settings = load(SealerSettings)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-seal-") as tmp,
+        local_servers(
+            data_dir=Path(tmp),
+            database_url=os.environ.get("PROVLEDGER_DATABASE_URL"),
+            kafka_bootstrap=os.environ.get("PROVLEDGER_KAFKA_BOOTSTRAP"),
+            durable=False,
+        ) as servers,
+    ):
+        figures = run_blocking(lambda: run(args, servers.database_url, servers.kafka_bootstrap, Path(tmp)))
+    print_figures("provledger sealer, end to end (2 shared cores, measured under contention)", figures)
+    write_summary(
+        args.json,
+        "seal",
+        figures,
+        events=args.events,
+        rate=args.rate,
+        latency_seconds=args.latency_seconds,
+        partitions=PARTITIONS,
+        batch_max_records=settings.batch_max_records,
+        batch_linger_ms=settings.batch_linger_ms,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The sealer benchmark's baseline: a plain aiokafka ``getmany`` loop that writes the same rows.
+
+It decodes each record (the rows need the events' fields) and writes one block value per
+partition and fetch through the same store code as the sealer, into the same tables, but with
+no hashing, no signing, no Merkle tree or tiles, no deduplication query and no Faust: what
+is left is the cost of moving the rows from the broker into Postgres.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import defaultdict
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from provledger.events import decode_record
+from provledger.events.canonical import canonical_event_bytes
+from provledger.events.model import Event
+from provledger.ledger.block import GENESIS_PREV_HASH, HEADER_VERSION, BlockHeader, log_id_for
+from provledger.store.blocks import ensure_shard, write_block
+from provledger.store.db import create_pool
+from provledger.store.records import ArtifactKey, EventRow, LineageRow, RunRow, SealedBlock
+
+_ZERO = bytes(32)
+_LOG_ID = log_id_for("bench.provledger/baseline")
+
+
+class _Shard:
+    def __init__(self, shard: int) -> None:
+        self.shard, self.height, self.tree_size, self.next_offset = shard, 0, 0, 0
+
+
+def _artifact(ref: object) -> ArtifactKey:
+    return ArtifactKey(ref.namespace, ref.name, ref.digest, ref.kind, ref.version)  # type: ignore[attr-defined]
+
+
+def _block(state: _Shard, events: list[tuple[Event, int]], first: int, last: int) -> SealedBlock:
+    rows, edges = [], []
+    runs: dict[str, RunRow] = {}
+    for i, (event, offset) in enumerate(events):
+        event_id = uuid.UUID(event.event_id)
+        rows.append(
+            EventRow(event_id, state.tree_size + i, _ZERO, canonical_event_bytes(event), event.event_time_us,
+                     event.event_type.value, event.run.run_id, event.job.namespace, event.job.name, offset)
+        )  # fmt: skip
+        runs.setdefault(
+            event.run.run_id,
+            RunRow(event.run.run_id, event.run.parent_run_id, event.job.namespace, event.job.name,
+                   event.event_time_us),
+        )  # fmt: skip
+        edges += [LineageRow("used", event.run.run_id, _artifact(a), event_id) for a in event.inputs]
+        edges += [LineageRow("generated", event.run.run_id, _artifact(a), event_id) for a in event.outputs]
+    times = [event.event_time_us for event, _ in events]
+    header = BlockHeader(
+        HEADER_VERSION, _LOG_ID, state.shard, state.height,
+        GENESIS_PREV_HASH if state.height == 0 else b"\x01" * 32, _ZERO, state.tree_size + len(rows), _ZERO,
+        first, last, len(rows), min(times), max(times), time.time_ns() // 1000, bytes(4),
+    )  # fmt: skip
+    unique = state.shard.to_bytes(8, "big") + state.height.to_bytes(24, "big")  # unique, not a hash
+    return SealedBlock(state.shard, header, header.to_bytes(), unique, bytes(64), "baseline\n",
+                       tuple(rows), (), tuple(runs.values()), tuple(edges), last + 1)  # fmt: skip
+
+
+async def copy_loop(bootstrap: str, topic: str, database_url: str, events: int, max_records: int) -> float:
+    """Move ``events`` events from ``topic`` into Postgres; seconds from first fetch to last commit."""
+    pool = await create_pool(database_url, max_size=2)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    shards: dict[TopicPartition, _Shard] = {}
+    done, started = 0, None
+    try:
+        while done < events:
+            fetched = await consumer.getmany(timeout_ms=1000, max_records=max_records)
+            started = started or time.perf_counter()
+            async with pool.acquire() as conn:
+                for tp, records in fetched.items():
+                    if tp not in shards:
+                        shards[tp] = _Shard(await ensure_shard(conn, tp.topic, tp.partition))
+                    state = shards[tp]
+                    batch: defaultdict[int, list[Event]] = defaultdict(list)
+                    for record in records:
+                        batch[record.offset] = decode_record(record.value)
+                    pairs = [(e, offset) for offset, evs in batch.items() for e in evs]
+                    block = _block(state, pairs, records[0].offset, records[-1].offset)
+                    await write_block(conn, block, state.next_offset)
+                    state.height, state.tree_size = state.height + 1, block.header.tree_size
+                    state.next_offset = block.next_offset
+                    done += len(pairs)
+    finally:
+        await consumer.stop()
+        await pool.close()
+    assert started is not None
+    return time.perf_counter() - started
