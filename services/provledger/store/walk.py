@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+
+from asyncpg import Record
 
 from provledger.errors import InvalidRequest
 from provledger.store.db import Conn
@@ -66,21 +67,41 @@ WITH RECURSIVE walk(up, depth, art, run) AS (
     ) AS n
     WHERE w.depth < $5
 )
-SELECT depth, art, run FROM walk LIMIT $6
+-- Visits in the order the walk made them (breadth first), cut at the budget; each node once at
+-- its smallest depth; the first max_nodes of them with their details, and how much was cut.
+, visits AS (SELECT row_number() OVER () AS seq, depth, art, run FROM (SELECT * FROM walk LIMIT $6) v)
+, nodes AS (SELECT art, run, min(depth) AS depth, min(seq) AS seq FROM visits GROUP BY art, run)
+, kept AS (SELECT * FROM nodes ORDER BY depth, seq LIMIT $7)
+SELECT k.depth, k.art, k.run, (SELECT count(*) FROM visits) AS visits, (SELECT count(*) FROM nodes) AS found,
+       a.namespace, a.name, a.digest, a.kind, a.version, a.first_seen AS artifact_first_seen,
+       r.parent_run_id, r.job_namespace, r.job_name, r.first_seen AS run_first_seen
+FROM kept k
+LEFT JOIN artifacts a ON a.artifact_id = k.art
+LEFT JOIN runs r ON r.run_id = k.run
+WHERE a.artifact_id IS NOT NULL OR r.run_id IS NOT NULL
+ORDER BY k.depth, k.seq
 """
 
 # Every edge between kept nodes (the induced subgraph), each once with its first sealed record:
-# looked up from the kept runs (few edges each) and the kept sources of derived_from edges.
+# read per kept run (a run has few edges; an artifact may have millions) and per kept source of
+# a derived_from edge, so hubs among the kept artifacts cost nothing.
 _EDGES = """
-SELECT e.relation, CASE WHEN e.relation = 'derived_from' THEN NULL ELSE e.run_id END AS run,
-       e.artifact_id AS art, e.source_artifact AS src, min(e.recorded_at) AS recorded_at,
-       (array_agg(e.event_id ORDER BY e.recorded_at, e.edge_id))[1] AS event_id
-FROM lineage_edges e
-WHERE e.recorded_at <= $3 AND e.artifact_id = ANY($1::bigint[])
-  AND ((e.relation IN ('used', 'generated') AND e.run_id = ANY($2::text[]))
-       OR (e.relation = 'derived_from' AND e.source_artifact = ANY($1::bigint[])))
-GROUP BY 1, 2, 3, 4
-ORDER BY min(e.recorded_at), 1, 2, 3, 4
+SELECT relation, run, art, src, min(recorded_at) AS recorded_at,
+       (array_agg(event_id ORDER BY recorded_at, edge_id))[1] AS event_id
+FROM (
+    SELECT e.relation, e.run_id AS run, e.artifact_id AS art, NULL::bigint AS src, e.recorded_at,
+           e.event_id, e.edge_id
+    FROM unnest($2::text[]) AS k(run_id)
+    JOIN lineage_edges e ON e.run_id = k.run_id
+    WHERE e.relation IN ('used', 'generated') AND e.recorded_at <= $3 AND e.artifact_id = ANY($1::bigint[])
+  UNION ALL
+    SELECT e.relation, NULL, e.artifact_id, e.source_artifact, e.recorded_at, e.event_id, e.edge_id
+    FROM unnest($1::bigint[]) AS k(source)
+    JOIN lineage_edges e ON e.source_artifact = k.source
+    WHERE e.relation = 'derived_from' AND e.recorded_at <= $3 AND e.artifact_id = ANY($1::bigint[])
+) AS found
+GROUP BY relation, run, art, src
+ORDER BY min(recorded_at), relation, run, art, src
 """
 
 
@@ -92,10 +113,6 @@ def check_bounds(depth: int, max_nodes: int) -> None:
         raise InvalidRequest(
             f"max_nodes {max_nodes} is out of range: use 1 to {MAX_MAX_NODES} (default {DEFAULT_MAX_NODES})"
         )
-
-
-def _node(art: int | None, run: str | None) -> NodeRef:
-    return NodeRef.artifact(art) if art is not None else NodeRef.run(cast(str, run))
 
 
 async def walk_lineage(
@@ -126,25 +143,15 @@ async def walk_lineage(
         bound,
         depth,
         budget + 1,
+        max_nodes,
     )
+    nodes = tuple(_graph_node(row) for row in rows)
     truncation = None
-    if len(rows) > budget:
-        truncation = (
-            f"the walk reached its budget of {budget} node visits ({VISITS_PER_NODE} per node allowed)"
-        )
-        rows = rows[:budget]
-    depths: dict[NodeRef, int] = {root: 0 for root in roots[:max_nodes]}
-    if len(roots) > max_nodes:
-        truncation = f"{len(roots)} roots exceed max_nodes {max_nodes}"
-    for row in rows:
-        ref = _node(row["art"], row["run"])
-        if ref not in depths:
-            if len(depths) >= max_nodes:
-                truncation = truncation or f"more than max_nodes {max_nodes} nodes lie within depth {depth}"
-                break
-            depths[ref] = row["depth"]
-    nodes = await _details(conn, depths)
-    edges = await _edges(conn, depths, bound)
+    if rows and rows[0]["visits"] > budget:
+        truncation = f"the walk reached its budget of {budget} node visits ({VISITS_PER_NODE} per node)"
+    elif rows and rows[0]["found"] > max_nodes:
+        truncation = f"more than max_nodes {max_nodes} nodes lie within depth {depth}"
+    edges = await _edges(conn, nodes, bound)
     return LineageGraph(
         roots=tuple(roots),
         direction=direction,
@@ -158,35 +165,18 @@ async def walk_lineage(
     )
 
 
-async def _details(conn: Conn, depths: dict[NodeRef, int]) -> tuple[GraphNode, ...]:
-    artifact_ids = [ref.artifact_id for ref in depths if ref.artifact_id is not None]
-    run_ids = [ref.run_id for ref in depths if ref.run_id is not None]
-    artifacts: dict[NodeRef, Artifact] = {}
-    runs: dict[NodeRef, Run] = {}
-    if artifact_ids:
-        rows = await conn.fetch(
-            "SELECT artifact_id, namespace, name, digest, kind, version, first_seen FROM artifacts "
-            "WHERE artifact_id = ANY($1::bigint[])",
-            artifact_ids,
-        )
-        artifacts = {a.ref: a for a in map(Artifact.from_row, rows)}
-    if run_ids:
-        rows = await conn.fetch(
-            "SELECT run_id, parent_run_id, job_namespace, job_name, first_seen FROM runs "
-            "WHERE run_id = ANY($1::text[])",
-            run_ids,
-        )
-        runs = {r.ref: r for r in map(Run.from_row, rows)}
-    return tuple(
-        GraphNode(ref, depth, artifacts.get(ref), runs.get(ref))
-        for ref, depth in depths.items()
-        if ref in artifacts or ref in runs
-    )
+def _graph_node(row: Record) -> GraphNode:
+    if row["art"] is not None:
+        artifact = Artifact(row["art"], row["namespace"], row["name"], row["digest"], row["kind"],
+                            row["version"], row["artifact_first_seen"])  # fmt: skip
+        return GraphNode(artifact.ref, row["depth"], artifact=artifact)
+    run = Run(row["run"], row["parent_run_id"], row["job_namespace"], row["job_name"], row["run_first_seen"])
+    return GraphNode(run.ref, row["depth"], run=run)
 
 
-async def _edges(conn: Conn, depths: dict[NodeRef, int], bound: datetime) -> tuple[Edge, ...]:
-    artifact_ids = [ref.artifact_id for ref in depths if ref.artifact_id is not None]
-    run_ids = [ref.run_id for ref in depths if ref.run_id is not None]
+async def _edges(conn: Conn, nodes: tuple[GraphNode, ...], bound: datetime) -> tuple[Edge, ...]:
+    artifact_ids = [n.artifact.artifact_id for n in nodes if n.artifact is not None]
+    run_ids = [n.run.run_id for n in nodes if n.run is not None]
     if not artifact_ids:
         return ()
     rows = await conn.fetch(_EDGES, artifact_ids, run_ids, bound)
