@@ -10,7 +10,6 @@ relate it to a newer checkpoint, use ``/v1/shards/{shard}/consistency``.
 
 from __future__ import annotations
 
-import base64
 import io
 import uuid
 from datetime import datetime
@@ -46,7 +45,9 @@ from provledger.store.tiles import inclusion_proof
 router = APIRouter(tags=["events"], dependencies=[Depends(read_access)], responses=responses(401, 403, 503))
 
 EventId = Annotated[uuid.UUID, Path(description="The event's UUIDv7.")]
-RunId = Annotated[str, Path(min_length=1, max_length=256, description="The run's id (a UUID).")]
+RunId = Annotated[
+    str, Path(min_length=1, max_length=256, pattern=r"^[^\x00]+$", description="The run's id (a UUID).")
+]
 
 
 def decode_canonical(canonical: bytes) -> Event:
@@ -78,10 +79,6 @@ def _not_sealed(event_id: uuid.UUID) -> ProblemError:
     )
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
 @router.get("/v1/events/{event_id}", response_model=models.EventOut, responses=responses(404, 422))
 async def get_event(request: Request, event_id: EventId) -> models.EventOut:
     """A sealed event: its decoded content and where it sits in the ledger."""
@@ -97,7 +94,7 @@ async def get_event(request: Request, event_id: EventId) -> models.EventOut:
             shard=stored.shard,
             leaf_index=stored.leaf_index,
             height=stored.height,
-            leaf_hash=_b64(stored.leaf_hash),
+            leaf_hash=models.b64(stored.leaf_hash),
         ),
         evidence=f"/v1/events/{event_id}/evidence",
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Annotated, Any, Final
 
@@ -35,10 +34,6 @@ ShardNumber = Annotated[int, Path(ge=0, le=MAX_SHARD, description="Shard number 
 Height = Annotated[int, Path(ge=0, le=MAX_BIGINT, description="Block height within the shard.")]
 
 
-def _b64(data: Any) -> str:
-    return base64.b64encode(bytes(data)).decode()
-
-
 def no_shard(shard: int) -> ProblemError:
     return ProblemError(404, "shard-not-found", f"there is no shard {shard}: list the shards at /v1/shards")
 
@@ -49,8 +44,8 @@ def _shard(row: dict[str, Any]) -> models.ShardOut:
         head = models.Head(
             height=row["height"],
             tree_size=row["tree_size"],
-            log_root=_b64(row["log_root"]),
-            block_hash=_b64(row["block_hash"]),
+            log_root=models.b64(row["log_root"]),
+            block_hash=models.b64(row["block_hash"]),
             sealed_at=row["sealed_at"],
         )
     return models.ShardOut(
@@ -67,9 +62,9 @@ def _block(row: dict[str, Any]) -> models.BlockOut:
     return models.BlockOut.model_validate(
         {
             **header_fields(header),
-            "header": _b64(row["header"]),
-            "signature": _b64(row["signature"]),
-            "block_hash": _b64(row["block_hash"]),
+            "header": models.b64(row["header"]),
+            "signature": models.b64(row["signature"]),
+            "block_hash": models.b64(row["block_hash"]),
             "checkpoint": row["note"],
         }
     )
@@ -161,9 +156,9 @@ async def get_consistency(
         shard=shard,
         from_size=from_size,
         to_size=to_size,
-        from_root=_b64(from_root),
-        to_root=_b64(to_root),
-        proof=[_b64(h) for h in proof],
+        from_root=models.b64(from_root),
+        to_root=models.b64(to_root),
+        proof=[models.b64(h) for h in proof],
     )
 
 
@@ -184,7 +179,7 @@ async def list_keys(request: Request, cursor: Cursor = None, limit: Limit = DEFA
             models.KeyOut(
                 key_id=bytes(r["key_id"]).hex(),
                 name=r["name"],
-                public_key=_b64(r["public_key"]),
+                public_key=models.b64(r["public_key"]),
                 verifier_key=r["verifier_key"],
                 valid_from=r["valid_from"],
                 valid_until=r["valid_until"],

@@ -7,12 +7,18 @@ block headers, where they stay the integer microseconds that were signed.
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from provledger.ledger.evidence import EVIDENCE_FORMAT
+
+
+def b64(data: bytes | memoryview) -> str:
+    """Standard base64, the encoding of every hash, header and signature in these bodies."""
+    return base64.b64encode(bytes(data)).decode()
 
 
 class Artifact(BaseModel):

@@ -210,6 +210,12 @@ async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_bad_value(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(
+        request, 400, "invalid-value", f"the database cannot hold a value of this request ({exc}); fix it"
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     _log.exception("unhandled error", path=request.url.path)
     return problem_response(
@@ -224,6 +230,7 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(ServiceUnavailable, _on_unavailable)
     app.add_exception_handler(InvalidRequest, _on_invalid_request)
+    app.add_exception_handler(asyncpg.DataError, _on_bad_value)
     app.add_exception_handler(VerificationError, _on_integrity)
     for error in DATABASE_DOWN:
         app.add_exception_handler(error, _on_database)
