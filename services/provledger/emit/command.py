@@ -2,16 +2,104 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from provledger.errors import NotYetImplemented
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from provledger.config import KafkaSettings, load
+from provledger.emit.emitter import SyncEmitter
+from provledger.emit.sources import FORMATS, BadInput, Parsed, SourceFormat, events_of, split_source
+from provledger.errors import ConfigurationError
+
+#: Bad inputs listed one by one; past this, only counted (the summary still has every count).
+MAX_LISTED_BAD = 50
+STDIN = Path("-")
+
+
+def _read(sources: list[Path]) -> list[Parsed]:
+    parsed = []
+    for path in sources:
+        if path == STDIN:
+            parsed.append(split_source("<stdin>", sys.stdin.read()))
+            continue
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+        parsed.append(split_source(str(path), text))
+    return parsed
+
+
+def _check_format(source_format: str) -> SourceFormat:
+    for known in FORMATS:
+        if source_format == known:
+            return known
+    raise ConfigurationError(f"--format {source_format!r} is not one of {', '.join(FORMATS)}")
 
 
 def emit_command(sources: list[Path], source_format: str) -> int:
-    """Send events from JSON / JSON-lines files (or stdin for ``-``) to Kafka; returns the exit code."""
-    raise NotYetImplemented("`provledger emit` is not built yet (issue 4: events and the emitter SDK).")
+    """Send events from JSON / JSON-lines files (or stdin for ``-``) to Kafka; returns the exit code.
+
+    Good events are sent even when others are bad; the exit code is 1 if any input was bad.
+    Events the broker did not take raise ServiceUnavailable (exit 3).
+    """
+    checked = _check_format(source_format)
+    parsed = _read(sources)
+    settings = load(KafkaSettings)
+    settings.require_kafka_bootstrap()
+    console = Console(stderr=True)
+    bad: list[BadInput] = []
+    counts: dict[str, tuple[int, int]] = {}
+    total = sum(len(p.units) for p in parsed)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with SyncEmitter(settings) as emitter, Progress(*columns, console=console) as progress:
+        task = progress.add_task("emitting", total=total)
+        for source in parsed:
+            good = errors = 0
+            for item in events_of(source, checked):
+                if isinstance(item, BadInput):
+                    errors += 1
+                    if len(bad) < MAX_LISTED_BAD:
+                        console.print(f"[red]bad input[/] {item}", highlight=False, markup=True)
+                    bad.append(item)
+                else:
+                    emitter.emit(item)
+                    good += 1
+                progress.advance(task)
+            counts[source.source] = (good, errors)
+        progress.update(task, description="flushing")
+        emitter.flush()
+    _summary(console, counts, len(bad), emitter.topic)
+    return 1 if bad else 0
+
+
+def _summary(console: Console, counts: dict[str, tuple[int, int]], bad: int, topic: str) -> None:
+    table = Table(title=f"provledger emit → {topic}", title_justify="left")
+    table.add_column("source")
+    table.add_column("sent", justify="right")
+    table.add_column("bad", justify="right")
+    for source, (good, errors) in counts.items():
+        table.add_row(source, str(good), str(errors))
+    console.print(table)
+    if bad > MAX_LISTED_BAD:
+        console.print(f"{bad - MAX_LISTED_BAD} more bad inputs not listed", highlight=False)
 
 
 def demo_command(duration_s: float, inference_rate: float) -> int:
     """Simulate an ML platform emitting provenance; returns the exit code."""
-    raise NotYetImplemented("`provledger demo` is not built yet (issue 4: events and the emitter SDK).")
+    from provledger.emit.demo import run_demo
+
+    settings = load(KafkaSettings)
+    settings.require_kafka_bootstrap()
+    console = Console(stderr=True)
+    with SyncEmitter(settings) as emitter:
+        story = run_demo(emitter, duration_s=duration_s, inference_rate=inference_rate, say=console.print)
+    console.print(
+        f"demo: {story.events} events ({story.inferences} inferences) sent to {emitter.topic}; "
+        f"model {story.model.name} {story.model.digest}",
+        highlight=False,
+    )
+    return 0
