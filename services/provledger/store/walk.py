@@ -76,8 +76,10 @@ SELECT k.depth, k.art, k.run, (SELECT count(*) FROM visits) AS visits, (SELECT c
        a.namespace, a.name, a.digest, a.kind, a.version, a.first_seen AS artifact_first_seen,
        r.parent_run_id, r.job_namespace, r.job_name, r.first_seen AS run_first_seen
 FROM kept k
-LEFT JOIN artifacts a ON a.artifact_id = k.art
-LEFT JOIN runs r ON r.run_id = k.run
+-- LATERAL ... LIMIT 1: one primary-key probe per kept node; a plain join lets the planner,
+-- which cannot see how few nodes were kept, hash the whole table instead.
+LEFT JOIN LATERAL (SELECT * FROM artifacts a WHERE a.artifact_id = k.art LIMIT 1) a ON true
+LEFT JOIN LATERAL (SELECT * FROM runs r WHERE r.run_id = k.run LIMIT 1) r ON true
 WHERE a.artifact_id IS NOT NULL OR r.run_id IS NOT NULL
 ORDER BY k.depth, k.seq
 """
