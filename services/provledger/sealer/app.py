@@ -26,7 +26,7 @@ from provledger.sealer.deadletter import KafkaDeadLetters
 from provledger.sealer.intake import SourceRecord
 from provledger.sealer.keyfiles import load_signing_key
 from provledger.store.db import create_pool
-from provledger.store.keys import register_key
+from provledger.store.keys import check_signing_key
 
 _log = logs.get_logger(__name__)
 
@@ -70,8 +70,7 @@ class SealerRuntime:
         s = self.settings
         pool = await create_pool(s.require_database_url(), max_size=4)
         async with pool.acquire() as conn:
-            if await register_key(conn, self.key.verifier, now_micros()):
-                _log.info("signing key registered", key=self.key.verifier.verifier_key_string())
+            await check_signing_key(conn, self.key.verifier, now_micros())
         self._producer = AIOKafkaProducer(
             bootstrap_servers=s.require_kafka_bootstrap(),
             acks="all",
@@ -178,12 +177,24 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
     return app, runtime
 
 
+async def _preflight_key(database_url: str, key: SigningKey) -> None:
+    pool = await create_pool(database_url, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await check_signing_key(conn, key.verifier, now_micros())
+    finally:
+        await pool.close()
+
+
 def run_sealer(settings: SealerSettings) -> int:
     """Run the worker until SIGINT or SIGTERM."""
     key = load_signing_key(settings.require_signing_key_file(), settings.signing_key_name)
     settings.require_database_url()
     logs.configure(settings.log_level, settings.log_format)
-    _log.info("sealer starting", settings=masked(settings), key_id=key.key_id.hex())
+    _log.info("sealer starting", settings=masked(settings), key=key.verifier.verifier_key_string())
+    # Fail before joining the group: a key retired by `provledger keys rotate` would sign blocks
+    # that fail verification, and inside the worker the error would only stop the agent.
+    asyncio.run(_preflight_key(settings.require_database_url(), key))
     app, _ = build_app(settings, key)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, override_logging=False)
     worker.execute_from_commandline()

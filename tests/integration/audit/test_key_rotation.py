@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sealed_ledger import connected, register, seal_blocks
+from sealed_ledger import START_US, connected, register, seal_blocks
 
 from provledger.audit import audit_ledger
 from provledger.errors import ConfigurationError, VerificationError
@@ -133,3 +134,24 @@ async def test_the_rotate_command(conn: asyncpg.Connection, database_url: str, t
     again = _rotate(database_url, "--key-file", str(new_file), "--now")
     assert again.returncode == 2
     assert "already registered" in again.stderr
+
+
+async def test_the_sealer_command_refuses_to_start_with_a_retired_key(
+    conn: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
+    old_file = tmp_path / "old.pem"
+    old = generate_key_file(old_file, "cli.test/k")
+    await register(conn, old)
+    await rotate_key(conn, SigningKey.generate("cli.test/k").verifier, START_US)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVLEDGER_")} | {
+        "PROVLEDGER_DATABASE_URL": database_url,
+        "PROVLEDGER_KAFKA_BOOTSTRAP": "127.0.0.1:9",  # never reached: the key check comes first
+        "PROVLEDGER_SIGNING_KEY_FILE": str(old_file),
+        "PROVLEDGER_SIGNING_KEY_NAME": "cli.test/k",
+    }
+    command = [sys.executable, "-m", "provledger", "sealer"]
+    result = await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    assert "rotated out" in result.stderr
