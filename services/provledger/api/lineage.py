@@ -7,9 +7,9 @@ A walk cut by ``max_nodes`` answers 200 with the nearest nodes and ``truncated: 
 why in ``truncation``. ``as_of`` shows lineage as the ledger knew it at that time. Every list
 is keyset-paginated with an opaque ``cursor``.
 
-The router takes its pool from :func:`provledger.api.deps.get_pool`; the application adds
-authentication and the problem-details handlers of :mod:`provledger.api.problems` when it
-includes the router.
+Every endpoint needs the ``read`` scope (or public reads), as the other read routers do. The
+router takes its pool from :func:`provledger.api.deps.get_pool`; the application installs the
+problem-details handlers of :mod:`provledger.api.problems`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import AwareDatetime
 
 from provledger.api import marquez
+from provledger.api.auth import read_access
 from provledger.api.deps import get_pool
 from provledger.api.lineage_models import (
     ArtifactOut,
@@ -48,7 +49,7 @@ RUN_ID_PATTERN: Final = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 #: Response header of the Marquez endpoint when its graph was cut (Marquez's shape has no field for it).
 TRUNCATED_HEADER: Final = "Provledger-Truncated"
 
-router = APIRouter(tags=["lineage"])
+router = APIRouter(tags=["lineage"], dependencies=[Depends(read_access)], responses=responses(401, 403))
 
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
 AsOf = Annotated[

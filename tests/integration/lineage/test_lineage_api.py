@@ -25,6 +25,7 @@ from lineage_graph import (
 
 from provledger.api.lineage import TRUNCATED_HEADER, router
 from provledger.api.problems import PROBLEM_MEDIA_TYPE, install_handlers
+from provledger.config import ApiSettings, load
 
 UNKNOWN_RUN = "00000000-0000-4000-8000-00000000ffff"
 
@@ -39,17 +40,23 @@ async def demo(database_url: str) -> DemoGraph:
 
 
 @pytest.fixture
-async def client(database_url: str, demo: DemoGraph) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
-    install_handlers(app)
-    app.include_router(router)
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    app.state.pool = pool
+async def app(database_url: str, demo: DemoGraph) -> AsyncIterator[FastAPI]:
+    """The router on a bare app with the API's problem handlers, public reads and a real pool."""
+    application = FastAPI()
+    install_handlers(application)
+    application.include_router(router)
+    application.state.settings = load(ApiSettings, public_reads=True)
+    application.state.pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
-            yield http
+        yield application
     finally:
-        await pool.close()
+        await application.state.pool.close()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as http:
+        yield http
 
 
 async def ok(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
@@ -220,6 +227,14 @@ async def test_marquez_lineage_shape(client: httpx.AsyncClient, demo: DemoGraph)
     await problem(client, "/api/v1/lineage", 400, nodeId="dataset:nonamespace")
     await problem(client, "/api/v1/lineage", 404, nodeId="job:nope:nope")
     await problem(client, "/api/v1/lineage", 422, nodeId=train, depth=10)
+
+
+async def test_reads_need_a_token_unless_public(app: FastAPI, client: httpx.AsyncClient) -> None:
+    app.state.settings = load(ApiSettings, public_reads=False)
+    for path, params in (("/v1/artifacts", {}), ("/v1/lineage", {"node": "artifact:1"}),
+                         ("/api/v1/lineage", {"nodeId": "job:ml:train"})):  # fmt: skip
+        body = await problem(client, path, 401, **params)
+        assert "read" in body["detail"]
 
 
 def test_openapi_documents_the_bounds() -> None:
