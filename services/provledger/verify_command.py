@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from provledger.errors import ConfigurationError, VerificationError
+from provledger.events.canonical import canonical_event_id
 from provledger.ledger.evidence import EVIDENCE_FORMAT, Check, CheckStatus, Evidence, verify_evidence
 from provledger.ledger.keys import KeySet, VerifierKey
 
@@ -106,7 +107,7 @@ def check_bundle(document: dict[str, Any], trusted_keys: KeySet, log_origin: str
     except VerificationError as exc:
         return Verdict(label, (Check("bundle", CheckStatus.FAILED, str(exc)),))
     parsed = Check("bundle", CheckStatus.PASSED, f"{EVIDENCE_FORMAT}, fields agree with the header bytes")
-    result = verify_evidence(evidence, trusted_keys, log_origin=log_origin)
+    result = verify_evidence(evidence, trusted_keys, log_origin=log_origin, event_id_of=canonical_event_id)
     return Verdict(evidence.event_id, (parsed, *result.checks))
 
 

@@ -10,14 +10,12 @@ relate it to a newer checkpoint, use ``/v1/shards/{shard}/consistency``.
 
 from __future__ import annotations
 
-import io
 import uuid
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
-from fastavro import schemaless_reader
 
 from provledger.api import models
 from provledger.api.auth import read_access
@@ -31,10 +29,8 @@ from provledger.api.pagination import (
     invalid_cursor,
 )
 from provledger.api.problems import ProblemError, responses
-from provledger.errors import VerificationError
-from provledger.events.model import Event
+from provledger.events.canonical import decode_canonical
 from provledger.events.native_json import event_to_json
-from provledger.events.schemas import registry
 from provledger.ledger.block import BlockHeader
 from provledger.ledger.evidence import Evidence
 from provledger.ledger.keys import VerifierKey
@@ -48,26 +44,6 @@ EventId = Annotated[uuid.UUID, Path(description="The event's UUIDv7.")]
 RunId = Annotated[
     str, Path(min_length=1, max_length=256, pattern=r"^[^\x00]+$", description="The run's id (a UUID).")
 ]
-
-
-def decode_canonical(canonical: bytes) -> Event:
-    """The event held in canonical bytes (Avro binary under the canonical schema)."""
-    record = schemaless_reader(io.BytesIO(canonical), registry().current.canonical, None)
-    assert isinstance(record, dict)
-    return Event.from_avro(record)
-
-
-def canonical_event_id(canonical: bytes) -> str:
-    """The event id inside canonical bytes, for ``verify_evidence(event_id_of=...)``.
-
-    Raises :class:`VerificationError` for bytes that are not an event, whatever fastavro raised.
-    """
-    try:
-        return decode_canonical(canonical).event_id
-    except Exception as exc:  # fastavro documents no exception hierarchy for hostile bytes
-        raise VerificationError(
-            f"the canonical bytes are not a provledger event ({type(exc).__name__})"
-        ) from exc
 
 
 def _not_sealed(event_id: uuid.UUID) -> ProblemError:

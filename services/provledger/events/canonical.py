@@ -11,8 +11,14 @@ so the bytes depend on the event alone. ``tests/vectors/canonical_events.json`` 
 
 from __future__ import annotations
 
+import io
+
+from fastavro import schemaless_reader
+
+from provledger.errors import VerificationError
 from provledger.events.binary import event_body
 from provledger.events.model import Event
+from provledger.events.schemas import registry
 from provledger.ledger.merkle import leaf_hash
 
 
@@ -29,3 +35,23 @@ def canonical_event_bytes(event: Event) -> bytes:
 def event_leaf_hash(event: Event) -> bytes:
     """The RFC 9162 leaf hash of ``event`` in a shard's Merkle log."""
     return leaf_hash(canonical_event_bytes(event))
+
+
+def decode_canonical(canonical: bytes) -> Event:
+    """The event held in canonical bytes (Avro binary under the canonical schema)."""
+    record = schemaless_reader(io.BytesIO(canonical), registry().current.canonical, None)
+    assert isinstance(record, dict)
+    return Event.from_avro(record)
+
+
+def canonical_event_id(canonical: bytes) -> str:
+    """The event id inside canonical bytes, for ``verify_evidence(event_id_of=...)``.
+
+    Raises :class:`VerificationError` for bytes that are not an event, whatever fastavro raised.
+    """
+    try:
+        return decode_canonical(canonical).event_id
+    except Exception as exc:  # fastavro documents no exception hierarchy for hostile bytes
+        raise VerificationError(
+            f"the canonical bytes are not a provledger event ({type(exc).__name__})"
+        ) from exc

@@ -21,10 +21,10 @@ from api_harness import (
     seal,
 )
 
-from provledger.api.events import canonical_event_id
 from provledger.config import KafkaSettings
 from provledger.errors import VerificationError
 from provledger.events import Event
+from provledger.events.canonical import canonical_event_id
 from provledger.ledger.evidence import Evidence, verify_evidence
 from provledger.ledger.keys import KeySet, SigningKey
 
