@@ -28,6 +28,9 @@ from provledger.emit.options import EmitterOptions
 from provledger.emit.sender import EmitterMetrics, Sender, make_producer
 from provledger.errors import ServiceUnavailable
 
+#: What :meth:`EmitterCore.try_add` did with an event.
+FULL, ADDED, SEALED = 0, 1, 2
+
 
 @dataclass(frozen=True, slots=True)
 class _Connected:
@@ -70,6 +73,10 @@ class EmitterCore:
         sender = Sender(producer, self.topic, self.options, self._settle)
         self._connected = _Connected(asyncio.get_running_loop(), producer, sender, asyncio.Event())
 
+    def loop_call(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` soon on the core's loop, from any thread."""
+        self._live().loop.call_soon_threadsafe(callback)
+
     def _live(self) -> _Connected:
         if self._connected is None or self._closed:
             raise RuntimeError("the emitter is not started or already closed: start it (or use `with`) first")
@@ -77,20 +84,25 @@ class EmitterCore:
 
     # ---- any thread ----------------------------------------------------------------------
 
-    def try_add(self, key: bytes, body: bytes) -> bool:
-        """Take one encoded event unless the buffer is full (then False: wait and try again)."""
+    def try_add(self, key: bytes, body: bytes) -> int:
+        """Take one encoded event: :data:`ADDED`, :data:`SEALED` (it closed a batch) or :data:`FULL`.
+
+        ``FULL`` means it was not taken: wait for room and try again.
+        """
         with self.lock:
-            live = self._live()
+            if self._connected is None or self._closed:
+                self._live()  # raises, saying why
             if self.accepted - self.settled >= self.options.max_buffered_events:
-                return False
+                return FULL
             self.accepted += 1
             batch = self._batcher.add(key, body, time.monotonic())
             if batch is not None:
-                live.loop.call_soon_threadsafe(live.sender.submit, batch)
-            elif not self._timer_armed:
+                self._dispatch([batch])
+                return SEALED
+            if not self._timer_armed:
                 self._timer_armed = True
-                live.loop.call_soon_threadsafe(self._linger)
-            return True
+                self.loop_call(self._linger)
+            return ADDED
 
     def full(self) -> bool:
         """Whether an event would have to wait for room now."""

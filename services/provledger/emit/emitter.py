@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from provledger.config import KafkaSettings
-from provledger.emit.core import EmitterCore
+from provledger.emit.core import FULL, SEALED, EmitterCore
 from provledger.emit.encoding import BodyEncoder
 from provledger.emit.inference import InferenceLogger, SyncInferenceLogger
 from provledger.emit.options import EmitterOptions
@@ -41,8 +41,17 @@ def _pushback(options: EmitterOptions) -> Pushback:
     )
 
 
-class _EmitterBase:
-    """Settings, options and the helpers' identity, shared by both emitters."""
+RunT = TypeVar("RunT", SyncRunRecorder, AsyncRunRecorder)
+LoggerT = TypeVar("LoggerT", SyncInferenceLogger, InferenceLogger)
+
+
+class _EmitterBase(Generic[RunT, LoggerT]):
+    """Settings, options and the helpers, shared by both emitters; each names its helper classes."""
+
+    _runs: type[RunT]
+    _loggers: type[LoggerT]
+    #: The emitter's ``emit``: a blocking method, or a coroutine function.
+    emit: Callable[[Event], Any]
 
     def __init__(
         self,
@@ -66,9 +75,40 @@ class _EmitterBase:
     def topic(self) -> str:
         return self._core.topic
 
+    def run(
+        self,
+        job: str,
+        namespace: str = "default",
+        *,
+        run_id: str | None = None,
+        parent_run_id: str | None = None,
+        attributes: Attributes | None = None,
+    ) -> RunT:
+        """``with`` (or ``async with``) ``emitter.run(job=..., namespace=...) as run:``.
 
-class Emitter(_EmitterBase):
+        Emits START on entry, then COMPLETE, or FAIL (ABORT when interrupted) on exit.
+        """
+        return self._runs(
+            self.emit,
+            Job(namespace, job),
+            self.producer,
+            run_id=run_id,
+            parent_run_id=parent_run_id,
+            attributes=attributes,
+        )
+
+    def inference_logger(
+        self, model: ArtifactRef, *, service: str, namespace: str = "default", run_id: str | None = None
+    ) -> LoggerT:
+        """A logger of one served model's predictions (digests only)."""
+        return self._loggers(self.emit, model, Job(namespace, service), self.producer, run_id=run_id)
+
+
+class Emitter(_EmitterBase[AsyncRunRecorder, InferenceLogger]):
     """Emit events from asyncio code: ``async with Emitter(settings) as emitter: await emitter.emit(e)``."""
+
+    _runs = AsyncRunRecorder
+    _loggers = InferenceLogger
 
     async def start(self) -> None:
         """Connect to Kafka (ServiceUnavailable if it does not answer within ``connect_timeout_s``)."""
@@ -77,11 +117,15 @@ class Emitter(_EmitterBase):
     async def emit(self, event: Event) -> None:
         """Queue ``event``; waits only while the buffer is full, raising Pushback after ``max_block_s``."""
         core, key, body = self._core, event.record_key().encode(), self._encode(event)
-        if core.try_add(key, body):
+        added = core.try_add(key, body)
+        if added == SEALED:
+            # Yield once per batch, so the sender ships it while the caller goes on producing.
+            await asyncio.sleep(0)
+        if added != FULL:
             return
         deadline = time.monotonic() + self.options.max_block_s
         core.push_open_batches()
-        while not core.try_add(key, body):
+        while core.try_add(key, body) == FULL:
             if not await core.wait_for_room(deadline):
                 raise _pushback(self.options)
 
@@ -102,38 +146,16 @@ class Emitter(_EmitterBase):
     ) -> None:
         await self.close()
 
-    def run(
-        self,
-        job: str,
-        namespace: str = "default",
-        *,
-        run_id: str | None = None,
-        parent_run_id: str | None = None,
-        attributes: Attributes | None = None,
-    ) -> AsyncRunRecorder:
-        """``async with emitter.run(job=..., namespace=...) as run:`` START, then COMPLETE or FAIL."""
-        return AsyncRunRecorder(
-            self.emit,
-            Job(namespace, job),
-            self.producer,
-            run_id=run_id,
-            parent_run_id=parent_run_id,
-            attributes=attributes,
-        )
 
-    def inference_logger(
-        self, model: ArtifactRef, *, service: str, namespace: str = "default", run_id: str | None = None
-    ) -> InferenceLogger:
-        """A logger of one served model's predictions (digests only)."""
-        return InferenceLogger(self.emit, model, Job(namespace, service), self.producer, run_id=run_id)
-
-
-class SyncEmitter(_EmitterBase):
+class SyncEmitter(_EmitterBase[SyncRunRecorder, SyncInferenceLogger]):
     """Emit events from blocking code: ``with SyncEmitter(settings) as emitter: emitter.emit(e)``.
 
     Thread-safe. Do not call it from inside an asyncio event loop (a full buffer would block
     that loop): use :class:`Emitter` there.
     """
+
+    _runs = SyncRunRecorder
+    _loggers = SyncInferenceLogger
 
     def __init__(
         self,
@@ -163,11 +185,11 @@ class SyncEmitter(_EmitterBase):
     def emit(self, event: Event) -> None:
         """Queue ``event``; blocks only while the buffer is full, raising Pushback after ``max_block_s``."""
         core, key, body = self._core, event.record_key().encode(), self._encode(event)
-        if core.try_add(key, body):
+        if core.try_add(key, body) != FULL:
             return
         deadline = time.monotonic() + self.options.max_block_s
         core.push_open_batches()
-        while not core.try_add(key, body):
+        while core.try_add(key, body) == FULL:
             with core.room:
                 while core.full():
                     remaining = deadline - time.monotonic()
@@ -201,28 +223,3 @@ class SyncEmitter(_EmitterBase):
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
-
-    def run(
-        self,
-        job: str,
-        namespace: str = "default",
-        *,
-        run_id: str | None = None,
-        parent_run_id: str | None = None,
-        attributes: Attributes | None = None,
-    ) -> SyncRunRecorder:
-        """``with emitter.run(job=..., namespace=...) as run:`` START, then COMPLETE or FAIL."""
-        return SyncRunRecorder(
-            self.emit,
-            Job(namespace, job),
-            self.producer,
-            run_id=run_id,
-            parent_run_id=parent_run_id,
-            attributes=attributes,
-        )
-
-    def inference_logger(
-        self, model: ArtifactRef, *, service: str, namespace: str = "default", run_id: str | None = None
-    ) -> SyncInferenceLogger:
-        """A logger of one served model's predictions (digests only)."""
-        return SyncInferenceLogger(self.emit, model, Job(namespace, service), self.producer, run_id=run_id)
