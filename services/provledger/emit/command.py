@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from provledger.config import KafkaSettings, load
 from provledger.emit.emitter import SyncEmitter
@@ -63,7 +64,8 @@ def emit_command(sources: list[Path], source_format: str) -> int:
                 if isinstance(item, BadInput):
                     errors += 1
                     if len(bad) < MAX_LISTED_BAD:
-                        console.print(f"[red]bad input[/] {item}", highlight=False, markup=True)
+                        # Text, not markup: the input's own text may hold [brackets].
+                        console.print(Text.assemble(("bad input ", "red"), str(item)), highlight=False)
                     bad.append(item)
                 else:
                     emitter.emit(item)
