@@ -47,7 +47,9 @@ def up(
     data_dir: Annotated[
         Path | None, typer.Option(help="Data directory (default: PROVLEDGER_DATA_DIR or .provledger).")
     ] = None,
-    demo: Annotated[bool, typer.Option(help="Also run the demo workload once its part is built.")] = False,
+    demo: Annotated[
+        bool, typer.Option(help="Also run the demo workload, then prove and show its model's lineage.")
+    ] = False,
     exit_after: Annotated[
         float | None, typer.Option(help="Stop by itself after this many seconds (for scripts and tests).")
     ] = None,

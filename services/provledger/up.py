@@ -32,6 +32,7 @@ from provledger.local import LocalServers, local_servers
 from provledger.local.probes import run_blocking
 from provledger.local.process import ManagedProcess, free_port
 from provledger.sealer.keyfiles import generate_key_file
+from provledger.showcase import DemoShowcase
 from provledger.store.migrate import migrate_database
 
 _console = Console()
@@ -40,7 +41,6 @@ _log = logs.get_logger(__name__)
 #: Services `up` will start as child processes once their part is built; each names its issue.
 PENDING_SERVICES = {
     "anchorer": "the anchoring issue",
-    "api": "issue 6",
 }
 #: Where, under the data directory, `up` keeps the development signing key it generates.
 DEVELOPMENT_KEY = Path("keys") / "development-sealer.pem"
@@ -48,6 +48,8 @@ DEVELOPMENT_KEY = Path("keys") / "development-sealer.pem"
 SERVICE_READY_TIMEOUT_S = 90.0
 #: How often the sealed-so-far line is refreshed (printed only when it changed).
 PROGRESS_INTERVAL_S = 5.0
+#: The demo's steady inference traffic under `up --demo`: for an hour, at this rate per second.
+DEMO_DURATION_S, DEMO_INFERENCE_RATE = 3600, 20
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Service:
     env: dict[str, str]
     ready: Callable[[], None] | None = None
     show: str = ""
+    oneshot: bool = False  # a job that may finish (status 0) while the stack stays up
 
     def start(self, logs_dir: Path) -> ManagedProcess:
         argv = [sys.executable, "-m", "provledger", *self.command]
@@ -99,26 +102,38 @@ def _readyz(port: int) -> Callable[[], None]:
     return probe
 
 
-def _services(servers: LocalServers, data_dir: Path, demo: bool) -> list[Service]:
+def _services(servers: LocalServers, stack: StackSettings, key_file: Path, demo: bool) -> list[Service]:
     """The built services, in start order, configured for these servers."""
     sealer = load(SealerSettings, database_url=servers.database_url, kafka_bootstrap=servers.kafka_bootstrap)
-    port = free_port() if "PROVLEDGER_METRICS_PORT" not in os.environ else sealer.metrics_port
+    metrics_port = free_port() if "PROVLEDGER_METRICS_PORT" not in os.environ else sealer.metrics_port
+    api_port = stack.api_port or free_port()
+    servers_env = {
+        "PROVLEDGER_DATABASE_URL": servers.database_url,
+        "PROVLEDGER_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
+    }
+    api_env = servers_env | {"PROVLEDGER_API_HOST": stack.api_host, "PROVLEDGER_API_PORT": str(api_port)}
+    if "PROVLEDGER_PUBLIC_READS" not in os.environ:
+        api_env["PROVLEDGER_PUBLIC_READS"] = "true"  # a local stack: reads need no token
     services = [
         Service(
             "sealer",
             ["sealer"],
-            {
-                "PROVLEDGER_DATABASE_URL": servers.database_url,
-                "PROVLEDGER_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
-                "PROVLEDGER_SIGNING_KEY_FILE": str(_signing_key(sealer, data_dir).resolve()),
-                "PROVLEDGER_METRICS_PORT": str(port),
-            },
-            ready=_readyz(port),
-            show=f"metrics http://127.0.0.1:{port}/metrics",
-        )
+            servers_env
+            | {"PROVLEDGER_SIGNING_KEY_FILE": str(key_file), "PROVLEDGER_METRICS_PORT": str(metrics_port)},
+            ready=_readyz(metrics_port),
+            show=f"metrics http://127.0.0.1:{metrics_port}/metrics",
+        ),
+        Service(
+            "api",
+            ["api"],
+            api_env,
+            ready=_readyz(api_port),
+            show=f"http://{stack.api_host}:{api_port}  (OpenAPI at /docs)",
+        ),
     ]
-    if demo:  # when `provledger demo` is built: services.append(Service("demo", ["demo", ...], {...}))
-        _console.print("The demo workload is not built yet (issue 4); the stack runs without it.")
+    if demo:
+        duration = ["--duration", str(DEMO_DURATION_S), "--inference-rate", str(DEMO_INFERENCE_RATE)]
+        services.append(Service("demo", ["demo", *duration], servers_env, show="demo workload", oneshot=True))
     return services
 
 
@@ -212,22 +227,37 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
         applied = asyncio.run(migrate_database(servers.database_url))
         _log.info("migrations applied", applied=[f"{m.version:04d}_{m.name}" for m in applied])
         _console.status("").stop()
+        sealer = load(SealerSettings)
+        key_file = _signing_key(sealer, settings.data_dir).resolve()
+        services = _services(servers, settings, key_file, demo)
         running = {
             service.name: (service, _start(service, settings.data_dir / "logs", children))
-            for service in _services(servers, settings.data_dir, demo)
+            for service in services
         }
         _console.print(_describe(servers, settings.data_dir, running))
         _console.print("ready", style="bold green")
         progress = _Progress(servers.database_url)
+        showcase = None
+        if demo:
+            api = next(s for s in services if s.name == "api")
+            api_url = f"http://127.0.0.1:{api.env['PROVLEDGER_API_PORT']}"
+            showcase = DemoShowcase(api_url, settings.data_dir, key_file, sealer.signing_key_name, _console)
+            children.callback(showcase.close)
         deadline = None if exit_after is None else time.monotonic() + exit_after
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-            exited = [(n, p) for n, (_, p) in running.items() if p.exit_code() is not None]
+            exited = [
+                (n, p)
+                for n, (service, p) in running.items()
+                if p.exit_code() is not None and not (service.oneshot and p.exit_code() == 0)
+            ]
             if exited:
                 name, process = exited[0]
                 failed = f"{name} exited with status {process.exit_code()}; last lines of {process.log_path}:"
                 _console.print(f"[bold red]{failed}[/]\n{process.log_tail()}", highlight=False)
                 break
             progress.tick()
+            if showcase is not None and showcase.tick():
+                _console.print(f"\nThe API is at {api_url}; press Ctrl-C to stop everything.")
             stop.wait(0.2)
         _console.print("stopping...")
     _console.print("stopped: every process started by this command has exited.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import queue
 import re
@@ -46,17 +48,16 @@ class Stack:
     output: str  # up to "ready"
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+def _start_up(data_dir: Path, *flags: str) -> Iterator[Stack]:
     """A running `provledger up` and the PIDs of the processes it reports."""
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("PROVLEDGER_DATABASE_URL", "PROVLEDGER_KAFKA_BOOTSTRAP")
     }
-    env |= {"PROVLEDGER_LOCAL_SERVERS": "embedded", "COLUMNS": "200"}
+    env |= {"PROVLEDGER_LOCAL_SERVERS": "embedded", "PROVLEDGER_API_PORT": "0", "COLUMNS": "200"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "provledger", "up", "--data-dir", str(tmp_path / "data")],
+        [sys.executable, "-m", "provledger", "up", "--data-dir", str(data_dir), *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -73,7 +74,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", output)]
     try:
         assert "ready" in output, output
-        assert len(pids) == 3, output  # Postgres, Kafka, the sealer
+        assert len(pids) == 4 + len(flags), output  # Postgres, Kafka, the sealer, the API (, the demo)
         assert all(_alive(pid) for pid in pids)
         yield Stack(process, pids, output)
     finally:
@@ -81,6 +82,16 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
             process.kill()
         process.wait(30)
         process.stdout.close()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    yield from _start_up(tmp_path / "data")
+
+
+@pytest.fixture
+def demo_stack(tmp_path: Path) -> Iterator[Stack]:
+    yield from _start_up(tmp_path / "data", "--demo")
 
 
 @pytest.mark.slow
@@ -100,7 +111,7 @@ def test_every_process_dies_with_a_killed_parent(stack: Stack) -> None:
 
 
 def _lines_until(process: subprocess.Popen[str], pattern: str, timeout_s: float) -> str:
-    """Read ``up``'s output until a line matches ``pattern``; everything read if it never does."""
+    """Read ``up``'s output until a line matches ``pattern`` (or the time is up); return all read."""
     assert process.stdout is not None
     found: queue.Queue[str] = queue.Queue()
     seen: list[str] = []
@@ -113,10 +124,9 @@ def _lines_until(process: subprocess.Popen[str], pattern: str, timeout_s: float)
                 return
 
     threading.Thread(target=read, daemon=True).start()
-    try:
-        return found.get(timeout=timeout_s)
-    except queue.Empty:
-        return "".join(seen)
+    with contextlib.suppress(queue.Empty):
+        found.get(timeout=timeout_s)
+    return "".join(seen)
 
 
 async def _produce(bootstrap: str, events: int) -> None:
@@ -143,6 +153,30 @@ def test_the_sealer_runs_and_seals_under_up(stack: Stack, tmp_path: Path) -> Non
     run_blocking(lambda: _produce(bootstrap.group(1), 25))
     line = _lines_until(process, r"sealed: provledger\.events/\d+: 1 blocks, 25 events", 60)
     assert "25 events" in line, line
+    process.send_signal(signal.SIGINT)
+    assert process.wait(30) == 0
+    assert _wait_gone(pids) == []
+
+
+@pytest.mark.slow
+def test_the_demo_is_sealed_proved_offline_and_its_lineage_shown(demo_stack: Stack, tmp_path: Path) -> None:
+    process, pids = demo_stack.process, demo_stack.pids
+    told = _lines_until(process, r"The API is at http://127\.0\.0\.1:\d+; press Ctrl-C", 120)
+    assert "The API is at" in told, told
+    assert "verified: every check that ran passed" in told, told
+    assert re.search(r"Lineage of the demo model.*\n.*model demo/models/ctr-ranker", told), told
+    for upstream in ("run demo/train-ctr", "dataset demo/raw/clickstream-2026-11", "run demo/ingest-raw"):
+        assert upstream in told, told
+    bundle = json.loads((tmp_path / "data" / "demo-evidence.json").read_text())
+    assert bundle["format"] == "provledger-evidence/v1"
+    verified = subprocess.run(
+        [sys.executable, "-m", "provledger", "verify", str(tmp_path / "data" / "demo-evidence.json"),
+         "--trusted-keys", str(tmp_path / "data" / "keys" / "trusted-keys.txt"), "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    report = json.loads(verified.stdout)
+    assert (verified.returncode, report["ok"]) == (0, True), verified.stdout
+    assert {c["status"] for c in report["checks"]} == {"passed"}
     process.send_signal(signal.SIGINT)
     assert process.wait(30) == 0
     assert _wait_gone(pids) == []
