@@ -8,14 +8,13 @@ its module is present.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
-from provledger.api import events, health, ingest, ledger, tlog
+from provledger.api import events, health, ingest, ledger, lineage, tlog
 from provledger.api.conn import create_api_pool
 from provledger.api.observe import ApiMetrics, Observe
 from provledger.api.problems import install_handlers
@@ -31,17 +30,6 @@ the `read` scope unless the server runs with `PROVLEDGER_PUBLIC_READS=true`; ing
 `/metrics` needs `admin`. Lists are paginated with `?cursor=` (the previous page's `next_cursor`)
 and `?limit=` (default 100, at most 1000).
 """
-
-
-def _lineage_router() -> APIRouter | None:
-    try:
-        module = importlib.import_module("provledger.api.lineage")
-    except ModuleNotFoundError as exc:
-        if exc.name != "provledger.api.lineage":
-            raise
-        return None
-    router: APIRouter = module.router
-    return router
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -78,9 +66,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         tlog.router,
         ingest.router,
         health.router,
-        _lineage_router(),
+        lineage.router,
     ):
-        if router is not None:
-            app.include_router(router)
+        app.include_router(router)
     app.add_middleware(Observe, metrics=app.state.metrics, timeout_s=settings.request_timeout_s)
     return app

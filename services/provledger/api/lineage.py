@@ -8,8 +8,8 @@ why in ``truncation``. ``as_of`` shows lineage as the ledger knew it at that tim
 is keyset-paginated with an opaque ``cursor``.
 
 Every endpoint needs the ``read`` scope (or public reads), as the other read routers do. The
-router takes its pool from :func:`provledger.api.deps.get_pool`; the application installs the
-problem-details handlers of :mod:`provledger.api.problems`.
+router reads through :func:`provledger.api.conn.connection`, bounded in time like every read; the
+application installs the problem-details handlers of :mod:`provledger.api.problems`.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Final
 
-import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import AwareDatetime
 
 from provledger.api import marquez
 from provledger.api.auth import read_access
-from provledger.api.deps import get_pool
+from provledger.api.conn import connection
 from provledger.api.lineage_models import (
     ArtifactOut,
     ArtifactPage,
@@ -42,8 +41,6 @@ from provledger.errors import InvalidRequest
 from provledger.store import lineage as store
 from provledger.store.walk import walk_lineage
 
-#: Longest wait for a pooled connection before answering 503 (the pool is shared with other reads).
-ACQUIRE_TIMEOUT_S: Final = 3.0
 RUN_ID_PATTERN: Final = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 #: Response header of the Marquez endpoint when its graph was cut (Marquez's shape has no field for it).
@@ -51,7 +48,6 @@ TRUNCATED_HEADER: Final = "Provledger-Truncated"
 
 router = APIRouter(tags=["lineage"], dependencies=[Depends(read_access)], responses=responses(401, 403))
 
-Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
 AsOf = Annotated[
     AwareDatetime | None,
     Query(description="RFC 3339 time with offset: see lineage as the ledger knew it then. Omit: now."),
@@ -59,10 +55,10 @@ AsOf = Annotated[
 
 
 @asynccontextmanager
-async def connection(pool: asyncpg.Pool) -> AsyncIterator[PoolConnectionProxy[Any]]:
-    """A pooled connection; a request error from the store becomes a 400 problem."""
+async def store_connection(request: Request) -> AsyncIterator[PoolConnectionProxy[Any]]:
+    """A pooled connection (bounded as every read's); a request error from the store becomes a 400."""
     try:
-        async with pool.acquire(timeout=ACQUIRE_TIMEOUT_S) as conn:
+        async with connection(request) as conn:
             yield conn
     except InvalidRequest as exc:
         raise ProblemError(400, "invalid-request", str(exc)) from exc
@@ -79,7 +75,7 @@ def next_cursor(page: store.Page[Any, Any]) -> str | None:
 
 @router.get("/v1/artifacts", responses=responses(400, 422, 503))
 async def list_artifacts(
-    pool: Pool,
+    request: Request,
     as_of: AsOf = None,
     namespace: Annotated[str | None, Query(max_length=1024, description="Exact namespace.")] = None,
     name: Annotated[str | None, Query(max_length=1024, description="Exact name.")] = None,
@@ -91,7 +87,7 @@ async def list_artifacts(
     limit: Limit = DEFAULT_LIMIT,
 ) -> ArtifactPage:
     """Artifacts by name, namespace, content digest or kind, in the order they were first sealed."""
-    async with connection(pool) as conn:
+    async with store_connection(request) as conn:
         page = await store.find_artifacts(
             conn, namespace=namespace, name=name, digest=digest, kind=kind, as_of=as_of,
             after=after_key(cursor, (int,)), limit=limit,
@@ -101,10 +97,10 @@ async def list_artifacts(
 
 @router.get("/v1/artifacts/{artifact_id}", responses=responses(404, 422, 503))
 async def get_artifact(
-    pool: Pool, artifact_id: Annotated[int, Path(ge=1, le=2**63 - 1)], as_of: AsOf = None
+    request: Request, artifact_id: Annotated[int, Path(ge=1, le=2**63 - 1)], as_of: AsOf = None
 ) -> ArtifactOut:
     """One artifact; 404 if none has this id (or none had it yet at ``as_of``)."""
-    async with connection(pool) as conn:
+    async with store_connection(request) as conn:
         artifact = await store.get_artifact(conn, artifact_id, as_of)
     if artifact is None:
         raise ProblemError(
@@ -115,14 +111,14 @@ async def get_artifact(
 
 @router.get("/v1/runs", responses=responses(400, 422, 503))
 async def list_runs(
-    pool: Pool,
+    request: Request,
     job_namespace: Annotated[str | None, Query(max_length=1024, description="Exact job namespace.")] = None,
     job_name: Annotated[str | None, Query(max_length=1024, description="Exact job name.")] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> RunPage:
     """Runs, optionally of one job, oldest first."""
-    async with connection(pool) as conn:
+    async with store_connection(request) as conn:
         page = await store.list_runs(
             conn,
             job_namespace=job_namespace,
@@ -135,14 +131,14 @@ async def list_runs(
 
 @router.get("/v1/runs/{run_id}/lineage", responses=responses(400, 404, 422, 503))
 async def run_lineage(
-    pool: Pool,
+    request: Request,
     run_id: Annotated[str, Path(pattern=RUN_ID_PATTERN, description="The run's UUID, lowercase hyphenated.")],
     as_of: AsOf = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> RunLineageOut:
     """A run's inputs and outputs, each artifact once with the event that first recorded it."""
-    async with connection(pool) as conn:
+    async with store_connection(request) as conn:
         run = await store.get_run(conn, run_id, as_of)
         if run is None:
             raise ProblemError(404, "not-found", _unknown(f"run {run_id}", as_of, "/v1/runs?job_name="))
@@ -163,7 +159,7 @@ async def run_lineage(
 
 @router.get("/v1/lineage", responses=responses(400, 404, 422, 503))
 async def lineage(
-    pool: Pool,
+    request: Request,
     node: Annotated[
         str,
         Query(
@@ -195,7 +191,7 @@ async def lineage(
         root = store.NodeRef.parse(node)
     except InvalidRequest as exc:
         raise ProblemError(400, "invalid-node", str(exc)) from exc
-    async with connection(pool) as conn:
+    async with store_connection(request) as conn:
         if not await _known(conn, root, as_of):
             raise ProblemError(404, "not-found", _unknown(str(root), as_of, "/v1/artifacts or /v1/runs"))
         graph = await walk_lineage(conn, [root], direction, depth=depth, max_nodes=max_nodes, as_of=as_of)
@@ -204,7 +200,7 @@ async def lineage(
 
 @router.get("/api/v1/lineage", responses=responses(400, 404, 422, 503), tags=["marquez"])
 async def marquez_lineage(
-    pool: Pool,
+    request: Request,
     response: Response,
     node_id: Annotated[
         str,
@@ -234,7 +230,7 @@ async def marquez_lineage(
     except InvalidRequest as exc:
         raise ProblemError(400, "invalid-node", str(exc)) from exc
     limit = store.DEFAULT_MAX_NODES + 1
-    async with connection(pool) as conn:
+    async with store_connection(request) as conn:
         if node.type == "dataset":
             roots = [a.ref for a in await store.dataset_roots(conn, node.namespace, node.name, None, limit)]
         elif node.type == "job":
