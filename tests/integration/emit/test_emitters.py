@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import threading
+import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from emit_consume import consume_events
@@ -128,44 +132,83 @@ def test_an_unreachable_broker_is_reported_not_hung(kafka_settings: KafkaSetting
         SyncEmitter(nowhere, EmitterOptions(connect_timeout_s=2.0)).start()
 
 
-async def test_a_paused_broker_pushes_back_then_everything_arrives(
-    servers: LocalServers, kafka_settings: KafkaSettings
-) -> None:
+def _wait_for_state(pid: int, state: str) -> None:
+    """Wait until /proc says the process is in ``state`` (``T``: stopped by a signal)."""
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != state:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"process {pid} did not reach state {state} within 10 s")
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def _paused(servers: LocalServers) -> Iterator[None]:
+    """The session's broker stopped (SIGSTOP) for the block: connections stay open, nothing answers."""
     if servers.kafka is None or servers.kafka.process is None:
         pytest.skip("the broker is not one this session started, so it cannot be paused")
     process = servers.kafka.process
-    options = EmitterOptions(max_batch_events=10, max_buffered_events=20, linger_s=0.0, max_block_s=0.5)
+    process.send_signal(signal.SIGSTOP)
+    try:
+        _wait_for_state(process.pid, "T")  # delivery is asynchronous: until then it may still answer
+        yield
+    finally:
+        process.send_signal(signal.SIGCONT)
+
+
+PUSHBACK = EmitterOptions(max_batch_events=10, max_buffered_events=20, linger_s=0.0, max_block_s=0.5)
+
+
+async def test_a_paused_broker_pushes_back_then_everything_arrives(
+    servers: LocalServers, kafka_settings: KafkaSettings
+) -> None:
     events = _burst(60, runs=2)
-    async with Emitter(kafka_settings, options) as emitter:
+    accepted = 1
+
+    async def emit_until_pushed_back(emitter: Emitter) -> None:
+        nonlocal accepted
+        for event in events[1:]:
+            await emitter.emit(event)
+            accepted += 1
+        raise AssertionError(f"all {accepted} events accepted while paused: {emitter.metrics}")
+
+    async with Emitter(kafka_settings, PUSHBACK) as emitter:
         await emitter.emit(events[0])
         await emitter.flush()  # connected and topic created before the pause
-        process.send_signal(signal.SIGSTOP)
-        accepted = 1
-
-        async def emit_until_pushed_back() -> None:
-            nonlocal accepted
-            for event in events[1:]:
-                await emitter.emit(event)
-                accepted += 1
-
-        try:
-            with pytest.raises(Pushback):
-                await emit_until_pushed_back()
-            assert accepted == options.max_buffered_events + 1
-        finally:
-            process.send_signal(signal.SIGCONT)
+        with _paused(servers), pytest.raises(Pushback):
+            await emit_until_pushed_back(emitter)
+        assert accepted == PUSHBACK.max_buffered_events + 1, emitter.metrics
         for event in events[accepted:]:
             await emitter.emit(event)
-    received = await _received(kafka_settings, 60)
-    _assert_exactly_once_in_order(events, received)
+    _assert_exactly_once_in_order(events, await _received(kafka_settings, 60))
+
+
+async def test_a_paused_broker_blocks_then_pushes_back_a_sync_emitter(
+    servers: LocalServers, kafka_settings: KafkaSettings
+) -> None:
+    events = _burst(60, runs=2)
+    accepted = 1
+
+    def emit_until_pushed_back(emitter: SyncEmitter) -> None:
+        nonlocal accepted
+        for event in events[1:]:
+            emitter.emit(event)
+            accepted += 1
+        raise AssertionError(f"all {accepted} events accepted while paused: {emitter.metrics}")
+
+    with SyncEmitter(kafka_settings, PUSHBACK) as emitter:
+        emitter.emit(events[0])
+        emitter.flush()
+        with _paused(servers), pytest.raises(Pushback):
+            emit_until_pushed_back(emitter)
+        assert accepted == PUSHBACK.max_buffered_events + 1
+        for event in events[accepted:]:
+            emitter.emit(event)
+    _assert_exactly_once_in_order(events, await _received(kafka_settings, 60))
 
 
 async def test_records_that_time_out_while_the_broker_is_paused_are_sent_again_in_order(
     servers: LocalServers, kafka_settings: KafkaSettings
 ) -> None:
-    if servers.kafka is None or servers.kafka.process is None:
-        pytest.skip("the broker is not one this session started, so it cannot be paused")
-    process = servers.kafka.process
     # Requests time out after 1 s, so a 3 s pause fails the records in flight: the SDK's own
     # retries (not aiokafka's) must deliver them, and keep each run's order.
     options = EmitterOptions(
@@ -175,13 +218,10 @@ async def test_records_that_time_out_while_the_broker_is_paused_are_sent_again_i
     async with Emitter(kafka_settings, options) as emitter:
         await emitter.emit(events[0])
         await emitter.flush()
-        process.send_signal(signal.SIGSTOP)
-        try:
+        with _paused(servers):
             for event in events[1:]:
                 await emitter.emit(event)
             await asyncio.sleep(3)
-        finally:
-            process.send_signal(signal.SIGCONT)
         await emitter.flush()
         assert emitter.metrics.retries > 0
         assert (emitter.metrics.sent, emitter.metrics.failed) == (400, 0)
