@@ -235,11 +235,16 @@ def tokens_create(
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a provledger error becomes a one-line message and a meaningful exit code."""
     try:
-        result = app(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
+        result = app(args=argv, prog_name="provledger", standalone_mode=False)
+    except (click.exceptions.Abort, typer.Abort):
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except (click.ClickException, typer.TyperException) as exc:
+        # typer >= 0.22 raises its own copy of click's usage errors: both print a usage line.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            _stderr.print(f"error: {exc}", highlight=False)
         sys.exit(exc.exit_code)
     except ProvledgerError as exc:
         _stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
