@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -78,7 +78,7 @@ class SchemaVersion:
     def canonical(self) -> Schema:
         return self.schemas[CANONICAL_EVENT]
 
-    @property
+    @cached_property
     def batch_fingerprint(self) -> bytes:
         return crc64_avro(self.batch)
 

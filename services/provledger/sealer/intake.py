@@ -2,6 +2,10 @@
 
 Every way a record can be bad ends here as a :class:`Rejected` with a stable machine-readable
 reason (the dead-letter record carries it); nothing a producer sends can raise past this module.
+
+A native record is first offered to :func:`~provledger.events.reader.read_batch`, which reads
+canonically encoded v1 batches straight from their bytes; whatever it declines (another schema
+version, another encoding, anything invalid) takes the general path, which decides the reason.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from provledger.events.canonical import canonical_event_bytes
 from provledger.events.codec import decode_record
 from provledger.events.model import ArtifactRef, Event
 from provledger.events.openlineage import from_openlineage
+from provledger.events.reader import EventFields, read_batch
 from provledger.ledger.merkle import leaf_hash
 from provledger.sealer.shardlog import Accepted
 from provledger.store.records import ArtifactKey
@@ -76,6 +81,16 @@ def accept(event: Event, offset: int) -> Accepted:
     )
 
 
+def accept_fields(fields: EventFields, offset: int) -> Accepted:
+    """:func:`accept` for an event read by the fast path, whose canonical bytes come with it."""
+    return Accepted(
+        uuid.UUID(fields.event_id), fields.canonical, leaf_hash(fields.canonical), fields.event_time,
+        fields.event_type, fields.run_id, fields.parent_run_id, fields.job_namespace, fields.job_name,
+        tuple(ArtifactKey._make(ref) for ref in fields.inputs),
+        tuple(ArtifactKey._make(ref) for ref in fields.outputs), offset,
+    )  # fmt: skip
+
+
 @dataclass(slots=True)
 class Screened:
     """A batch of one shard's records after decoding and validation, before deduplication."""
@@ -88,6 +103,12 @@ def screen(records: Sequence[SourceRecord], *, openlineage_topic: str, max_bytes
     """Decode and validate ``records`` in order; every event of a good record becomes a candidate."""
     result = Screened([], [])
     for record in records:
+        fast = None
+        if record.value is not None and record.topic != openlineage_topic and len(record.value) <= max_bytes:
+            fast = read_batch(record.value)
+        if fast is not None:
+            result.candidates.extend(accept_fields(fields, record.offset) for fields in fast)
+            continue
         try:
             events = decode(record, openlineage=record.topic == openlineage_topic, max_bytes=max_bytes)
         except InvalidEvent as exc:

@@ -13,7 +13,6 @@ The sealer writes no ``derived_from`` edges yet, so that one is inserted as a ro
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -79,7 +78,7 @@ async def seal(conn: asyncpg.Connection, shard: int, events: list[Accepted], sea
     """Seal ``events`` as the shard's next block, exactly as the sealer writes one."""
     log = ShardLog(await load_head(conn, shard), LOG_ORIGIN)
     first = log.next_offset
-    events = [dataclasses.replace(e, source_offset=first + i) for i, e in enumerate(events)]
+    events = [e._replace(source_offset=first + i) for i, e in enumerate(events)]
     block = log.seal(events, first, first + len(events) - 1, KEY, sealed_at)
     await write_block(conn, block, first)
 

@@ -91,11 +91,21 @@ async def test_blocks_resume_and_prove(conn: asyncpg.Connection) -> None:
 async def test_lineage_rows_follow_the_events(conn: asyncpg.Connection) -> None:
     shard = await ensure_shard(conn, "provledger.events", 3)
     log = ShardLog(await load_head(conn, shard), LOG_ORIGIN)
-    await _seal(conn, log, 20)
+    events = _events(20, 0)  # two runs of ten events, each using DATASET and generating MODEL
+    await write_block(conn, log.seal(events, 0, 19, KEY, 1_700_000_000_000_000), 0)
     assert await conn.fetchval("SELECT count(*) FROM artifacts") == 2
     assert await conn.fetchval("SELECT count(*) FROM runs") == 2
-    edges = await conn.fetch("SELECT relation, count(*) AS n FROM lineage_edges GROUP BY relation ORDER BY 1")
-    assert [(r["relation"], r["n"]) for r in edges] == [("generated", 20), ("used", 20)]
+    # One edge per (relation, run, artifact) in a block, naming the first event that records it.
+    edges = await conn.fetch(
+        "SELECT relation, run_id, a.name, event_id FROM lineage_edges JOIN artifacts a USING (artifact_id) "
+        "ORDER BY relation, run_id"
+    )
+    first_of_run = {events[0].run_id: events[0].event_id, events[10].run_id: events[10].event_id}
+    assert [(r["relation"], r["run_id"], r["name"], r["event_id"]) for r in edges] == [
+        (relation, run, artifact.name, first_of_run[run])
+        for relation, artifact in (("generated", MODEL), ("used", DATASET))
+        for run in sorted(first_of_run)
+    ]
 
 
 async def test_a_zombie_sealer_cannot_fork_the_shard(conn: asyncpg.Connection) -> None:
