@@ -4,7 +4,8 @@ Faust gives us the consumer group (partitions move between sealers on rebalance)
 streams; the sealer gives Faust nothing to commit. The source topic is declared with
 ``acks=False``, so Kafka never holds an offset for this group and Postgres alone says where each
 shard resumes (:mod:`.core` seeks the consumer there). One agent consumes both ingested topics;
-each ``take_events`` batch is split by partition into at most one block per shard.
+each ``take_events`` batch is split by partition into at most one block per shard, and is decoded
+while the blocks of the batch before it are being written.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from provledger import logs
 from provledger.config import SealerSettings, masked
 from provledger.ledger.keys import SigningKey
-from provledger.sealer.core import Sealer, SealerOptions, now_micros
+from provledger.sealer.core import Prepared, Sealer, SealerOptions, now_micros
 from provledger.sealer.deadletter import KafkaDeadLetters
 from provledger.sealer.intake import SourceRecord
 from provledger.sealer.keyfiles import load_signing_key
@@ -147,17 +148,30 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
         acks=False,
     )
 
+    async def commit(sealer: Sealer, prepared: list[Prepared]) -> None:
+        await sealer.commit(prepared)
+        for batch in prepared:
+            sealer.observe_lag(batch.tp, app.consumer.highwater(faust.types.TP(*batch.tp)))
+
     @app.agent(topics)
     async def seal(stream: faust.StreamT[bytes]) -> None:
         sealer = await runtime.ensure_started()
         within = settings.batch_linger_ms / 1000
-        async for batch in cast("faust.Stream[bytes]", stream).take_events(
-            settings.batch_max_records, within=within
-        ):
-            records = [_source(event) for event in batch]
-            await sealer.handle(records)
-            for tp in {(r.topic, r.partition) for r in records}:
-                sealer.observe_lag(tp, app.consumer.highwater(faust.types.TP(*tp)))
+        # One commit in flight while the next batch is taken and decoded: the blocks of a shard
+        # still commit in order, each after the one before it.
+        writing: asyncio.Task[None] | None = None
+        try:
+            async for batch in cast("faust.Stream[bytes]", stream).take_events(
+                settings.batch_max_records, within=within
+            ):
+                prepared = await sealer.prepare([_source(event) for event in batch])
+                if writing is not None:
+                    await writing
+                writing = asyncio.create_task(commit(sealer, prepared))
+        finally:
+            # A cancelled commit rolls back whole; Postgres still says where each shard resumes.
+            if writing is not None and not writing.done():
+                writing.cancel()
 
     # Faust calls signal receivers as receiver(sender, *args, signal=..., **kwargs).
     @app.on_partitions_revoked.connect

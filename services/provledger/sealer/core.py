@@ -23,7 +23,7 @@ from provledger import logs
 from provledger.errors import ServiceUnavailable, StaleShard
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.deadletter import DeadLetterSink
-from provledger.sealer.intake import Rejected, SourceRecord, dedupe, screen
+from provledger.sealer.intake import Rejected, Screened, SourceRecord, dedupe, screen
 from provledger.sealer.metrics import SealerMetrics
 from provledger.sealer.shardlog import Accepted, ShardLog
 from provledger.store.blocks import advance_offset, ensure_shard, existing_leaf_hashes, load_head, write_block
@@ -36,6 +36,9 @@ FORWARD_SEEK_THRESHOLD = 1000
 GAP_WAIT_S = 10.0
 #: Back-off between attempts while Postgres is unreachable.
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+#: Longest stretch of decoding between two yields to the event loop, so a block being written
+#: meanwhile (:meth:`Sealer.prepare` overlapping :meth:`Sealer.commit`) never waits long for it.
+YIELD_EVERY_S = 0.005
 
 TopicPartition = tuple[str, int]
 Seek = Callable[[str, int, int], Awaitable[None]]
@@ -51,6 +54,15 @@ class SealerOptions:
     log_origin: str
     openlineage_topic: str
     max_record_bytes: int
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One partition's records of a batch, in offset order, decoded and validated."""
+
+    tp: TopicPartition
+    records: list[SourceRecord]
+    screened: Screened
 
 
 class Sealer:
@@ -99,12 +111,41 @@ class Sealer:
 
     async def handle(self, records: Sequence[SourceRecord]) -> None:
         """Seal a batch: records are grouped by partition, each group becomes at most one block."""
+        await self.commit(await self.prepare(records))
+
+    async def prepare(self, records: Sequence[SourceRecord]) -> list[Prepared]:
+        """Decode and validate a batch, by partition: the CPU half of sealing, needing no shard state.
+
+        It yields to the event loop every few milliseconds, so the Faust agent can prepare the
+        next batch while :meth:`commit` of the previous one waits on Postgres: decoding on this
+        core overlaps the writes on the database's.
+        """
         by_partition: dict[TopicPartition, list[SourceRecord]] = defaultdict(list)
         for record in records:
             by_partition[(record.topic, record.partition)].append(record)
+        prepared = []
+        resumed = time.perf_counter()
         for tp, group in by_partition.items():
             group.sort(key=lambda r: r.offset)
-            await self._with_retries(tp, functools.partial(self._seal, records=group))
+            screened = Screened([], [])
+            for record in group:
+                part = screen(
+                    [record],
+                    openlineage_topic=self._options.openlineage_topic,
+                    max_bytes=self._options.max_record_bytes,
+                )
+                screened.candidates += part.candidates
+                screened.rejected += part.rejected
+                if time.perf_counter() - resumed > YIELD_EVERY_S:
+                    await asyncio.sleep(0)
+                    resumed = time.perf_counter()
+            prepared.append(Prepared(tp, group, screened))
+        return prepared
+
+    async def commit(self, prepared: Sequence[Prepared]) -> None:
+        """Seal prepared batches, each partition's as at most one block, retrying until committed."""
+        for batch in prepared:
+            await self._with_retries(batch.tp, functools.partial(self._seal, prepared=batch))
 
     async def _with_retries(
         self, tp: TopicPartition, action: Callable[[TopicPartition], Awaitable[object]]
@@ -193,14 +234,18 @@ class Sealer:
         self._gap_deadline.pop(tp, None)
         return fresh
 
-    async def _seal(self, tp: TopicPartition, records: list[SourceRecord]) -> None:
+    async def _seal(self, tp: TopicPartition, prepared: Prepared) -> None:
         log = await self._head(tp)
-        fresh = await self._fresh(tp, log, records)
+        fresh = await self._fresh(tp, log, prepared.records)
         if not fresh:
             return
-        screened = screen(
-            fresh, openlineage_topic=self._options.openlineage_topic, max_bytes=self._options.max_record_bytes
-        )
+        screened = prepared.screened
+        if len(fresh) < len(prepared.records):  # fresh is a suffix: keep what came from it
+            first = fresh[0].offset
+            screened = Screened(
+                [c for c in screened.candidates if c.source_offset >= first],
+                [r for r in screened.rejected if r.record.offset >= first],
+            )
         expected_offset = log.next_offset
         async with self._pool.acquire() as conn:
             sealed = await existing_leaf_hashes(conn, [c.event_id for c in screened.candidates])
