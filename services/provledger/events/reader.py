@@ -65,6 +65,14 @@ class EventFields(NamedTuple):
     canonical: bytes
 
 
+class _Shared(NamedTuple):
+    """One object for each value a record repeats (its run, its job, the dataset every event
+    used): the sealer holds a batch of 1000-event records in memory, one copy of each, not 1000."""
+
+    texts: dict[str, str]
+    refs: dict[ArtifactFields, ArtifactFields]
+
+
 class _NotCanonical(Exception):
     """The record leaves the fast path; the general decoder will say what it is."""
 
@@ -126,7 +134,9 @@ def _end_of_array(buf: bytes, pos: int) -> int:
     return pos + 1
 
 
-def _artifacts(buf: bytes, pos: int) -> tuple[tuple[ArtifactFields, ...], int]:
+def _artifacts(
+    buf: bytes, pos: int, shared: dict[ArtifactFields, ArtifactFields]
+) -> tuple[tuple[ArtifactFields, ...], int]:
     count, pos = _long(buf, pos)
     if count == 0:
         return (), pos
@@ -156,7 +166,8 @@ def _artifacts(buf: bytes, pos: int) -> tuple[tuple[ArtifactFields, ...], int]:
             or _KIND.fullmatch(kind) is None
         ):
             raise _NotCanonical
-        refs.append((namespace, name, digest, kind, version))
+        ref = (namespace, name, digest, kind, version)
+        refs.append(shared.setdefault(ref, ref))
     return tuple(refs), _end_of_array(buf, pos)
 
 
@@ -177,7 +188,7 @@ def _skip_attributes(buf: bytes, pos: int) -> int:
     return _end_of_array(buf, pos)
 
 
-def _event(buf: bytes, start: int) -> tuple[EventFields, int]:
+def _event(buf: bytes, start: int, shared: _Shared) -> tuple[EventFields, int]:
     event_id, pos = _string(buf, start)
     event_time, pos = _long(buf, pos)
     symbol = buf[pos]
@@ -208,8 +219,8 @@ def _event(buf: bytes, start: int) -> tuple[EventFields, int]:
         or len(job_name) > MAX_TEXT
     ):
         raise _NotCanonical
-    inputs, pos = _artifacts(buf, pos)
-    outputs, pos = _artifacts(buf, pos)
+    inputs, pos = _artifacts(buf, pos, shared.refs)
+    outputs, pos = _artifacts(buf, pos, shared.refs)
     pos = _skip_attributes(buf, pos)
     present, pos = _optional(buf, pos)
     if present:
@@ -221,8 +232,10 @@ def _event(buf: bytes, start: int) -> tuple[EventFields, int]:
         openlineage, pos = _bytes(buf, pos)
         if len(openlineage) > MAX_OPENLINEAGE_BYTES:
             raise _NotCanonical
+    texts = shared.texts
     fields = EventFields(
-        event_id, event_time, _SYMBOLS[symbol >> 1], run_id, parent_run_id, job_namespace, job_name,
+        event_id, event_time, _SYMBOLS[symbol >> 1], texts.setdefault(run_id, run_id), parent_run_id,
+        texts.setdefault(job_namespace, job_namespace), texts.setdefault(job_name, job_name),
         inputs, outputs, buf[start:pos],
     )  # fmt: skip
     return fields, pos
@@ -243,8 +256,9 @@ def read_batch(value: bytes, schemas: SchemaRegistry | None = None) -> list[Even
         if count <= 0:
             return None
         events = []
+        shared = _Shared({}, {})
         for _ in range(count):
-            fields, pos = _event(value, pos)
+            fields, pos = _event(value, pos, shared)
             events.append(fields)
         pos = _end_of_array(value, pos)
     except (_NotCanonical, IndexError, ValueError):

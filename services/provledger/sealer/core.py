@@ -143,9 +143,21 @@ class Sealer:
         return prepared
 
     async def commit(self, prepared: Sequence[Prepared]) -> None:
-        """Seal prepared batches, each partition's as at most one block, retrying until committed."""
-        for batch in prepared:
-            await self._with_retries(batch.tp, functools.partial(self._seal, prepared=batch))
+        """Seal prepared batches, each partition's as at most one block, retrying until committed.
+
+        Partitions are independent logs, so their blocks are written at once, each on its own
+        pooled connection: a block's dozen round trips to Postgres overlap the others'.
+        """
+        tasks = [
+            asyncio.ensure_future(self._with_retries(batch.tp, functools.partial(self._seal, prepared=batch)))
+            for batch in prepared
+        ]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
 
     async def _with_retries(
         self, tp: TopicPartition, action: Callable[[TopicPartition], Awaitable[object]]
