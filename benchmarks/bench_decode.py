@@ -29,10 +29,9 @@ from fastavro import schemaless_reader
 
 from provledger.events import ArtifactRef, Event, EventType, Job, Run
 from provledger.events.codec import HEADER_SIZE, decode_record, encode_record
-from provledger.events.reader import ArtifactFields, read_batch
+from provledger.events.reader import read_batch
 from provledger.events.schemas import registry
 from provledger.sealer.intake import accept, accept_fields
-from provledger.store.records import ArtifactKey
 from report import Figure, print_figures, write_summary
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "decode.json"
@@ -96,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         return [accept(event, 0) for event in decode_record(value)]
 
     def fast(value: bytes) -> object:
-        keys: dict[ArtifactFields, ArtifactKey] = {}
-        return [accept_fields(fields, 0, keys) for fields in read_batch(value) or ()]
+        return [accept_fields(fields, 0) for fields in read_batch(value) or ()]
 
     baseline = _rate(values, events, raw)
     figures = [

@@ -35,7 +35,7 @@ class _Shard:
 def _decode(value: bytes, offset: int) -> list[Accepted]:
     fast = read_batch(value)
     if fast is not None:
-        return [accept_fields(fields, offset, {}) for fields in fast]
+        return [accept_fields(fields, offset) for fields in fast]
     return [accept(event, offset) for event in decode_record(value)]
 
 

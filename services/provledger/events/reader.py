@@ -46,8 +46,19 @@ _SYMBOLS = tuple(symbol.value for symbol in EventType)
 _MIN_TIME_US, _MAX_TIME_US = -62_135_596_800_000_000, 253_402_300_799_999_999
 _INT64 = 1 << 64
 
-#: An artifact reference: namespace, name, digest, kind, version.
-ArtifactFields = tuple[str, str, str, str, str | None]
+
+class ArtifactKey(NamedTuple):
+    """An artifact as lineage names it: the same name with another digest is another artifact.
+
+    The reader builds these and the store writes them as they are
+    (:class:`provledger.store.records.ArtifactKey` is this type), so nothing is converted per event.
+    """
+
+    namespace: str
+    name: str
+    digest: str
+    kind: str
+    version: str | None = None
 
 
 class EventFields(NamedTuple):
@@ -60,8 +71,8 @@ class EventFields(NamedTuple):
     parent_run_id: str | None
     job_namespace: str
     job_name: str
-    inputs: tuple[ArtifactFields, ...]
-    outputs: tuple[ArtifactFields, ...]
+    inputs: tuple[ArtifactKey, ...]
+    outputs: tuple[ArtifactKey, ...]
     canonical: bytes
 
 
@@ -70,7 +81,7 @@ class _Shared(NamedTuple):
     used): the sealer holds a batch of 1000-event records in memory, one copy of each, not 1000."""
 
     texts: dict[str, str]
-    refs: dict[ArtifactFields, ArtifactFields]
+    refs: dict[ArtifactKey, ArtifactKey]
 
 
 class _NotCanonical(Exception):
@@ -135,8 +146,8 @@ def _end_of_array(buf: bytes, pos: int) -> int:
 
 
 def _artifacts(
-    buf: bytes, pos: int, shared: dict[ArtifactFields, ArtifactFields]
-) -> tuple[tuple[ArtifactFields, ...], int]:
+    buf: bytes, pos: int, shared: dict[ArtifactKey, ArtifactKey]
+) -> tuple[tuple[ArtifactKey, ...], int]:
     count, pos = _long(buf, pos)
     if count == 0:
         return (), pos
@@ -166,7 +177,7 @@ def _artifacts(
             or _KIND.fullmatch(kind) is None
         ):
             raise _NotCanonical
-        ref = (namespace, name, digest, kind, version)
+        ref = ArtifactKey(namespace, name, digest, kind, version)
         refs.append(shared.setdefault(ref, ref))
     return tuple(refs), _end_of_array(buf, pos)
 

@@ -19,7 +19,7 @@ from provledger.events.canonical import canonical_event_bytes
 from provledger.events.codec import decode_record
 from provledger.events.model import ArtifactRef, Event
 from provledger.events.openlineage import from_openlineage
-from provledger.events.reader import ArtifactFields, EventFields, read_batch
+from provledger.events.reader import EventFields, read_batch
 from provledger.ledger.merkle import leaf_hash
 from provledger.sealer.shardlog import Accepted
 from provledger.store.records import ArtifactKey
@@ -81,23 +81,13 @@ def accept(event: Event, offset: int) -> Accepted:
     )
 
 
-def accept_fields(fields: EventFields, offset: int, keys: dict[ArtifactFields, ArtifactKey]) -> Accepted:
-    """:func:`accept` for an event read by the fast path, whose canonical bytes come with it.
-
-    ``keys`` holds the artifact keys made so far for the same record, so an artifact its
-    events repeat is one object (the reader shares the references the same way).
-    """
+def accept_fields(fields: EventFields, offset: int) -> Accepted:
+    """:func:`accept` for an event read by the fast path, whose canonical bytes come with it."""
     return Accepted(
         uuid.UUID(fields.event_id), fields.canonical, leaf_hash(fields.canonical), fields.event_time,
         fields.event_type, fields.run_id, fields.parent_run_id, fields.job_namespace, fields.job_name,
-        _keys(fields.inputs, keys), _keys(fields.outputs, keys), offset,
+        fields.inputs, fields.outputs, offset,
     )  # fmt: skip
-
-
-def _keys(
-    refs: tuple[ArtifactFields, ...], keys: dict[ArtifactFields, ArtifactKey]
-) -> tuple[ArtifactKey, ...]:
-    return tuple(keys.get(ref) or keys.setdefault(ref, ArtifactKey._make(ref)) for ref in refs)
 
 
 @dataclass(slots=True)
@@ -116,8 +106,7 @@ def screen(records: Sequence[SourceRecord], *, openlineage_topic: str, max_bytes
         if record.value is not None and record.topic != openlineage_topic and len(record.value) <= max_bytes:
             fast = read_batch(record.value)
         if fast is not None:
-            keys: dict[ArtifactFields, ArtifactKey] = {}
-            result.candidates.extend(accept_fields(fields, record.offset, keys) for fields in fast)
+            result.candidates.extend(accept_fields(fields, record.offset) for fields in fast)
             continue
         try:
             events = decode(record, openlineage=record.topic == openlineage_topic, max_bytes=max_bytes)

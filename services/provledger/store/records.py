@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
+from provledger.events.reader import ArtifactKey as ArtifactKey  # defined with the reader that builds it
 from provledger.ledger.block import BlockHeader
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -46,16 +47,6 @@ class EventRow(NamedTuple):
     job_namespace: str
     job_name: str
     source_offset: int
-
-
-class ArtifactKey(NamedTuple):
-    """An artifact as lineage names it: the same name with another digest is another artifact."""
-
-    namespace: str
-    name: str
-    digest: str
-    kind: str
-    version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

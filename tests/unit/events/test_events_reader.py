@@ -16,7 +16,7 @@ from provledger.events.binary import array_of, event_body
 from provledger.events.canonical import canonical_event_bytes
 from provledger.events.codec import batch_header, decode_record, encode_record
 from provledger.events.model import Event
-from provledger.events.reader import EventFields, read_batch
+from provledger.events.reader import ArtifactKey, EventFields, read_batch
 from provledger.events.schemas import registry
 
 V7 = "01938a6e-7c00-7abc-8def-0123456789ab"
@@ -25,14 +25,12 @@ DIGEST = "sha256:" + "ab" * 32
 
 
 def _expected(event: Event) -> EventFields:
-    refs = (
-        [tuple(ref.to_avro().values()) for ref in event.inputs],
-        [tuple(ref.to_avro().values()) for ref in event.outputs],
-    )
+    inputs = tuple(ArtifactKey(**ref.to_avro()) for ref in event.inputs)
+    outputs = tuple(ArtifactKey(**ref.to_avro()) for ref in event.outputs)
     run = event.run
     return EventFields(
         event.event_id, event.event_time_us, event.event_type.value, run.run_id, run.parent_run_id,
-        event.job.namespace, event.job.name, tuple(refs[0]), tuple(refs[1]), canonical_event_bytes(event),
+        event.job.namespace, event.job.name, inputs, outputs, canonical_event_bytes(event),
     )  # fmt: skip
 
 
