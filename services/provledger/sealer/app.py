@@ -156,7 +156,7 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
         consumer_auto_offset_reset="earliest",
         # Records wait here between fetch and take_events; a record may hold 1000 events, so this
         # bounds the sealer's memory: two batches ahead, not thousands of records.
-        stream_buffer_maxsize=settings.batch_max_records * 2,
+        stream_buffer_maxsize=max(4096, settings.batch_max_records * 4),
         broker_client_id=f"{settings.kafka_client_id}-sealer",
         broker_session_timeout=settings.session_timeout_s,
         broker_rebalance_timeout=settings.session_timeout_s,

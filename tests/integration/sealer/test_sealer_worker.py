@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -65,7 +67,13 @@ async def test_worker_seals_native_and_openlineage_records_once(
         sent |= await produce_batches(bootstrap, kafka_settings.topic_events, [again])
         await produce(bootstrap, kafka_settings.topic_events, [encode_record(again)])
         assert await wait_sealed(database_url, len(sent.leaves)) == len(sent.leaves), worker.log()
+        # The repeat may still be in the batch being committed when the count is reached.
+        deadline = time.monotonic() + 30
         metrics = await worker.metrics()
+        dropped = "provledger_sealer_duplicates_dropped_total"
+        while _metric(metrics, dropped) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            metrics = await worker.metrics()
     finally:
         worker.stop()
     await check_ledger(database_url, sent)
