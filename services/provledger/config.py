@@ -139,9 +139,9 @@ class SealerSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
         100,
         ge=1,
         le=100_000,
-        description="Kafka records taken per batch (each may hold up to 1000 events); twice as many wait "
-        "decoded or buffered, so this also bounds the sealer's memory. A 150,000-event backlog sealed "
-        "as fast with 100 as with 200, at 207 instead of 294 MiB peak RSS (benchmarks/bench_seal.py).",
+        description="Kafka records taken per batch (each may hold up to 1000 events); one batch is decoded "
+        "while the one before it is written, so this bounds the sealer's memory too. A 150,000-event "
+        "backlog sealed as fast with 100 as with 200, with less memory (benchmarks/bench_seal.py).",
     )
     batch_linger_ms: int = Field(
         250, ge=1, le=60_000, description="How long a batch waits to fill before it is sealed anyway."
