@@ -9,7 +9,7 @@ the adapter that meets them, with ``raise ... from exc`` so the cause is kept::
     ├── VerificationError    a proof, signature, chain link or checkpoint does not check out
     ├── InvalidEvent         an event or record from outside cannot be accepted (dead letter / HTTP 400)
     ├── InvalidRequest       a query from outside is malformed or out of range (HTTP 400)
-    ├── StaleShard           another sealer sealed this shard's next height first; reload and go on
+    ├── StaleShard           another sealer sealed this shard's next height or one of its events first
     ├── ServiceUnavailable   a server we depend on did not answer in time
     │   └── Pushback         we are overloaded on purpose; retry later (HTTP 503)
     └── NotYetImplemented    a command whose part has not been built yet

@@ -103,6 +103,14 @@ async def write_block(conn: Conn, block: SealedBlock, expected_offset: int) -> N
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name in ("blocks_pkey", "blocks_shard_tree_size_key"):
             raise StaleShard(f"shard {block.shard} already has a block at height {header.height}") from exc
+        if exc.constraint_name == "events_pkey":
+            # The same event arrived on two partitions and another shard's block committed it
+            # first, after this block's dedupe read. Nothing was written; sealing again reads it
+            # as sealed and drops (or dead-letters) this copy.
+            raise StaleShard(
+                f"an event of shard {block.shard}'s block at height {header.height} was sealed "
+                "concurrently on another shard"
+            ) from exc
         raise
 
 

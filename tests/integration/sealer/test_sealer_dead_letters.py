@@ -122,3 +122,22 @@ async def test_malformed_openlineage_json_is_dead_lettered(
         assert await conn.fetchval("SELECT next_offset FROM consumer_offsets") == 2
     finally:
         await conn.close()
+
+
+async def test_one_event_on_two_partitions_of_one_batch_is_sealed_once(
+    sealer: Sealer, database_url: str, kafka_settings: KafkaSettings
+) -> None:
+    # The partitions' blocks are written at once; the second to commit must drop its copy.
+    bootstrap = kafka_settings.require_kafka_bootstrap()
+    topic = kafka_settings.topic_events
+    both = events_of_run(3)
+    for partition in (0, 1):
+        await produce(bootstrap, topic, [encode_record(both)], partition=partition)
+    await sealer.handle(await source_records(bootstrap, topic, 2))
+    await check_ledger(database_url, sent_events(both))
+    assert sealer.metrics.duplicates._value.get() == 3
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM consumer_offsets WHERE next_offset = 1") == 2
+    finally:
+        await conn.close()
