@@ -102,9 +102,10 @@ def _readyz(port: int) -> Callable[[], None]:
     return probe
 
 
-def _services(servers: LocalServers, stack: StackSettings, key_file: Path, demo: bool) -> list[Service]:
+def _services(
+    servers: LocalServers, stack: StackSettings, sealer: SealerSettings, key_file: Path, demo: bool
+) -> list[Service]:
     """The built services, in start order, configured for these servers."""
-    sealer = load(SealerSettings, database_url=servers.database_url, kafka_bootstrap=servers.kafka_bootstrap)
     metrics_port = free_port() if "PROVLEDGER_METRICS_PORT" not in os.environ else sealer.metrics_port
     api_port = stack.api_port or free_port()
     servers_env = {
@@ -229,7 +230,7 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
         _console.status("").stop()
         sealer = load(SealerSettings)
         key_file = _signing_key(sealer, settings.data_dir).resolve()
-        services = _services(servers, settings, key_file, demo)
+        services = _services(servers, settings, sealer, key_file, demo)
         running = {
             service.name: (service, _start(service, settings.data_dir / "logs", children))
             for service in services

@@ -39,6 +39,14 @@ def _with(event: Event, **changes: Any) -> Event:
     return broken
 
 
+async def _fetchval(database_url: str, sql: str) -> object:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture
 async def sealer(database_url: str, kafka_settings: KafkaSettings) -> AsyncIterator[Sealer]:
     async with direct_sealer(database_url, kafka_settings, KEY, max_record_bytes=MAX_RECORD_BYTES) as sealer:
@@ -99,11 +107,7 @@ async def test_each_reason_is_dead_lettered_and_its_good_neighbour_sealed(
         assert sealer.metrics.dead_letters.labels(reason)._value.get() == (
             2 if reason == "conflicting_duplicate" else 1
         )
-    conn = await asyncpg.connect(database_url)
-    try:
-        assert await conn.fetchval("SELECT next_offset FROM consumer_offsets") == 1 + len(values)
-    finally:
-        await conn.close()
+    assert await _fetchval(database_url, "SELECT next_offset FROM consumer_offsets") == 1 + len(values)
 
 
 async def test_malformed_openlineage_json_is_dead_lettered(
@@ -116,12 +120,8 @@ async def test_malformed_openlineage_json_is_dead_lettered(
     letters = await read_topic(bootstrap, kafka_settings.topic_dead_letter, 2)
     reasons = sorted(dict(letter.headers)["provledger-reason"].decode() for letter in letters)  # type: ignore[attr-defined]
     assert reasons == ["malformed_json", "missing_field"]
-    conn = await asyncpg.connect(database_url)
-    try:
-        assert await conn.fetchval("SELECT count(*) FROM events") == 0
-        assert await conn.fetchval("SELECT next_offset FROM consumer_offsets") == 2
-    finally:
-        await conn.close()
+    assert await _fetchval(database_url, "SELECT count(*) FROM events") == 0
+    assert await _fetchval(database_url, "SELECT next_offset FROM consumer_offsets") == 2
 
 
 async def test_one_event_on_two_partitions_of_one_batch_is_sealed_once(
@@ -136,8 +136,4 @@ async def test_one_event_on_two_partitions_of_one_batch_is_sealed_once(
     await sealer.handle(await source_records(bootstrap, topic, 2))
     await check_ledger(database_url, sent_events(both))
     assert sealer.metrics.duplicates._value.get() == 3
-    conn = await asyncpg.connect(database_url)
-    try:
-        assert await conn.fetchval("SELECT count(*) FROM consumer_offsets WHERE next_offset = 1") == 2
-    finally:
-        await conn.close()
+    assert await _fetchval(database_url, "SELECT count(*) FROM consumer_offsets WHERE next_offset = 1") == 2
