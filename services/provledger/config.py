@@ -143,8 +143,34 @@ class SealerSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
         "while the one before it is written, so this bounds the sealer's memory too. A 150,000-event "
         "backlog sealed as fast with 100 as with 200, with less memory (benchmarks/bench_seal.py).",
     )
+    block_interval_ms: int = Field(
+        250,
+        ge=0,
+        le=60_000,
+        description="Least time between two writes of blocks: what is decoded meanwhile is sealed together, "
+        "one block per shard. Bounds the blocks written per second (each costs a dozen round trips to "
+        "Postgres) at the price of up to this much seal latency.",
+    )
+    max_pending_events: int = Field(
+        20_000,
+        ge=1,
+        le=10_000_000,
+        description="Decoded events that may wait for the next write; reaching it writes them at once and "
+        "stops taking records until the write ends, which bounds the sealer's memory.",
+    )
+    fetch_max_wait_ms: int = Field(
+        100,
+        ge=1,
+        le=30_000,
+        description="Longest a fetch waits at the broker for records. Faust asks for 1500 ms, and a broker "
+        "that does not answer early (Tansu) then holds records back for up to that long.",
+    )
     batch_linger_ms: int = Field(
-        250, ge=1, le=60_000, description="How long a batch waits to fill before it is sealed anyway."
+        50,
+        ge=1,
+        le=60_000,
+        description="How long a take of records waits to fill before it is decoded anyway; blocks are "
+        "bounded by block_interval_ms, not by this.",
     )
     max_record_bytes: int = Field(
         4 << 20, ge=1024, description="Larger records are dead-lettered as oversized, never decoded."

@@ -1,0 +1,127 @@
+"""Group commit: whatever is decoded while a block is being written goes into the next block.
+
+A block costs a dozen round trips to Postgres whatever its size, so writing one block per
+``take_events`` batch spends most of Postgres on per-block work when records are small (a few
+events each, as a live emitter sends them). As Tessera and Sunlight sequence on a timer, the
+sealer writes at most once per ``interval_s``: batches decoded in between wait and are merged
+into one block per shard, the way a database's group commit turns many small transactions into
+one flush. The first batch after a quiet spell is written at once.
+
+Batches are taken and decoded without waiting for writes until ``max_pending_events`` wait;
+then they are written at once, and taking pauses until the write ends, which bounds memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+
+from provledger import logs
+from provledger.sealer.core import Prepared
+from provledger.sealer.intake import Rejected, Screened, SourceRecord
+from provledger.sealer.shardlog import Accepted
+
+_log = logs.get_logger(__name__)
+
+Commit = Callable[[list[Prepared]], Awaitable[None]]
+
+
+def merge(batches: Sequence[Prepared]) -> list[Prepared]:
+    """One :class:`Prepared` per partition, its records in offset order, each offset once.
+
+    A partition's batches arrive in offset order except after the sealer seeks back, when a
+    record can come again: its first copy is kept.
+    """
+    by_partition: dict[tuple[str, int], list[Prepared]] = defaultdict(list)
+    for batch in batches:
+        by_partition[batch.tp].append(batch)
+    merged = []
+    for tp, parts in by_partition.items():
+        if len(parts) == 1:
+            merged.append(parts[0])
+            continue
+        records: dict[int, SourceRecord] = {}
+        candidates: list[Accepted] = []
+        rejected: list[Rejected] = []
+        for part in parts:
+            new = {r.offset for r in part.records if r.offset not in records}
+            records.update((r.offset, r) for r in part.records if r.offset in new)
+            candidates += [c for c in part.screened.candidates if c.source_offset in new]
+            rejected += [r for r in part.screened.rejected if r.record.offset in new]
+        candidates.sort(key=lambda c: c.source_offset)  # stable: a record's events keep their order
+        rejected.sort(key=lambda r: r.record.offset)
+        merged.append(Prepared(tp, [records[o] for o in sorted(records)], Screened(candidates, rejected)))
+    return merged
+
+
+class GroupCommitter:
+    """Writes batches in the order they were submitted, merging those that queued meanwhile.
+
+    A write that fails for good (the sealer retries outages itself) is logged at once and raised
+    by the next :meth:`submit`, which crashes the agent; Faust restarts it, and the restarted
+    agent finds each shard's place in Postgres again.
+    """
+
+    def __init__(self, commit: Commit, interval_s: float, max_pending_events: int) -> None:
+        self._commit = commit
+        self._interval_s = interval_s
+        self._max_pending = max_pending_events
+        self._pending: list[Prepared] = []
+        self._pending_events = 0
+        self._full = asyncio.Event()
+        self._last_write = -float("inf")
+        self._writing: asyncio.Task[None] | None = None
+
+    async def submit(self, batch: list[Prepared]) -> None:
+        """Queue a decoded batch; waits only while ``max_pending_events`` are already queued."""
+        self._raise_failure()
+        self._pending += batch
+        self._pending_events += sum(len(p.screened.candidates) + len(p.screened.rejected) for p in batch)
+        writing = self._ensure_writing()
+        while self._pending_events >= self._max_pending:
+            self._full.set()
+            await asyncio.shield(writing)
+            writing = self._ensure_writing()
+
+    async def close(self) -> None:
+        """Stop writing; a write cut short rolls back whole, and Postgres says where to resume."""
+        if self._writing is not None:
+            self._writing.cancel()
+            await asyncio.gather(self._writing, return_exceptions=True)
+
+    def _ensure_writing(self) -> asyncio.Task[None]:
+        if self._writing is None or self._writing.done():
+            self._raise_failure()
+            self._writing = asyncio.create_task(self._write_pending())
+            self._writing.add_done_callback(_log_failure)
+        return self._writing
+
+    async def _write_pending(self) -> None:
+        while self._pending:
+            await self._until_due()
+            batches, self._pending, self._pending_events = self._pending, [], 0
+            self._last_write = time.monotonic()
+            await self._commit(merge(batches))
+
+    async def _until_due(self) -> None:
+        """Wait until ``interval_s`` after the last write began, or until the pending batches are full."""
+        self._full.clear()
+        remaining = self._last_write + self._interval_s - time.monotonic()
+        if remaining > 0 and self._pending_events < self._max_pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._full.wait(), remaining)
+
+    def _raise_failure(self) -> None:
+        writing = self._writing
+        if writing is not None and writing.done() and not writing.cancelled():
+            error = writing.exception()
+            if error is not None:
+                raise error
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("writing blocks failed; the agent stops at its next batch", error=repr(task.exception()))

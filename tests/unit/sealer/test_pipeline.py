@@ -1,0 +1,129 @@
+"""Group commit: batches decoded while a block is written are merged into the next block."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from provledger.sealer.core import Prepared
+from provledger.sealer.intake import Rejected, Screened, SourceRecord
+from provledger.sealer.pipeline import GroupCommitter, merge
+from provledger.sealer.shardlog import Accepted
+
+TP = ("events", 0)
+
+
+def _batch(offsets: list[int], tp: tuple[str, int] = TP, rejected: tuple[int, ...] = ()) -> Prepared:
+    """One event per offset, except the offsets in ``rejected``, which were dead-lettered."""
+    records = [SourceRecord(tp[0], tp[1], offset, None, None, f"{tp}{offset}".encode()) for offset in offsets]
+    candidates = [
+        Accepted(uuid.UUID(int=o + 1), b"c", b"h" * 32, 0, "COMPLETE", "r", None, "n", "j", (), (), o)
+        for o in offsets
+        if o not in rejected
+    ]
+    bad = [Rejected(r, "undecodable", "test") for r in records if r.offset in rejected]
+    return Prepared(tp, records, Screened(candidates, bad))
+
+
+def _offsets(batch: Prepared) -> tuple[list[int], list[int], list[int]]:
+    return (
+        [r.offset for r in batch.records],
+        [c.source_offset for c in batch.screened.candidates],
+        [r.record.offset for r in batch.screened.rejected],
+    )
+
+
+def test_merge_gives_one_batch_per_partition_in_offset_order() -> None:
+    other = ("events", 1)
+    merged = merge([_batch([0, 1]), _batch([5], other), _batch([2, 3], rejected=(3,)), _batch([6], other)])
+    assert [m.tp for m in merged] == [TP, other]
+    assert _offsets(merged[0]) == ([0, 1, 2, 3], [0, 1, 2], [3])
+    assert _offsets(merged[1]) == ([5, 6], [5, 6], [])
+
+
+def test_merge_keeps_the_first_copy_of_a_replayed_offset() -> None:
+    first, replay = _batch([3, 4], rejected=(4,)), _batch([2, 3, 4])  # the consumer sought back to 2
+    merged = merge([first, replay])
+    assert _offsets(merged[0]) == ([2, 3, 4], [2, 3], [4])
+    assert merged[0].records[1] is first.records[0]
+
+
+class _Writes:
+    """A commit function that records what it is given and holds each write until released."""
+
+    def __init__(self) -> None:
+        self.written: list[list[Prepared]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+        self.started = asyncio.Event()
+        self.error: BaseException | None = None
+
+    async def __call__(self, batches: list[Prepared]) -> None:
+        self.written.append(batches)
+        self.started.set()
+        await self.release.wait()
+        if self.error is not None:
+            raise self.error
+
+    def offsets(self) -> list[list[int]]:
+        return [[r.offset for b in write for r in b.records] for write in self.written]
+
+
+async def _settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_the_first_batch_is_written_at_once_and_batches_during_a_write_join_the_next() -> None:
+    writes = _Writes()
+    writes.release.clear()
+    committer = GroupCommitter(writes, interval_s=0, max_pending_events=1000)
+    await committer.submit([_batch([0])])
+    await writes.started.wait()
+    await committer.submit([_batch([1])])
+    await committer.submit([_batch([2, 3])])
+    assert writes.offsets() == [[0]]
+    writes.release.set()
+    await _settle()
+    assert writes.offsets() == [[0], [1, 2, 3]]
+    await committer.close()
+
+
+async def test_writes_wait_for_the_interval_unless_the_pending_events_reach_the_limit() -> None:
+    writes = _Writes()
+    committer = GroupCommitter(writes, interval_s=60, max_pending_events=4)
+    await committer.submit([_batch([0])])
+    await _settle()
+    await committer.submit([_batch([1, 2])])
+    await _settle()
+    assert writes.offsets() == [[0]], "the interval has not passed: the batch waits"
+    await committer.submit([_batch([3, 4])])  # four events pending: written now, and submit waits for it
+    assert writes.offsets() == [[0], [1, 2, 3, 4]]
+    await committer.close()
+
+
+async def test_a_failed_write_is_raised_by_the_next_submit() -> None:
+    writes = _Writes()
+    writes.error = RuntimeError("constraint violated")
+    committer = GroupCommitter(writes, interval_s=0, max_pending_events=1000)
+    await committer.submit([_batch([0])])
+    await _settle()
+    with pytest.raises(RuntimeError, match="constraint violated"):
+        await committer.submit([_batch([1])])
+    await committer.close()
+
+
+async def test_close_cancels_the_write_in_flight() -> None:
+    writes = _Writes()
+    writes.release.clear()
+    committer = GroupCommitter(writes, interval_s=0, max_pending_events=1000)
+    await committer.submit([_batch([0])])
+    await writes.started.wait()
+    await committer.close()
+    writes.release.set()
+    await committer.submit([_batch([1])])  # a new write starts; the cancelled one raised nothing
+    await _settle()
+    assert writes.offsets() == [[0], [1]]
+    await committer.close()
