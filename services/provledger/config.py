@@ -155,8 +155,8 @@ class SealerSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
         20_000,
         ge=1,
         le=10_000_000,
-        description="Decoded events that may wait for the next write; reaching it writes them at once and "
-        "stops taking records until the write ends, which bounds the sealer's memory.",
+        description="Decoded events that may wait for the next write; reaching it writes them as soon as "
+        "the write in flight ends and stops taking records until then, which bounds the sealer's memory.",
     )
     fetch_max_wait_ms: int = Field(
         100,

@@ -8,7 +8,10 @@ into one block per shard, the way a database's group commit turns many small tra
 one flush. The first batch after a quiet spell is written at once.
 
 Batches are taken and decoded without waiting for writes until ``max_pending_events`` wait;
-then they are written at once, and taking pauses until the write ends, which bounds memory.
+then they are written as soon as the write in flight ends, and taking pauses until that write
+has them: at most one write in flight and one full set pending, which bounds memory while the
+next batch is decoded during each write (a backlog of 1000-event records is always past the
+limit, so it is sealed with decoding and writing overlapped, one batch per block).
 """
 
 from __future__ import annotations
@@ -72,18 +75,24 @@ class GroupCommitter:
         self._pending: list[Prepared] = []
         self._pending_events = 0
         self._full = asyncio.Event()
+        self._taken = asyncio.Event()
         self._last_write = -float("inf")
         self._writing: asyncio.Task[None] | None = None
 
     async def submit(self, batch: list[Prepared]) -> None:
-        """Queue a decoded batch; waits only while ``max_pending_events`` are already queued."""
+        """Queue a decoded batch; while ``max_pending_events`` are queued, wait until a write takes them."""
         self._raise_failure()
         self._pending += batch
         self._pending_events += sum(len(p.screened.candidates) + len(p.screened.rejected) for p in batch)
         writing = self._ensure_writing()
         while self._pending_events >= self._max_pending:
             self._full.set()
-            await asyncio.shield(writing)
+            self._taken.clear()
+            taken = asyncio.ensure_future(self._taken.wait())
+            try:
+                await asyncio.wait((taken, writing), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                taken.cancel()
             writing = self._ensure_writing()
 
     async def close(self) -> None:
@@ -103,6 +112,7 @@ class GroupCommitter:
         while self._pending:
             await self._until_due()
             batches, self._pending, self._pending_events = self._pending, [], 0
+            self._taken.set()
             self._last_write = time.monotonic()
             await self._commit(merge(batches))
 
