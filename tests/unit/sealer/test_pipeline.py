@@ -136,7 +136,8 @@ async def test_a_full_submit_returns_once_its_batch_is_being_written_so_the_next
     writes.release.clear()
     committer = GroupCommitter(writes, interval_s=60, max_pending_events=2)
     await committer.submit([_batch([0, 1])])  # full: written at once
-    assert writes.offsets() == [[0, 1]] and not writes.release.is_set(), "returned during the write"
+    assert writes.offsets() == [[0, 1]]
+    assert not writes.release.is_set(), "returned while the write is still held"
     submitted = asyncio.ensure_future(committer.submit([_batch([2, 3])]))
     await _settle()
     assert not submitted.done(), "a second full batch waits while the first is written"
