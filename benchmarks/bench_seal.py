@@ -82,10 +82,20 @@ def _event_maker() -> Callable[[int], Event]:
     return event
 
 
-async def _create_database(admin_url: str, name: str) -> str:
+async def _drop_databases(admin_url: str, *names: str) -> None:
+    """Drop databases, stopping whatever works in them (autovacuum included)."""
     conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in names:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def _create_database(admin_url: str, name: str) -> str:
+    await _drop_databases(admin_url, name)
+    conn = await asyncpg.connect(admin_url)
+    try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
@@ -257,11 +267,15 @@ async def run(args: argparse.Namespace, admin_url: str, bootstrap: str, folder: 
     sealed_rate, blocks, per_block = await _sustained_rate(sealer_db)
     print(f"sealer: {sealed_rate:,.0f} events/s in {blocks} blocks of {per_block:,.0f} events on average")
 
+    # Each phase starts on a quiet server: left alone, autovacuum of the 150,000 events just
+    # sealed ran for seconds into the next phase (pg_stat_activity), on the cores it measures.
+    await _drop_databases(admin_url, "bench_sealer")
     baseline_db = await _create_database(admin_url, "bench_baseline")
     seconds = await copy_loop(bootstrap, backlog, baseline_db, args.events, defaults.batch_max_records)
     baseline_rate = args.events / seconds
     print(f"baseline: {baseline_rate:,.0f} events/s")
 
+    await _drop_databases(admin_url, "bench_baseline")
     live_db = await _create_database(admin_url, "bench_live")
     offered = int(args.rate * args.latency_seconds)
     async with sealer(folder, live_db, bootstrap, live, key_file) as live_sealer:
