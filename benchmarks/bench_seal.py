@@ -6,14 +6,16 @@ Measured in one run, against one broker and one Postgres:
   emitter does not share the cores with the sealer), then a ``provledger sealer`` process
   seals the whole backlog. The rate is taken from the blocks' own ``sealed_at`` times, first
   block to last, so process start-up is not counted.
+* the same backlog sealed again by **REPLICAS sealer processes** in one consumer group, as
+  ``deploy/`` runs them: the partitions split between them, and so does the decoding.
 * beside the **baseline**: a plain aiokafka ``getmany`` loop that decodes the same records and
   writes the same rows into the same tables through the same store code, with no hashing,
   signing, Merkle tree, tiles, deduplication or Faust (``seal_baseline.py``).
 * **seal latency at a fixed offered load**: the SDK emits ``--rate`` events/s for
   ``--latency-seconds`` into another topic while a sealer runs; p50/p99 of ``sealed_at`` minus
-  each event's ``event_time`` (from Postgres, exact), and the p99 bucket of the sealer's own
+  each event's ``event_time`` (from Postgres, exact), and the p99 of the sealer's own
   commit-time histogram.
-* **sealer peak memory**: the largest RSS of the sealer process (psutil) in either phase.
+* **sealer peak memory**: the largest RSS of any sealer process (psutil) in any phase.
 
 Usage: ``python benchmarks/bench_seal.py [--events N] [--rate N] [--latency-seconds S] [--json PATH]``
 (``provledger bench`` runs it with the defaults). Servers are ``PROVLEDGER_DATABASE_URL`` /
@@ -54,6 +56,8 @@ from seal_baseline import copy_loop
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "seal.json"
 PARTITIONS = 4
+#: Sealer replicas of the scale-out phase: as many as deploy/kubernetes/sealer.yaml runs.
+REPLICAS = 2
 RUNS = 64
 READY_TIMEOUT_S = 120.0
 
@@ -131,7 +135,15 @@ async def _emit(bootstrap: str, topic: str, count: int, rate: float | None) -> f
 class SealerProcess:
     """A ``provledger sealer`` child whose RSS is sampled until it stops."""
 
-    def __init__(self, folder: Path, database_url: str, bootstrap: str, topic: str, key_file: Path) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        database_url: str,
+        bootstrap: str,
+        topic: str,
+        key_file: Path,
+        group: str | None = None,
+    ) -> None:
         self.port = free_port()
         env = (
             dict(os.environ)
@@ -143,7 +155,7 @@ class SealerProcess:
                 "PROVLEDGER_TOPIC_DEAD_LETTER": f"{topic}.dead-letter",
                 "PROVLEDGER_SIGNING_KEY_FILE": str(key_file),
                 "PROVLEDGER_METRICS_PORT": str(self.port),
-                "PROVLEDGER_CONSUMER_GROUP": f"bench-{uuid.uuid4().hex[:8]}",
+                "PROVLEDGER_CONSUMER_GROUP": group or f"bench-{uuid.uuid4().hex[:8]}",
                 "PROVLEDGER_LOG_LEVEL": "WARNING",
             }
         )
@@ -183,8 +195,10 @@ class SealerProcess:
 
 
 @contextlib.asynccontextmanager
-async def sealer(*args: object) -> AsyncIterator[SealerProcess]:
-    process = SealerProcess(*args)  # type: ignore[arg-type]
+async def sealer(
+    folder: Path, database_url: str, bootstrap: str, topic: str, key_file: Path, group: str | None = None
+) -> AsyncIterator[SealerProcess]:
+    process = SealerProcess(folder, database_url, bootstrap, topic, key_file, group)
     try:
         yield process
     finally:
@@ -251,6 +265,23 @@ def _histogram_p99(metrics: str, name: str) -> float:
     raise ValueError(f"{name} has no observations")
 
 
+async def _replicas_phase(
+    admin_url: str, bootstrap: str, topic: str, key_file: Path, folder: Path, events: int
+) -> tuple[float, int]:
+    """Seal the backlog again with REPLICAS sealers in one group; events/s and the largest RSS."""
+    database = await _create_database(admin_url, "bench_replicas")
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    async with contextlib.AsyncExitStack() as stack:
+        replicas = [
+            await stack.enter_async_context(sealer(folder, database, bootstrap, topic, key_file, group=group))
+            for _ in range(REPLICAS)
+        ]
+        await _wait_sealed(database, events, 600)
+    rate, _, _ = await _sustained_rate(database)
+    await _drop_databases(admin_url, "bench_replicas")
+    return rate, max(replica.peak_rss for replica in replicas)
+
+
 async def run(args: argparse.Namespace, admin_url: str, bootstrap: str, folder: Path) -> list[Figure]:
     defaults = load(SealerSettings)
     key_file = folder / "bench.pem"
@@ -267,9 +298,14 @@ async def run(args: argparse.Namespace, admin_url: str, bootstrap: str, folder: 
     sealed_rate, blocks, per_block = await _sustained_rate(sealer_db)
     print(f"sealer: {sealed_rate:,.0f} events/s in {blocks} blocks of {per_block:,.0f} events on average")
 
-    # Each phase starts on a quiet server: left alone, autovacuum of the 150,000 events just
-    # sealed ran for seconds into the next phase (pg_stat_activity), on the cores it measures.
+    # Each phase starts on a quiet server: left alone, autovacuum of the events just sealed ran
+    # for seconds into the next phase (pg_stat_activity), on the cores that phase measures.
     await _drop_databases(admin_url, "bench_sealer")
+    replicas_rate, replicas_rss = await _replicas_phase(
+        admin_url, bootstrap, backlog, key_file, folder, args.events
+    )
+    print(f"{REPLICAS} sealer replicas: {replicas_rate:,.0f} events/s")
+
     baseline_db = await _create_database(admin_url, "bench_baseline")
     seconds = await copy_loop(bootstrap, backlog, baseline_db, args.events, defaults.batch_max_records)
     baseline_rate = args.events / seconds
@@ -285,16 +321,23 @@ async def run(args: argparse.Namespace, admin_url: str, bootstrap: str, folder: 
         metrics = await live_sealer.metrics()
     p50, p99 = await _latency(live_db)
     commit_p99 = _histogram_p99(metrics, "provledger_sealer_latency_from_event_time_seconds")
-    peak = max(backlog_sealer.peak_rss, live_sealer.peak_rss) / 2**20
+    peak = max(backlog_sealer.peak_rss, live_sealer.peak_rss, replicas_rss) / 2**20
     return [
         Figure("events/s sealed (pre-filled topic)", sealed_rate, "events/s", baseline_rate, "getmany+COPY"),
+        Figure(
+            f"events/s sealed by {REPLICAS} sealer replicas (as deployed)",
+            replicas_rate,
+            "events/s",
+            baseline_rate,
+            "getmany+COPY",
+        ),
         Figure("events/s emitted by the SDK (pre-fill)", emit_rate, "events/s"),
         Figure("mean events per block", per_block, "events"),
         Figure(f"offered load achieved (target {args.rate:,}/s)", achieved, "events/s"),
         Figure("seal latency p50 (event_time to sealed_at)", p50 * 1000, "ms"),
         Figure("seal latency p99 (event_time to sealed_at)", p99 * 1000, "ms"),
         Figure("seal latency p99 to commit (sealer histogram)", commit_p99 * 1000, "ms"),
-        Figure("sealer peak RSS", peak, "MiB"),
+        Figure("sealer peak RSS (largest process)", peak, "MiB"),
     ]
 
 
