@@ -95,6 +95,8 @@ class SealerRuntime:
         self.key = key
         self.app = app
         self.sealer: Sealer | None = None
+        #: The running agent's, so a rebalance can drop what it holds of revoked partitions.
+        self.committer: GroupCommitter | None = None
         self._started = asyncio.Lock()
         self._producer: AIOKafkaProducer | None = None
         self._web: web.AppRunner | None = None
@@ -196,7 +198,7 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
     @app.agent(topics)
     async def seal(stream: faust.StreamT[bytes]) -> None:
         sealer = await runtime.ensure_started()
-        committer = GroupCommitter(
+        committer = runtime.committer = GroupCommitter(
             functools.partial(commit, sealer), settings.block_interval_ms / 1000, settings.max_pending_events
         )
         try:
@@ -210,6 +212,8 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
     # Faust calls signal receivers as receiver(sender, *args, signal=..., **kwargs).
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        if runtime.committer is not None:
+            runtime.committer.forget(_partitions(args[0]))
         if runtime.sealer is not None:
             runtime.sealer.forget(_partitions(args[0]))
 

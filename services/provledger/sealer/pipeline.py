@@ -83,7 +83,7 @@ class GroupCommitter:
         """Queue a decoded batch; while ``max_pending_events`` are queued, wait until a write takes them."""
         self._raise_failure()
         self._pending += batch
-        self._pending_events += sum(len(p.screened.candidates) + len(p.screened.rejected) for p in batch)
+        self._pending_events += _events(batch)
         writing = self._ensure_writing()
         while self._pending_events >= self._max_pending:
             self._full.set()
@@ -94,6 +94,15 @@ class GroupCommitter:
             finally:
                 taken.cancel()
             writing = self._ensure_writing()
+
+    def forget(self, partitions: Sequence[tuple[str, int]]) -> None:
+        """Drop the pending batches of revoked partitions: their next owner seals them from Postgres's offset.
+
+        Written anyway, they would only lose the compare-and-set on the shard head to that owner.
+        """
+        revoked = set(partitions)
+        self._pending = [p for p in self._pending if p.tp not in revoked]
+        self._pending_events = _events(self._pending)
 
     async def close(self) -> None:
         """Stop writing; a write cut short rolls back whole, and Postgres says where to resume."""
@@ -130,6 +139,10 @@ class GroupCommitter:
             error = writing.exception()
             if error is not None:
                 raise error
+
+
+def _events(batches: Sequence[Prepared]) -> int:
+    return sum(len(p.screened.candidates) + len(p.screened.rejected) for p in batches)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

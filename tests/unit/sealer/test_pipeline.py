@@ -145,3 +145,18 @@ async def test_a_full_submit_returns_once_its_batch_is_being_written_so_the_next
     await submitted
     assert writes.offsets() == [[0, 1], [2, 3]]
     await committer.close()
+
+
+async def test_forgetting_revoked_partitions_drops_their_pending_batches_only() -> None:
+    writes = _Writes()
+    writes.release.clear()
+    committer = GroupCommitter(writes, interval_s=0, max_pending_events=1000)
+    other = ("events", 1)
+    await committer.submit([_batch([0])])
+    await writes.started.wait()
+    await committer.submit([_batch([1]), _batch([7], other)])
+    committer.forget([TP])
+    writes.release.set()
+    await _settle()
+    assert [[b.tp for b in write] for write in writes.written] == [[TP], [other]]
+    await committer.close()
