@@ -212,10 +212,11 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
     # Faust calls signal receivers as receiver(sender, *args, signal=..., **kwargs).
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        revoked = _partitions(args[0])
         if runtime.committer is not None:
-            runtime.committer.forget(_partitions(args[0]))
+            runtime.committer.forget(revoked)
         if runtime.sealer is not None:
-            runtime.sealer.forget(_partitions(args[0]))
+            runtime.sealer.forget(revoked)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:

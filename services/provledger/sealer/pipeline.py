@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 
 from provledger import logs
-from provledger.sealer.core import Prepared
+from provledger.sealer.core import Prepared, TopicPartition
 from provledger.sealer.intake import Rejected, Screened, SourceRecord
 from provledger.sealer.shardlog import Accepted
 
@@ -38,7 +38,7 @@ def merge(batches: Sequence[Prepared]) -> list[Prepared]:
     A partition's batches arrive in offset order except after the sealer seeks back, when a
     record can come again: its first copy is kept.
     """
-    by_partition: dict[tuple[str, int], list[Prepared]] = defaultdict(list)
+    by_partition: dict[TopicPartition, list[Prepared]] = defaultdict(list)
     for batch in batches:
         by_partition[batch.tp].append(batch)
     merged = []
@@ -81,7 +81,6 @@ class GroupCommitter:
 
     async def submit(self, batch: list[Prepared]) -> None:
         """Queue a decoded batch; while ``max_pending_events`` are queued, wait until a write takes them."""
-        self._raise_failure()
         self._pending += batch
         self._pending_events += _events(batch)
         writing = self._ensure_writing()
@@ -95,7 +94,7 @@ class GroupCommitter:
                 taken.cancel()
             writing = self._ensure_writing()
 
-    def forget(self, partitions: Sequence[tuple[str, int]]) -> None:
+    def forget(self, partitions: Sequence[TopicPartition]) -> None:
         """Drop the pending batches of revoked partitions: their next owner seals them from Postgres's offset.
 
         Written anyway, they would only lose the compare-and-set on the shard head to that owner.
