@@ -36,10 +36,11 @@ from provledger.store.lineage import (
 )
 
 # Each branch of the LATERAL follows one relation one way; `w.up` gates it per row, so the
-# planner turns it into a one-time filter and only matching branches touch an index.
+# planner turns it into a one-time filter and only matching branches touch an index. Run ids
+# compare as bytes (COLLATE "C", migration 0005), and a recursive CTE's terms must agree on it.
 _WALK = """
 WITH RECURSIVE walk(up, depth, art, run) AS (
-    SELECT d.up, 0, s.art, s.run
+    SELECT d.up, 0, s.art, s.run COLLATE "C"
     FROM unnest($1::bool[]) AS d(up)
     CROSS JOIN (SELECT unnest($2::bigint[]) AS art, NULL::text AS run
                 UNION ALL SELECT NULL::bigint, unnest($3::text[])) AS s
