@@ -16,6 +16,10 @@ Measured in one run, against one broker and one Postgres:
   each event's ``event_time`` (from Postgres, exact), and the p99 of the sealer's own
   commit-time histogram.
 * **sealer peak memory**: the largest RSS of any sealer process (psutil) in any phase.
+* **where the time goes**: CPU microseconds per event of the sealer process, Postgres and the
+  broker while one sealer seals the backlog, beside the same for the baseline, and the events/s
+  the machine's cores allow at that much CPU per event (embedded servers only: an external
+  server's processes are not ours to read).
 
 Usage: ``python benchmarks/bench_seal.py [--events N] [--rate N] [--latency-seconds S] [--json PATH]``
 (``provledger bench`` runs it with the defaults). Servers are ``PROVLEDGER_DATABASE_URL`` /
@@ -43,10 +47,11 @@ import httpx
 import psutil
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from cpu import CpuMeter
 from provledger.config import KafkaSettings, SealerSettings, load
 from provledger.emit import Emitter
 from provledger.events import ArtifactRef, Event, EventType, Job, Run
-from provledger.local import local_servers
+from provledger.local import LocalServers, local_servers
 from provledger.local.probes import run_blocking
 from provledger.local.process import free_port
 from provledger.sealer.keyfiles import generate_key_file
@@ -205,11 +210,24 @@ async def sealer(
         await process.stop()
 
 
+async def _sealed(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return int(await conn.fetchval(_SEALED))
+    finally:
+        await conn.close()
+
+
+# From the blocks, a few rows: count(*) over the events, four times a second, cost Postgres
+# several microseconds per event of the CPU it measures.
+_SEALED = "SELECT coalesce(sum(event_count), 0) FROM blocks"
+
+
 async def _wait_sealed(database_url: str, count: int, timeout_s: float) -> None:
     conn = await asyncpg.connect(database_url)
     try:
         deadline = time.monotonic() + timeout_s
-        while await conn.fetchval("SELECT count(*) FROM events") < count:
+        while await conn.fetchval(_SEALED) < count:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"fewer than {count} events sealed after {timeout_s} s")
             await asyncio.sleep(0.25)
@@ -282,7 +300,49 @@ async def _replicas_phase(
     return rate, max(replica.peak_rss for replica in replicas)
 
 
-async def run(args: argparse.Namespace, admin_url: str, bootstrap: str, folder: Path) -> list[Figure]:
+def _server_pids(servers: LocalServers) -> dict[str, int]:
+    """The embedded servers' processes; empty (with the reason printed) when any server is not ours."""
+    postgres = servers.postgres.process if servers.postgres else None
+    broker = servers.kafka.process if servers.kafka else None
+    if postgres is None or broker is None:
+        print("CPU per process is not measured: Postgres or the broker is not an embedded server of this run")
+        return {}
+    return {"Postgres": postgres.pid, "broker": broker.pid}
+
+
+def _cpu_figures(sealing: CpuMeter, sealed: int, baseline: CpuMeter, copied: int) -> list[Figure]:
+    """CPU per event of each process, and what the cores allow at the total, beside the baseline's."""
+    figures = []
+    pairs = (("sealer", "baseline loop"), ("Postgres", "Postgres"), ("broker", "broker"))
+    for process, baseline_process in pairs:
+        figures.append(
+            Figure(
+                f"CPU per event: {process}",
+                sealing.micros_per(process, sealed),
+                "us/event",
+                baseline.micros_per(baseline_process, copied),
+                f"{baseline_process} in the baseline",
+            )
+        )
+    total = sum(sealing.used.values()) / sealed * 1e6
+    baseline_total = sum(baseline.used.values()) / copied * 1e6
+    cores = psutil.cpu_count() or 1
+    figures.append(Figure("CPU per event: all three", total, "us/event", baseline_total, "the baseline's"))
+    figures.append(
+        Figure(
+            f"events/s {cores} cores allow at that CPU",
+            cores / total * 1e6,
+            "events/s",
+            cores / baseline_total * 1e6,
+            "baseline",
+        )
+    )
+    return figures
+
+
+async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> list[Figure]:
+    admin_url, bootstrap = servers.database_url, servers.kafka_bootstrap
+    server_pids = _server_pids(servers)
     defaults = load(SealerSettings)
     key_file = folder / "bench.pem"
     generate_key_file(key_file, defaults.signing_key_name)
@@ -294,7 +354,13 @@ async def run(args: argparse.Namespace, admin_url: str, bootstrap: str, folder: 
 
     sealer_db = await _create_database(admin_url, "bench_sealer")
     async with sealer(folder, sealer_db, bootstrap, backlog, key_file) as backlog_sealer:
+        # Measured from readiness on: start-up (imports, Faust) is not per-event work.
+        await backlog_sealer.wait_ready()
+        sealing = CpuMeter(server_pids | {"sealer": backlog_sealer.popen.pid})
+        sealing.start()
+        sealed_before = await _sealed(sealer_db)
         await _wait_sealed(sealer_db, args.events, 600)
+        sealing.stop()
     sealed_rate, blocks, per_block = await _sustained_rate(sealer_db)
     print(f"sealer: {sealed_rate:,.0f} events/s in {blocks} blocks of {per_block:,.0f} events on average")
 
@@ -307,7 +373,10 @@ async def run(args: argparse.Namespace, admin_url: str, bootstrap: str, folder: 
     print(f"{REPLICAS} sealer replicas: {replicas_rate:,.0f} events/s")
 
     baseline_db = await _create_database(admin_url, "bench_baseline")
+    copying = CpuMeter(server_pids, own="baseline loop")
+    copying.start()
     seconds = await copy_loop(bootstrap, backlog, baseline_db, args.events, defaults.batch_max_records)
+    copying.stop()
     baseline_rate = args.events / seconds
     print(f"baseline: {baseline_rate:,.0f} events/s")
 
@@ -322,6 +391,7 @@ async def run(args: argparse.Namespace, admin_url: str, bootstrap: str, folder: 
     p50, p99 = await _latency(live_db)
     commit_p99 = _histogram_p99(metrics, "provledger_sealer_latency_from_event_time_seconds")
     peak = max(backlog_sealer.peak_rss, live_sealer.peak_rss, replicas_rss) / 2**20
+    cpu = _cpu_figures(sealing, args.events - sealed_before, copying, args.events) if server_pids else []
     return [
         Figure("events/s sealed (pre-filled topic)", sealed_rate, "events/s", baseline_rate, "getmany+COPY"),
         Figure(
@@ -338,6 +408,7 @@ async def run(args: argparse.Namespace, admin_url: str, bootstrap: str, folder: 
         Figure("seal latency p99 (event_time to sealed_at)", p99 * 1000, "ms"),
         Figure("seal latency p99 to commit (sealer histogram)", commit_p99 * 1000, "ms"),
         Figure("sealer peak RSS (largest process)", peak, "MiB"),
+        *cpu,
     ]
 
 
@@ -358,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
             durable=False,
         ) as servers,
     ):
-        figures = run_blocking(lambda: run(args, servers.database_url, servers.kafka_bootstrap, Path(tmp)))
+        figures = run_blocking(lambda: run(args, servers, Path(tmp)))
     print_figures("provledger sealer, end to end (2 shared cores, measured under contention)", figures)
     write_summary(
         args.json,
