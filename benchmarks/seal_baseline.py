@@ -19,6 +19,7 @@ from provledger.events.reader import read_batch
 from provledger.ledger.block import GENESIS_PREV_HASH, HEADER_VERSION, BlockHeader, log_id_for
 from provledger.sealer.intake import accept, accept_fields
 from provledger.sealer.shardlog import Accepted, lineage_rows, run_rows
+from provledger.store.artifacts import ArtifactIds
 from provledger.store.blocks import ensure_shard, write_block
 from provledger.store.db import create_pool
 from provledger.store.records import EventRow, SealedBlock
@@ -64,6 +65,7 @@ async def copy_loop(bootstrap: str, topic: str, database_url: str, events: int, 
     )
     await consumer.start()
     shards: dict[TopicPartition, _Shard] = {}
+    artifacts = ArtifactIds()
     done, started = 0, None
     try:
         while done < events:
@@ -76,7 +78,7 @@ async def copy_loop(bootstrap: str, topic: str, database_url: str, events: int, 
                     state = shards[tp]
                     batch = [e for record in records for e in _decode(record.value, record.offset)]
                     block = _block(state, batch, records[0].offset, records[-1].offset)
-                    await write_block(conn, block, state.next_offset)
+                    await write_block(conn, block, state.next_offset, artifacts)
                     state.height, state.tree_size = state.height + 1, block.header.tree_size
                     state.next_offset = block.next_offset
                     done += len(batch)

@@ -26,6 +26,7 @@ from provledger.sealer.deadletter import DeadLetterSink
 from provledger.sealer.intake import Rejected, Screened, SourceRecord, dedupe, screen
 from provledger.sealer.metrics import SealerMetrics
 from provledger.sealer.shardlog import Accepted, ShardLog
+from provledger.store.artifacts import ArtifactIds
 from provledger.store.blocks import advance_offset, ensure_shard, existing_leaf_hashes, load_head, write_block
 
 _log = logs.get_logger(__name__)
@@ -89,6 +90,7 @@ class Sealer:
         self._shards: dict[TopicPartition, int] = {}
         self._sought: set[TopicPartition] = set()
         self._gap_deadline: dict[TopicPartition, float] = {}
+        self._artifacts = ArtifactIds()  # artifacts are global: every shard's blocks share the ids
 
     async def load(self, partitions: Sequence[TopicPartition]) -> None:
         """Load the heads of newly assigned partitions; the sealer is ready once this returns."""
@@ -267,7 +269,7 @@ class Sealer:
             if batch.accepted:
                 block = log.seal(batch.accepted, fresh[0].offset, fresh[-1].offset, self._key, self._clock())
                 try:
-                    await write_block(conn, block, expected_offset)
+                    await write_block(conn, block, expected_offset, self._artifacts)
                 except BaseException:
                     self._logs.pop(tp, None)  # memory ran ahead of Postgres: reload before sealing again
                     raise

@@ -15,8 +15,9 @@ import asyncpg
 from provledger.errors import StaleShard
 from provledger.ledger.block import GENESIS_PREV_HASH
 from provledger.ledger.proofs import range_nodes
+from provledger.store.artifacts import ArtifactIds, Key, artifact_ids
 from provledger.store.db import Conn
-from provledger.store.records import ArtifactKey, SealedBlock, TileRow, from_micros
+from provledger.store.records import SealedBlock, TileRow, from_micros
 from provledger.store.tiles import partial_tile_coordinates, read_nodes, read_tiles
 
 
@@ -79,9 +80,16 @@ async def existing_leaf_hashes(conn: Conn, event_ids: list[uuid.UUID]) -> dict[u
     return {row["event_id"]: bytes(row["leaf_hash"]) for row in rows}
 
 
-async def write_block(conn: Conn, block: SealedBlock, expected_offset: int) -> None:
-    """Write ``block`` and everything it covers atomically; :class:`StaleShard` if another sealer won."""
+async def write_block(
+    conn: Conn, block: SealedBlock, expected_offset: int, artifacts: ArtifactIds | None = None
+) -> None:
+    """Write ``block`` and everything it covers atomically; :class:`StaleShard` if another sealer won.
+
+    ``artifacts`` are the artifact ids the caller's earlier commits made (a long-lived writer
+    passes the same one each time); this commit's are added to it once it has committed.
+    """
     header = block.header
+    known = artifacts if artifacts is not None else ArtifactIds()
     try:
         async with conn.transaction():
             await _insert_block(conn, block)
@@ -98,8 +106,10 @@ async def write_block(conn: Conn, block: SealedBlock, expected_offset: int) -> N
                 columns=["shard", "tile_level", "tile_index", "width", "hashes"],
                 records=[(block.shard, t.tile_level, t.tile_index, t.width, t.hashes) for t in block.tiles],
             )
-            await _insert_lineage(conn, block)
+            ids = await _insert_lineage(conn, block, known)
             await advance_offset(conn, block.shard, expected_offset, block.next_offset)
+        if not conn.is_in_transaction():  # committed, not a savepoint of a caller's transaction
+            known.learn(ids)
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name in ("blocks_pkey", "blocks_shard_tree_size_key"):
             raise StaleShard(f"shard {block.shard} already has a block at height {header.height}") from exc
@@ -131,7 +141,8 @@ async def _insert_block(conn: Conn, block: SealedBlock) -> None:
     )  # fmt: skip
 
 
-async def _insert_lineage(conn: Conn, block: SealedBlock) -> None:
+async def _insert_lineage(conn: Conn, block: SealedBlock, known: ArtifactIds) -> dict[Key, int]:
+    """Runs, artifacts and edges of ``block``; the artifact ids it used, to remember once committed."""
     if block.runs:
         await conn.execute(
             "INSERT INTO runs (run_id, parent_run_id, job_namespace, job_name, first_seen) "
@@ -142,41 +153,15 @@ async def _insert_lineage(conn: Conn, block: SealedBlock) -> None:
             [from_micros(r.first_seen) for r in block.runs],
         )  # fmt: skip
     if not block.lineage:
-        return
-    artifacts = list(dict.fromkeys(edge.artifact for edge in block.lineage))
+        return {}
     sealed_at = from_micros(block.header.sealed_at)
-    # RETURNING names the artifacts this insert created (most of a block's, typically); only
-    # those that existed before are read back (measured: 40 -> 34 us per new artifact).
-    created = await conn.fetch(
-        "INSERT INTO artifacts (namespace, name, digest, kind, version, first_seen) "
-        "SELECT ns, n, d, k, v, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) "
-        "AS a(ns, n, d, k, v) ON CONFLICT (namespace, name, digest) DO NOTHING "
-        "RETURNING artifact_id, namespace, name, digest",
-        *_key_columns(artifacts),
-        [a.kind for a in artifacts],
-        [a.version for a in artifacts],
-        sealed_at,
-    )
-    ids = {(r["namespace"], r["name"], r["digest"]): r["artifact_id"] for r in created}
-    existing = [a for a in artifacts if a[:3] not in ids]
-    if existing:
-        rows = await conn.fetch(
-            "SELECT a.artifact_id, a.namespace, a.name, a.digest FROM artifacts a "
-            "JOIN unnest($1::text[], $2::text[], $3::text[]) AS w(ns, n, d) "
-            "ON a.namespace = w.ns AND a.name = w.n AND a.digest = w.d",
-            *_key_columns(existing),
-        )
-        ids.update({(r["namespace"], r["name"], r["digest"]): r["artifact_id"] for r in rows})
+    ids = await artifact_ids(conn, list(dict.fromkeys(e.artifact for e in block.lineage)), known, sealed_at)
     await conn.copy_records_to_table(
         "lineage_edges",
         columns=["relation", "run_id", "artifact_id", "event_id", "recorded_at"],
         records=[(e.relation, e.run_id, ids[e.artifact[:3]], e.event_id, sealed_at) for e in block.lineage],
     )
-
-
-def _key_columns(artifacts: list[ArtifactKey]) -> tuple[list[str], list[str], list[str]]:
-    """Namespaces, names and digests as three arrays: the artifacts' unique key, for unnest()."""
-    return [a.namespace for a in artifacts], [a.name for a in artifacts], [a.digest for a in artifacts]
+    return ids
 
 
 async def advance_offset(conn: Conn, shard: int, expected: int, next_offset: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import itertools
 import random
 import uuid
@@ -16,6 +18,7 @@ from provledger.ledger.checkpoint import open_checkpoint, shard_checkpoint
 from provledger.ledger.keys import SigningKey
 from provledger.ledger.merkle import leaf_hash, root, verify_consistency, verify_inclusion
 from provledger.sealer.shardlog import Accepted, ShardLog
+from provledger.store.artifacts import ArtifactIds
 from provledger.store.blocks import ensure_shard, load_head, write_block
 from provledger.store.records import ArtifactKey
 from provledger.store.tiles import consistency_proof, inclusion_proof
@@ -35,7 +38,7 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         await connection.close()
 
 
-def _events(count: int, first_offset: int) -> list[Accepted]:
+def _events(count: int, first_offset: int, outputs: tuple[ArtifactKey, ...] = (MODEL,)) -> list[Accepted]:
     events = []
     for i in range(count):
         canonical = f"event {first_offset + i}".encode()
@@ -43,16 +46,22 @@ def _events(count: int, first_offset: int) -> list[Accepted]:
         moment = 1_700_000_000_000_000 + i
         events.append(
             Accepted(uuid.uuid4(), canonical, leaf_hash(canonical), moment, "COMPLETE", run, None, "vision",
-                     "train", (DATASET,), (MODEL,), first_offset + i)
+                     "train", (DATASET,), outputs, first_offset + i)
         )  # fmt: skip
     return events
 
 
-async def _seal(conn: asyncpg.Connection, log: ShardLog, count: int) -> BlockHeader:
+async def _seal(
+    conn: asyncpg.Connection,
+    log: ShardLog,
+    count: int,
+    artifacts: ArtifactIds | None = None,
+    outputs: tuple[ArtifactKey, ...] = (MODEL,),
+) -> BlockHeader:
     first = log.next_offset
     expected = log.next_offset
-    block = log.seal(_events(count, first), first, first + count - 1, KEY, 1_700_000_000_000_000)
-    await write_block(conn, block, expected)
+    block = log.seal(_events(count, first, outputs), first, first + count - 1, KEY, 1_700_000_000_000_000)
+    await write_block(conn, block, expected, artifacts)
     return block.header
 
 
@@ -120,3 +129,60 @@ async def test_a_zombie_sealer_cannot_fork_the_shard(conn: asyncpg.Connection) -
     assert await conn.fetchval("SELECT count(*) FROM events WHERE shard = $1", shard) == 15
     resumed = ShardLog(await load_head(conn, shard), LOG_ORIGIN)  # the loser reloads and goes on
     assert (await _seal(conn, resumed, 3)).height == 2
+
+
+def _artifact(name: str) -> ArtifactKey:
+    return ArtifactKey("models", name, "sha256:" + hashlib.sha256(name.encode()).hexdigest(), "checkpoint")
+
+
+async def _edges_by_name(conn: asyncpg.Connection) -> dict[str, int]:
+    """Edges per artifact name, through the artifact ids they hold: an edge with a wrong id is lost."""
+    rows = await conn.fetch(
+        "SELECT a.name, count(*) AS edges FROM lineage_edges JOIN artifacts a USING (artifact_id) "
+        "GROUP BY a.name"
+    )
+    return {r["name"]: r["edges"] for r in rows}
+
+
+async def test_artifacts_written_before_are_found_without_remembering_them(conn: asyncpg.Connection) -> None:
+    shard = await ensure_shard(conn, "provledger.events", 4)
+    await _seal(conn, ShardLog(await load_head(conn, shard), LOG_ORIGIN), 10, ArtifactIds())
+    # Another writer (or this one after a restart) names the same dataset and model, and a new
+    # artifact: its copy of the new artifacts conflicts, and the upsert decides.
+    first_ckpt = _artifact("ckpt-1")
+    log = ShardLog(await load_head(conn, shard), LOG_ORIGIN)
+    await _seal(conn, log, 10, ArtifactIds(), outputs=(MODEL, first_ckpt))
+    assert await conn.fetchval("SELECT count(*) FROM artifacts") == 3
+    assert await _edges_by_name(conn) == {"imagenet": 2, "resnet": 2, "ckpt-1": 1}
+
+
+async def test_only_committed_artifact_ids_are_remembered(conn: asyncpg.Connection) -> None:
+    shard = await ensure_shard(conn, "provledger.events", 5)
+    artifacts = ArtifactIds()
+    await _seal(conn, ShardLog(await load_head(conn, shard), LOG_ORIGIN), 10, artifacts)
+    head = await load_head(conn, shard)
+    owner, zombie = ShardLog(head, LOG_ORIGIN), ShardLog(head, LOG_ORIGIN)
+    await _seal(conn, owner, 5, artifacts)
+    lost = _artifact("only-in-the-losing-block")
+    with pytest.raises(StaleShard):
+        await _seal(conn, zombie, 5, artifacts, outputs=(lost,))
+    assert artifacts.get(lost[:3]) is None
+    # The same in a caller's transaction that rolls back: write_block's is only a savepoint.
+    rolled_back = _artifact("rolled-back")
+    log = ShardLog(await load_head(conn, shard), LOG_ORIGIN)
+    with contextlib.suppress(RuntimeError):
+        async with conn.transaction():
+            await _seal(conn, log, 5, artifacts, outputs=(rolled_back,))
+            raise RuntimeError("the caller gives up")
+    assert artifacts.get(rolled_back[:3]) is None
+    assert artifacts.get(MODEL[:3]) is not None
+    # Sealed for real later, both are written, and every edge finds its artifact.
+    resumed = ShardLog(await load_head(conn, shard), LOG_ORIGIN)
+    await _seal(conn, resumed, 5, artifacts, outputs=(lost, rolled_back))
+    assert await conn.fetchval("SELECT count(*) FROM artifacts") == 4
+    assert await _edges_by_name(conn) == {
+        "imagenet": 3,
+        "resnet": 2,
+        "only-in-the-losing-block": 1,
+        "rolled-back": 1,
+    }
