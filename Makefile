@@ -16,7 +16,8 @@ $(STAMP): pyproject.toml
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	@touch $@
 
-install: $(STAMP) ## Create .venv and install provledger with its dev and test extras.
+install: $(STAMP) ## Create .venv, install provledger with its dev and test extras, compile the fast reader.
+	@$(BIN)/python -m provledger.events.compiled || echo "continuing with the pure-Python reader"
 
 run: install ## Start Postgres, a Kafka-compatible broker and every built service; Ctrl-C stops all.
 	$(BIN)/provledger up --demo

@@ -15,7 +15,7 @@ import time
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from provledger.events import decode_record
-from provledger.events.reader import read_batch
+from provledger.events.compiled import read_batch
 from provledger.ledger.block import GENESIS_PREV_HASH, HEADER_VERSION, BlockHeader, log_id_for
 from provledger.sealer.intake import accept, accept_fields
 from provledger.sealer.shardlog import Accepted, lineage_rows, run_rows

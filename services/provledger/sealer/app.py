@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from provledger import logs
 from provledger.config import SealerSettings, masked
+from provledger.events import compiled
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.core import Prepared, Sealer, SealerOptions, now_micros
 from provledger.sealer.deadletter import KafkaDeadLetters
@@ -246,7 +247,14 @@ def run_sealer(settings: SealerSettings) -> int:
     settings.require_database_url()
     logs.configure(settings.log_level, settings.log_format)
     _return_large_buffers_to_the_os()
-    _log.info("sealer starting", settings=masked(settings), key=key.verifier.verifier_key_string())
+    _log.info(
+        "sealer starting",
+        settings=masked(settings),
+        key=key.verifier.verifier_key_string(),
+        reader="compiled"
+        if compiled.COMPILED
+        else "pure Python (build: python -m provledger.events.compiled)",
+    )
     # Fail before joining the group: a key retired by `provledger keys rotate` would sign blocks
     # that fail verification, and inside the worker the error would only stop the agent.
     asyncio.run(_preflight_key(settings.require_database_url(), key))

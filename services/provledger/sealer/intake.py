@@ -3,9 +3,10 @@
 Every way a record can be bad ends here as a :class:`Rejected` with a stable machine-readable
 reason (the dead-letter record carries it); nothing a producer sends can raise past this module.
 
-A native record is first offered to :func:`~provledger.events.reader.read_batch`, which reads
-canonically encoded v1 batches straight from their bytes; whatever it declines (another schema
-version, another encoding, anything invalid) takes the general path, which decides the reason.
+A native record is first offered to :func:`~provledger.events.reader.read_batch` (compiled when
+built: :mod:`provledger.events.compiled`), which reads canonically encoded v1 batches straight
+from their bytes; whatever it declines (another schema version, another encoding, anything
+invalid) takes the general path, which decides the reason.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import dataclass
 from provledger.errors import InvalidEvent
 from provledger.events.canonical import canonical_event_bytes
 from provledger.events.codec import decode_record
+from provledger.events.compiled import read_batch
 from provledger.events.model import ArtifactRef, Event
 from provledger.events.openlineage import from_openlineage
-from provledger.events.reader import EventFields, read_batch
+from provledger.events.reader import EventFields
 from provledger.ledger.merkle import leaf_hash
 from provledger.sealer.shardlog import Accepted
 from provledger.store.records import ArtifactKey

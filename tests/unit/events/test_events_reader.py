@@ -1,8 +1,14 @@
-"""The sealer's fast reader: never accepts what the general decoder rejects, never differs from it."""
+"""The sealer's fast reader: never accepts what the general decoder rejects, never differs from it.
+
+Every test that takes ``read_batch`` runs against the pure module and against its mypyc build
+(:mod:`provledger.events.compiled`), which the sealer runs when it is built: CI builds it.
+"""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +18,39 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from provledger.errors import InvalidEvent
+from provledger.events import compiled, reader
 from provledger.events.binary import array_of, event_body
 from provledger.events.canonical import canonical_event_bytes
 from provledger.events.codec import batch_header, decode_record, encode_record
 from provledger.events.model import Event
-from provledger.events.reader import ArtifactKey, EventFields, read_batch
+from provledger.events.reader import ArtifactKey, EventFields
 from provledger.events.schemas import registry
+
+Reader = Callable[[bytes], list[EventFields] | None]
+READERS = [
+    pytest.param(reader.read_batch, id="pure"),
+    pytest.param(
+        compiled.read_batch,
+        id="mypyc",
+        marks=pytest.mark.skipif(
+            not compiled.COMPILED,
+            reason="the compiled reader is not built for this source: python -m provledger.events.compiled",
+        ),
+    ),
+]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "read_batch" in metafunc.fixturenames:
+        metafunc.parametrize("read_batch", READERS)
+
+
+def test_an_edited_reader_never_runs_a_stale_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    edited = tmp_path / "reader.py"
+    edited.write_bytes(Path(reader.__file__).read_bytes() + b"\n# edited\n")
+    monkeypatch.setattr(reader, "__file__", str(edited))
+    assert compiled.load() is None
+
 
 V7 = "01938a6e-7c00-7abc-8def-0123456789ab"
 RUN = "01938a6e-7c00-7000-8000-000000000001"
@@ -51,7 +84,7 @@ def _record(*records: dict[str, Any]) -> bytes:
 
 @given(st.lists(events(), min_size=1, max_size=5))
 def test_every_valid_batch_the_sdk_writes_is_read_exactly_as_the_general_path_reads_it(
-    batch: list[Event],
+    read_batch: Reader, batch: list[Event]
 ) -> None:
     value = encode_record(batch)
     assert read_batch(value) == [_expected(event) for event in batch]
@@ -95,7 +128,9 @@ def _changed(record: dict[str, Any], path: tuple[str, ...], value: object) -> di
     return record | {path[0]: _changed(record[path[0]], path[1:], value)}
 
 
-def _check_changed(changes: list[tuple[tuple[str, ...], object]], *before: dict[str, Any]) -> None:
+def _check_changed(
+    read_batch: Reader, changes: list[tuple[tuple[str, ...], object]], *before: dict[str, Any]
+) -> None:
     record = sample_event().to_avro()
     for path, value in changes:
         record = _changed(record, path, value)
@@ -109,26 +144,30 @@ def _check_changed(changes: list[tuple[tuple[str, ...], object]], *before: dict[
 
 
 @pytest.mark.parametrize(("path", "value"), _CHANGES, ids=lambda v: repr(v)[:40])
-def test_each_rule_is_the_general_paths_at_its_boundary(path: tuple[str, ...], value: object) -> None:
-    _check_changed([(path, value)])
+def test_each_rule_is_the_general_paths_at_its_boundary(
+    read_batch: Reader, path: tuple[str, ...], value: object
+) -> None:
+    _check_changed(read_batch, [(path, value)])
 
 
 @pytest.mark.parametrize(("path", "value"), _CHANGES, ids=lambda v: repr(v)[:40])
 def test_each_rule_holds_for_an_event_after_a_valid_one_of_the_same_record(
-    path: tuple[str, ...], value: object
+    read_batch: Reader, path: tuple[str, ...], value: object
 ) -> None:
     """The reader checks a value the record repeats once; a changed repeat is checked again."""
-    _check_changed([(path, value)], sample_event().to_avro())
+    _check_changed(read_batch, [(path, value)], sample_event().to_avro())
 
 
 @given(st.lists(st.sampled_from(_CHANGES), min_size=2, max_size=3))
-def test_rules_together_are_the_general_paths(changes: list[tuple[tuple[str, ...], object]]) -> None:
-    _check_changed(changes)
+def test_rules_together_are_the_general_paths(
+    read_batch: Reader, changes: list[tuple[tuple[str, ...], object]]
+) -> None:
+    _check_changed(read_batch, changes)
 
 
 @given(st.lists(events(), min_size=1, max_size=3), st.data())
 def test_corrupted_records_are_read_like_the_general_path_or_left_to_it(
-    batch: list[Event], data: st.DataObject
+    read_batch: Reader, batch: list[Event], data: st.DataObject
 ) -> None:
     value = bytearray(encode_record(batch))
     for _ in range(data.draw(st.integers(1, 3))):
@@ -166,7 +205,7 @@ def _varint_padded(body: bytes, prefix: bytes) -> bytes:
         ),
     ],
 )  # fmt: skip
-def test_other_valid_spellings_are_left_to_the_general_path(respell: Any) -> None:
+def test_other_valid_spellings_are_left_to_the_general_path(read_batch: Reader, respell: Any) -> None:
     event = sample_event()
     body = respell(event_body(event))
     assert body != event_body(event)
@@ -175,7 +214,7 @@ def test_other_valid_spellings_are_left_to_the_general_path(respell: Any) -> Non
     assert decode_record(value) == [event]  # the general path still seals it, canonically re-encoded
 
 
-def test_records_the_general_path_rejects_are_left_to_it() -> None:
+def test_records_the_general_path_rejects_are_left_to_it(read_batch: Reader) -> None:
     good = sample_event()
     bad = _record(good.to_avro() | {"event_id": V7.upper()})
     assert read_batch(bad) is None
