@@ -50,27 +50,21 @@ def _extension(folder: Path, name: str) -> Path | None:
 
 def load() -> ModuleType | None:
     """The compiled reader built from the current source, or None (not built, or not loadable)."""
-    folder = build_folder()
-    module = _extension(folder, MODULE)
-    if module is None:
+    path = _extension(build_folder(), MODULE)
+    if path is None:
         return None
-    # mypyc puts its runtime beside the module when it builds several; the module imports it by name.
-    runtime = _extension(folder, f"{MODULE}__mypyc")
-    parts = [(f"{MODULE}__mypyc", runtime)] if runtime is not None else []
+    if MODULE in sys.modules:
+        return sys.modules[MODULE]
+    spec = importlib.util.spec_from_file_location(MODULE, path)
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
     try:
-        for name, path in [*parts, (MODULE, module)]:
-            if name not in sys.modules:
-                spec = importlib.util.spec_from_file_location(name, path)
-                if spec is None or spec.loader is None:
-                    raise ImportError(f"{path} is not a loadable extension module")
-                loaded = importlib.util.module_from_spec(spec)
-                sys.modules[name] = loaded
-                spec.loader.exec_module(loaded)
+        spec.loader.exec_module(module)
     except ImportError:  # built for another interpreter: run pure
-        for name, _ in [*parts, (MODULE, module)]:
-            sys.modules.pop(name, None)
         return None
-    return sys.modules[MODULE]
+    sys.modules[MODULE] = module
+    return module
 
 
 def _choose() -> Callable[[bytes], list[pure.EventFields] | None]:
