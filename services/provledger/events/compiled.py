@@ -7,7 +7,7 @@ decode plus accept 34 -> 19). The pure module stays the reference and the fallba
 * a build is stored under the SHA-256 of ``reader.py``'s source, so an edited reader can
   never run stale compiled code: it runs pure until built again (``make install`` builds);
 * a machine without a C compiler or mypy simply runs the pure module;
-* the reader's tests run against both (``tests/unit/events/conftest.py``).
+* the reader's tests run against both (``tests/unit/events/test_events_reader.py``).
 
 Build with ``python -m provledger.events.compiled`` (needs mypy, from the dev extra, and a C
 compiler). Builds live under the interpreter's prefix (the virtual environment), never in the
@@ -21,6 +21,7 @@ import importlib.machinery
 import importlib.util
 import os
 import shutil
+import site
 import subprocess
 import sys
 import tempfile
@@ -35,9 +36,10 @@ MODULE = "provledger_reader_mypyc"
 BUILDS = Path(sys.prefix) / "lib" / "provledger-mypyc"
 
 
-def build_folder() -> Path:
-    """Where the build of the current ``reader.py`` is (or would be)."""
-    source = Path(pure.__file__).read_bytes()
+def build_folder(source: bytes | None = None) -> Path:
+    """Where the build of ``source`` (by default the current ``reader.py``) is, or would be."""
+    if source is None:
+        source = Path(pure.__file__).read_bytes()
     return BUILDS / hashlib.sha256(source).hexdigest()[:32]
 
 
@@ -82,14 +84,19 @@ COMPILED = read_batch is not pure.read_batch
 
 def build() -> Path:
     """Compile ``reader.py`` into :func:`build_folder`; a no-op when that build exists."""
-    folder = build_folder()
+    source = Path(pure.__file__).read_bytes()  # read once: the build is filed under what it compiled
+    folder = build_folder(source)
     if _extension(folder, MODULE) is not None:
         return folder
     with tempfile.TemporaryDirectory(prefix="provledger-mypyc-") as tmp:
         work = Path(tmp)
-        shutil.copyfile(pure.__file__, work / f"{MODULE}.py")
-        package_root = str(Path(pure.__file__).parents[2])  # mypy finds provledger's types there
-        env = dict(os.environ, MYPYPATH=package_root)
+        (work / f"{MODULE}.py").write_bytes(source)
+        env = dict(os.environ)
+        package_root = str(Path(pure.__file__).parents[2])
+        if package_root not in site.getsitepackages():
+            # An editable install: point mypy at the source tree. An installed package (the
+            # image) is found in site-packages, which mypy refuses to see in MYPYPATH.
+            env["MYPYPATH"] = package_root
         result = subprocess.run(
             [sys.executable, "-m", "mypyc", f"{MODULE}.py"],
             cwd=work,

@@ -52,6 +52,7 @@ class ArtifactKey(NamedTuple):
 
     The reader builds these and the store writes them as they are
     (:class:`provledger.store.records.ArtifactKey` is this type), so nothing is converted per event.
+    Its mypyc build (:mod:`provledger.events.compiled`) builds equal tuples of its own class.
     """
 
     namespace: str

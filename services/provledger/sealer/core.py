@@ -184,10 +184,12 @@ class Sealer:
                 asyncpg.PostgresConnectionError,
                 asyncpg.InterfaceError,
                 asyncpg.OperatorInterventionError,
+                asyncpg.TransactionRollbackError,  # a deadlock or serialization failure: try again
                 ServiceUnavailable,
                 TimeoutError,
             ) as exc:
                 self._logs.pop(tp, None)
+                self._artifacts.clear()  # the server may have lost commits whose ids it remembers
                 delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
                 attempt += 1
                 _log.warning(

@@ -54,6 +54,15 @@ class ArtifactIds:
     def get(self, key: Key) -> int | None:
         return self._ids.get(key)
 
+    def clear(self) -> None:
+        """Forget everything: after losing the connection, a commit seen may not have survived.
+
+        A failover to an asynchronous standby, a restore, or a crash under
+        ``synchronous_commit=off`` can lose an acknowledged commit, and with it the sequence
+        values its artifacts took, which new artifacts would then be given.
+        """
+        self._ids.clear()
+
     def learn(self, ids: dict[Key, int]) -> None:
         """Remember the ids a committed block used: never those of a transaction that may roll back."""
         for key, artifact_id in ids.items():
@@ -81,6 +90,9 @@ async def artifact_ids(
         else:
             ids[key] = known_id
     if unknown:
+        # One order for every writer: two blocks inserting the same new artifacts in opposite
+        # orders would wait on each other's unique-index entries (a deadlock).
+        unknown.sort(key=lambda a: a[:3])
         try:
             ids.update(await _copy_new(conn, unknown, first_seen))
         except asyncpg.UniqueViolationError as exc:

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from provledger.events.reader import ArtifactKey as ArtifactKey  # defined with the reader that builds it
+# Defined with the reader that builds it; the compiled reader (events.compiled) builds an equal
+# tuple of its own class, so code compares and hashes artifact keys, never isinstance-checks them.
+from provledger.events.reader import ArtifactKey as ArtifactKey
 from provledger.ledger.block import BlockHeader
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

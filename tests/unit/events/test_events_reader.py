@@ -7,6 +7,7 @@ Every test that takes ``read_batch`` runs against the pure module and against it
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,13 @@ READERS = [
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "read_batch" in metafunc.fixturenames:
         metafunc.parametrize("read_batch", READERS)
+
+
+def test_the_compiled_reader_is_built_where_it_is_required() -> None:
+    """CI (``.ci/run``) requires the build, so the reader the sealer and the image run is tested."""
+    if not os.environ.get("PROVLEDGER_REQUIRE_COMPILED_READER"):
+        pytest.skip("PROVLEDGER_REQUIRE_COMPILED_READER is not set: a machine without a compiler runs pure")
+    assert compiled.COMPILED, "make install did not build the compiled reader; see its output"
 
 
 def test_an_edited_reader_never_runs_a_stale_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

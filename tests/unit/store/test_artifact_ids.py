@@ -27,3 +27,10 @@ def test_nothing_is_forgotten_below_capacity() -> None:
     ids.learn({_output(10): 10})
     assert ids.get(_output(0)) is None
     assert ids.get(_output(10)) == 10
+
+
+def test_clear_forgets_every_id() -> None:
+    ids = ArtifactIds()
+    ids.learn({DATASET: 1, _output(1): 2})
+    ids.clear()
+    assert (ids.get(DATASET), ids.get(_output(1))) == (None, None)
