@@ -210,17 +210,17 @@ async def sealer(
         await process.stop()
 
 
+# From the blocks, a few rows: count(*) over the events, four times a second, cost Postgres
+# several microseconds per event of the CPU it measures.
+_SEALED = "SELECT coalesce(sum(event_count), 0) FROM blocks"
+
+
 async def _sealed(database_url: str) -> int:
     conn = await asyncpg.connect(database_url)
     try:
         return int(await conn.fetchval(_SEALED))
     finally:
         await conn.close()
-
-
-# From the blocks, a few rows: count(*) over the events, four times a second, cost Postgres
-# several microseconds per event of the CPU it measures.
-_SEALED = "SELECT coalesce(sum(event_count), 0) FROM blocks"
 
 
 async def _wait_sealed(database_url: str, count: int, timeout_s: float) -> None:

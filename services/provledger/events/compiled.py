@@ -69,17 +69,12 @@ def load() -> ModuleType | None:
     return module
 
 
-def _choose() -> Callable[[bytes], list[pure.EventFields] | None]:
-    compiled = load()
-    reader: Callable[[bytes], list[pure.EventFields] | None] = (
-        compiled.read_batch if compiled is not None else pure.read_batch
-    )
-    return reader
-
-
+_module = load()
 #: :func:`provledger.events.reader.read_batch`, compiled when a build of its source is installed.
-read_batch = _choose()
-COMPILED = read_batch is not pure.read_batch
+read_batch: Callable[[bytes], list[pure.EventFields] | None] = (
+    pure.read_batch if _module is None else _module.read_batch
+)
+COMPILED = _module is not None
 
 
 def build() -> Path:

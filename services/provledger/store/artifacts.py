@@ -23,6 +23,7 @@ So the writer takes the cheap path whenever it is right, and falls back when it 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from datetime import datetime
 
 import asyncpg
@@ -73,32 +74,36 @@ class ArtifactIds:
 
 
 async def artifact_ids(
-    conn: Conn, artifacts: list[ArtifactKey], known: ArtifactIds, first_seen: datetime
+    conn: Conn, artifacts: Iterable[ArtifactKey], known: ArtifactIds, first_seen: datetime
 ) -> dict[Key, int]:
-    """The id of each of ``artifacts`` (distinct), inserting those Postgres does not hold yet.
+    """The id of every artifact named, by key, inserting those Postgres does not hold yet.
 
+    One row per unique key: the first spelling of an artifact's kind and version wins, as it
+    does in the table (two spellings of one key in a COPY would conflict with each other).
     Runs inside the caller's transaction; the caller hands the answer to
     :meth:`ArtifactIds.learn` once that transaction has committed.
     """
     ids: dict[Key, int] = {}
-    unknown = []
+    unknown: dict[Key, ArtifactKey] = {}
     for artifact in artifacts:
         key = artifact[:3]
+        if key in ids or key in unknown:
+            continue
         known_id = known.get(key)
         if known_id is None:
-            unknown.append(artifact)
+            unknown[key] = artifact
         else:
             ids[key] = known_id
     if unknown:
         # One order for every writer: two blocks inserting the same new artifacts in opposite
         # orders would wait on each other's unique-index entries (a deadlock).
-        unknown.sort(key=lambda a: a[:3])
+        new = [unknown[key] for key in sorted(unknown)]
         try:
-            ids.update(await _copy_new(conn, unknown, first_seen))
+            ids.update(await _copy_new(conn, new, first_seen))
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name != _UNIQUE_KEY:
                 raise
-            ids.update(await _upsert(conn, unknown, first_seen))
+            ids.update(await _upsert(conn, new, first_seen))
     return ids
 
 
@@ -127,7 +132,7 @@ async def _upsert(conn: Conn, artifacts: list[ArtifactKey], first_seen: datetime
         [a.version for a in artifacts],
         first_seen,
     )
-    ids = {(r["namespace"], r["name"], r["digest"]): r["artifact_id"] for r in created}
+    ids = _by_key(created)
     existing = [a for a in artifacts if a[:3] not in ids]
     if existing:
         rows = await conn.fetch(
@@ -136,8 +141,12 @@ async def _upsert(conn: Conn, artifacts: list[ArtifactKey], first_seen: datetime
             "ON a.namespace = w.ns AND a.name = w.n AND a.digest = w.d",
             *_key_columns(existing),
         )
-        ids.update({(r["namespace"], r["name"], r["digest"]): r["artifact_id"] for r in rows})
+        ids.update(_by_key(rows))
     return ids
+
+
+def _by_key(rows: list[asyncpg.Record]) -> dict[Key, int]:
+    return {(r["namespace"], r["name"], r["digest"]): r["artifact_id"] for r in rows}
 
 
 def _key_columns(artifacts: list[ArtifactKey]) -> tuple[list[str], list[str], list[str]]:
