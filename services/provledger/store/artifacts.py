@@ -37,7 +37,7 @@ Key = tuple[str, str, str]
 #: Ids remembered per process: a few MiB, far more than the artifacts a workload names again.
 DEFAULT_CAPACITY = 20_000
 
-_UNIQUE_KEY = "artifacts_namespace_name_digest_key"
+_UNIQUE_KEY = "artifacts_digest_namespace_name_key"
 _COLUMNS = ["artifact_id", "namespace", "name", "digest", "kind", "version", "first_seen"]
 
 
