@@ -22,7 +22,7 @@ from provledger.sealer.shardlog import Accepted, lineage_rows, run_rows
 from provledger.store.artifacts import ArtifactIds
 from provledger.store.blocks import ensure_shard, write_block
 from provledger.store.db import create_pool
-from provledger.store.records import EventRow, SealedBlock
+from provledger.store.records import SealedBlock
 
 _ZERO = bytes(32)
 _LOG_ID = log_id_for("bench.provledger/baseline")
@@ -41,20 +41,15 @@ def _decode(value: bytes, offset: int) -> list[Accepted]:
 
 
 def _block(state: _Shard, events: list[Accepted], first: int, last: int) -> SealedBlock:
-    rows = [
-        EventRow(e.event_id, state.tree_size + i, _ZERO, e.canonical, e.event_time, e.event_type, e.run_id,
-                 e.job_namespace, e.job_name, e.source_offset)
-        for i, e in enumerate(events)
-    ]  # fmt: skip
     times = [e.event_time for e in events]
     header = BlockHeader(
         HEADER_VERSION, _LOG_ID, state.shard, state.height,
-        GENESIS_PREV_HASH if state.height == 0 else b"\x01" * 32, _ZERO, state.tree_size + len(rows), _ZERO,
-        first, last, len(rows), min(times), max(times), time.time_ns() // 1000, bytes(4),
+        GENESIS_PREV_HASH if state.height == 0 else b"\x01" * 32, _ZERO, state.tree_size + len(events), _ZERO,
+        first, last, len(events), min(times), max(times), time.time_ns() // 1000, bytes(4),
     )  # fmt: skip
     unique = state.shard.to_bytes(8, "big") + state.height.to_bytes(24, "big")  # unique, not a hash
     return SealedBlock(state.shard, header, header.to_bytes(), unique, bytes(64), "baseline\n",
-                       tuple(rows), (), run_rows(events), lineage_rows(events), last + 1)  # fmt: skip
+                       tuple(events), (), run_rows(events), lineage_rows(events), last + 1)  # fmt: skip
 
 
 async def copy_loop(bootstrap: str, topic: str, database_url: str, events: int, max_records: int) -> float:

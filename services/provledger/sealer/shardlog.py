@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from provledger.ledger.block import HEADER_VERSION, BlockHeader, block_hash, log_id_for, sign_header
 from provledger.ledger.checkpoint import shard_checkpoint, sign_checkpoint
@@ -21,26 +20,8 @@ from provledger.sealer.tiling import TileAccumulator
 from provledger.store.blocks import ShardHead
 from provledger.store.records import ArtifactKey, EventRow, LineageRow, RunRow, SealedBlock
 
-
-class Accepted(NamedTuple):
-    """An event that passed validation and deduplication, ready to become a leaf.
-
-    A named tuple, immutable like the rest: the sealer builds one per event, and a frozen
-    dataclass costs five times as much to build.
-    """
-
-    event_id: uuid.UUID
-    canonical: bytes
-    leaf_hash: bytes
-    event_time: int  # microseconds since the Unix epoch
-    event_type: str
-    run_id: str
-    parent_run_id: str | None
-    job_namespace: str
-    job_name: str
-    inputs: tuple[ArtifactKey, ...]
-    outputs: tuple[ArtifactKey, ...]
-    source_offset: int
+#: An event that passed validation and deduplication: already the row the store writes.
+Accepted = EventRow
 
 
 class ShardLog:
@@ -71,7 +52,6 @@ class ShardLog:
         if not events:
             raise ValueError("a block holds at least one event")
         leaf_hashes = [event.leaf_hash for event in events]
-        first_leaf = self._range.size
         appended = self._range.append(leaf_hashes)
         self._tiles.add(appended.nodes)
         times = [event.event_time for event in events]
@@ -99,7 +79,7 @@ class ShardLog:
             block_hash=block_hash(header),
             signature=sign_header(header, key),
             checkpoint=sign_checkpoint(shard_checkpoint(self.log_origin, header), [key]),
-            events=tuple(_event_row(event, first_leaf + i) for i, event in enumerate(events)),
+            events=tuple(events),
             tiles=tuple(self._tiles.drain()),
             runs=run_rows(events),
             lineage=lineage_rows(events),
@@ -109,21 +89,6 @@ class ShardLog:
         self.prev_block_hash = sealed.block_hash
         self.next_offset = sealed.next_offset
         return sealed
-
-
-def _event_row(event: Accepted, leaf_index: int) -> EventRow:
-    return EventRow(
-        event_id=event.event_id,
-        leaf_index=leaf_index,
-        leaf_hash=event.leaf_hash,
-        canonical=event.canonical,
-        event_time=event.event_time,
-        event_type=event.event_type,
-        run_id=event.run_id,
-        job_namespace=event.job_namespace,
-        job_name=event.job_name,
-        source_offset=event.source_offset,
-    )
 
 
 def run_rows(events: Sequence[Accepted]) -> tuple[RunRow, ...]:

@@ -90,6 +90,7 @@ async def write_block(
     """
     header = block.header
     known = artifacts if artifacts is not None else ArtifactIds()
+    first_leaf = block.first_leaf_index
     try:
         async with conn.transaction():
             await _insert_block(conn, block)
@@ -97,9 +98,9 @@ async def write_block(
                 "events",
                 columns=["event_id", "shard", "leaf_index", "height", "leaf_hash", "canonical", "event_time",
                          "event_type", "run_id", "job_namespace", "job_name", "source_offset"],
-                records=[(e.event_id, block.shard, e.leaf_index, header.height, e.leaf_hash, e.canonical,
+                records=[(e.event_id, block.shard, first_leaf + i, header.height, e.leaf_hash, e.canonical,
                           from_micros(e.event_time), e.event_type, e.run_id, e.job_namespace, e.job_name,
-                          e.source_offset) for e in block.events],
+                          e.source_offset) for i, e in enumerate(block.events)],
             )  # fmt: skip
             await conn.copy_records_to_table(
                 "merkle_tiles",

@@ -37,17 +37,23 @@ class TileRow:
 
 
 class EventRow(NamedTuple):
-    """One sealed event: its canonical bytes exactly as hashed, and where it sits in the log."""
+    """One event to seal: its canonical bytes exactly as hashed and what the lineage tables need.
+
+    Its leaf index follows from its place in the block (:attr:`SealedBlock.first_leaf_index`
+    on), so the sealer hands the store the very tuples it accepted: one tuple per event, built once.
+    """
 
     event_id: uuid.UUID
-    leaf_index: int
-    leaf_hash: bytes
     canonical: bytes
+    leaf_hash: bytes
     event_time: int  # microseconds since the Unix epoch
     event_type: str
     run_id: str
+    parent_run_id: str | None
     job_namespace: str
     job_name: str
+    inputs: tuple[ArtifactKey, ...]
+    outputs: tuple[ArtifactKey, ...]
     source_offset: int
 
 
@@ -83,8 +89,13 @@ class SealedBlock:
     block_hash: bytes
     signature: bytes
     checkpoint: str  # C2SP signed note of the shard log after this block, signed by the same key
-    events: tuple[EventRow, ...]
+    events: tuple[EventRow, ...]  # in leaf order, from first_leaf_index on
     tiles: tuple[TileRow, ...]
     runs: tuple[RunRow, ...]
     lineage: tuple[LineageRow, ...]
     next_offset: int  # the source partition offset the shard resumes from after this block
+
+    @property
+    def first_leaf_index(self) -> int:
+        """The leaf index of ``events[0]``: events take the leaves after the tree before this block."""
+        return self.header.tree_size - self.header.event_count

@@ -46,8 +46,8 @@ def _rows(block: SealedBlock) -> tuple[StoredBlock, list[StoredEvent]]:
         h.batch_root, h.tree_size, h.log_root, h.first_offset, h.last_offset, h.event_count,
         h.min_event_time, h.max_event_time, h.sealed_at,
     )  # fmt: skip
-    events = [StoredEvent(e.event_id, e.leaf_index, h.height, e.leaf_hash, e.canonical, e.event_time,
-                          e.source_offset) for e in block.events]  # fmt: skip
+    events = [StoredEvent(e.event_id, block.first_leaf_index + i, h.height, e.leaf_hash, e.canonical,
+                          e.event_time, e.source_offset) for i, e in enumerate(block.events)]  # fmt: skip
     return row, events
 
 
