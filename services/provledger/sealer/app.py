@@ -174,9 +174,11 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
         web_enabled=False,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
-        # Records wait here between fetch and take_events; a record may hold 1000 events, so this
-        # bounds the sealer's memory: two batches ahead, not thousands of records.
-        stream_buffer_maxsize=max(4096, settings.batch_max_records * 4),
+        # Records wait here between fetch and take_events, and Faust pauses a partition's fetches
+        # only once this queue is 80% full: sized in records (an SDK record is up to 512 KiB), it
+        # bounds the sealer's memory. Two takes ahead keep the decoder fed; Faust's default of
+        # 4096 held ~3,300 records under a backlog, 57 MiB more peak RSS for no more events/s.
+        stream_buffer_maxsize=settings.batch_max_records * 2,
         broker_client_id=f"{settings.kafka_client_id}-sealer",
         broker_session_timeout=settings.session_timeout_s,
         broker_rebalance_timeout=settings.session_timeout_s,
