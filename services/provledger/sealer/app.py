@@ -11,8 +11,6 @@ block is written are sealed together in the next block of each shard (:mod:`.pip
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import functools
 from collections.abc import Iterable
 from typing import Any, cast
@@ -31,6 +29,7 @@ from provledger.sealer.deadletter import KafkaDeadLetters
 from provledger.sealer.intake import SourceRecord
 from provledger.sealer.keyfiles import load_signing_key
 from provledger.sealer.pipeline import GroupCommitter
+from provledger.sealer.tuning import collect_garbage_less_often, return_large_buffers_to_the_os
 from provledger.store.db import create_pool
 from provledger.store.keys import check_signing_key
 
@@ -38,22 +37,6 @@ _log = logs.get_logger(__name__)
 
 #: Postgres connections of one sealer: the blocks of one batch are written at once, one per shard.
 POOL_SIZE = 8
-#: glibc's mallopt parameter M_MMAP_THRESHOLD, and the value the sealer fixes it at.
-_M_MMAP_THRESHOLD, MMAP_THRESHOLD = -3, 128 * 1024
-
-
-def _return_large_buffers_to_the_os() -> None:
-    """Keep record values (up to 4 MiB, typically 350 KB for 1000 events) out of the malloc heap.
-
-    glibc raises its mmap threshold each time such a buffer is freed, after which they are carved
-    from the heap, which fragments and never shrinks: a 150,000-event backlog then peaked at
-    340 MiB RSS instead of 263 MiB (``benchmarks/bench_seal.py``). A fixed threshold keeps them
-    mmapped and returned when freed. Elsewhere than glibc this does nothing.
-    """
-    name = ctypes.util.find_library("c")
-    mallopt = getattr(ctypes.CDLL(name), "mallopt", None) if name else None
-    if mallopt is not None:
-        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def _partitions(tps: Iterable[Any]) -> list[tuple[str, int]]:
@@ -248,7 +231,7 @@ def run_sealer(settings: SealerSettings) -> int:
     key = load_signing_key(settings.require_signing_key_file(), settings.signing_key_name)
     settings.require_database_url()
     logs.configure(settings.log_level, settings.log_format)
-    _return_large_buffers_to_the_os()
+    return_large_buffers_to_the_os()
     _log.info(
         "sealer starting",
         settings=masked(settings),
@@ -262,4 +245,5 @@ def run_sealer(settings: SealerSettings) -> int:
     asyncio.run(_preflight_key(settings.require_database_url(), key))
     app, _ = build_app(settings, key)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, override_logging=False)
+    collect_garbage_less_often()
     worker.execute_from_commandline()
