@@ -23,7 +23,8 @@ So the writer takes the cheap path whenever it is right, and falls back when it 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 
 import asyncpg
@@ -52,8 +53,9 @@ class ArtifactIds:
         self._capacity = capacity
         self._ids: dict[Key, int] = {}
 
-    def get(self, key: Key) -> int | None:
-        return self._ids.get(key)
+    def lookup(self, keys: AbstractSet[Key]) -> dict[Key, int]:
+        """The remembered ids of ``keys`` (a set operation: no Python loop over new artifacts)."""
+        return {key: self._ids[key] for key in self._ids.keys() & keys}
 
     def clear(self) -> None:
         """Forget everything: after losing the connection, a commit seen may not have survived.
@@ -66,15 +68,15 @@ class ArtifactIds:
 
     def learn(self, ids: dict[Key, int]) -> None:
         """Remember the ids a committed block used: never those of a transaction that may roll back."""
-        for key, artifact_id in ids.items():
-            self._ids.pop(key, None)  # re-inserted last: the most recently used
-            self._ids[key] = artifact_id
+        for key in self._ids.keys() & ids.keys():
+            del self._ids[key]  # re-inserted last: the most recently used
+        self._ids.update(ids)
         for key in list(itertools.islice(self._ids, max(0, len(self._ids) - self._capacity))):
             del self._ids[key]
 
 
 async def artifact_ids(
-    conn: Conn, artifacts: Iterable[ArtifactKey], known: ArtifactIds, first_seen: datetime
+    conn: Conn, artifacts: Sequence[ArtifactKey], known: ArtifactIds, first_seen: datetime
 ) -> dict[Key, int]:
     """The id of every artifact named, by key, inserting those Postgres does not hold yet.
 
@@ -83,23 +85,17 @@ async def artifact_ids(
     Runs inside the caller's transaction; the caller hands the answer to
     :meth:`ArtifactIds.learn` once that transaction has committed.
     """
-    ids: dict[Key, int] = {}
-    unknown: dict[Key, ArtifactKey] = {}
-    for artifact in artifacts:
-        key = artifact[:3]
-        if key in ids or key in unknown:
-            continue
-        known_id = known.get(key)
-        if known_id is None:
-            unknown[key] = artifact
-        else:
-            ids[key] = known_id
+    named = {artifact[:3]: artifact for artifact in reversed(artifacts)}  # the first spelling last
+    ids = known.lookup(named.keys())
+    unknown = list(named.keys() - ids.keys())
     if unknown:
         # One order for every writer: two blocks inserting the same new artifacts in opposite
-        # orders would wait on each other's unique-index entries (a deadlock).
-        new = [unknown[key] for key in sorted(unknown)]
+        # orders would wait on each other's unique-index entries (a deadlock). The key's order,
+        # so a block's new artifacts take ids (and lineage lists them) by namespace and name.
+        unknown.sort()
+        new = [named[key] for key in unknown]
         try:
-            ids.update(await _copy_new(conn, new, first_seen))
+            ids.update(zip(unknown, await _draw_and_copy(conn, new, first_seen), strict=True))
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name != _UNIQUE_KEY:
                 raise
@@ -107,7 +103,8 @@ async def artifact_ids(
     return ids
 
 
-async def _copy_new(conn: Conn, artifacts: list[ArtifactKey], first_seen: datetime) -> dict[Key, int]:
+async def _draw_and_copy(conn: Conn, artifacts: list[ArtifactKey], first_seen: datetime) -> list[int]:
+    """COPY new artifacts with ids drawn from their sequence; the ids, in the artifacts' order."""
     drawn: list[int] = await conn.fetchval(
         "SELECT array_agg(nextval('artifacts_artifact_id_seq')) FROM generate_series(1, $1)", len(artifacts)
     )
@@ -117,7 +114,7 @@ async def _copy_new(conn: Conn, artifacts: list[ArtifactKey], first_seen: dateti
             columns=_COLUMNS,
             records=[(i, *a, first_seen) for i, a in zip(drawn, artifacts, strict=True)],
         )
-    return {a[:3]: i for i, a in zip(drawn, artifacts, strict=True)}
+    return drawn
 
 
 async def _upsert(conn: Conn, artifacts: list[ArtifactKey], first_seen: datetime) -> dict[Key, int]:

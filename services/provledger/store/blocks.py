@@ -156,7 +156,7 @@ async def _insert_lineage(conn: Conn, block: SealedBlock, known: ArtifactIds) ->
     if not block.lineage:
         return {}
     sealed_at = from_micros(block.header.sealed_at)
-    ids = await artifact_ids(conn, (e.artifact for e in block.lineage), known, sealed_at)
+    ids = await artifact_ids(conn, [e.artifact for e in block.lineage], known, sealed_at)
     await conn.copy_records_to_table(
         "lineage_edges",
         columns=["relation", "run_id", "artifact_id", "event_id", "recorded_at"],

@@ -166,7 +166,7 @@ async def test_only_committed_artifact_ids_are_remembered(conn: asyncpg.Connecti
     lost = _artifact("only-in-the-losing-block")
     with pytest.raises(StaleShard):
         await _seal(conn, zombie, 5, artifacts, outputs=(lost,))
-    assert artifacts.get(lost[:3]) is None
+    assert artifacts.lookup({lost[:3]}) == {}
     # The same in a caller's transaction that rolls back: write_block's is only a savepoint.
     rolled_back = _artifact("rolled-back")
     log = ShardLog(await load_head(conn, shard), LOG_ORIGIN)
@@ -174,8 +174,8 @@ async def test_only_committed_artifact_ids_are_remembered(conn: asyncpg.Connecti
         async with conn.transaction():
             await _seal(conn, log, 5, artifacts, outputs=(rolled_back,))
             raise RuntimeError("the caller gives up")
-    assert artifacts.get(rolled_back[:3]) is None
-    assert artifacts.get(MODEL[:3]) is not None
+    assert artifacts.lookup({rolled_back[:3]}) == {}
+    assert MODEL[:3] in artifacts.lookup({MODEL[:3]})
     # Sealed for real later, both are written, and every edge finds its artifact.
     resumed = ShardLog(await load_head(conn, shard), LOG_ORIGIN)
     await _seal(conn, resumed, 5, artifacts, outputs=(lost, rolled_back))
