@@ -35,9 +35,6 @@ from provledger.store.keys import check_signing_key
 
 _log = logs.get_logger(__name__)
 
-#: Postgres connections of one sealer: the blocks of one batch are written at once, one per shard.
-POOL_SIZE = 8
-
 
 def _partitions(tps: Iterable[Any]) -> list[tuple[str, int]]:
     return [(tp.topic, tp.partition) for tp in tps]
@@ -93,7 +90,7 @@ class SealerRuntime:
 
     async def _start(self) -> Sealer:
         s = self.settings
-        pool = await create_pool(s.require_database_url(), max_size=POOL_SIZE)
+        pool = await create_pool(s.require_database_url(), max_size=s.write_connections)
         async with pool.acquire() as conn:
             await check_signing_key(conn, self.key.verifier, now_micros())
         self._producer = AIOKafkaProducer(

@@ -147,8 +147,9 @@ class Sealer:
     async def commit(self, prepared: Sequence[Prepared]) -> None:
         """Seal prepared batches, each partition's as at most one block, retrying until committed.
 
-        Partitions are independent logs, so their blocks are written at once, each on its own
-        pooled connection: a block's dozen round trips to Postgres overlap the others'.
+        Partitions are independent logs, so their blocks may be written at once, as many as the
+        pool has connections (``write_connections``, 1 unless Postgres has cores to spare: blocks
+        written at once contend for the same index pages); the others wait for a connection.
         """
         tasks = [
             asyncio.ensure_future(self._with_retries(batch.tp, functools.partial(self._seal, prepared=batch)))
