@@ -290,11 +290,13 @@ class Sealer:
         self.metrics.events_sealed.labels(label).inc(len(accepted))
         self.metrics.blocks_sealed.labels(label).inc()
         self.metrics.batch_events.observe(len(accepted))
-        for event in accepted:
-            self.metrics.latency_event_time.observe(max(0, committed_us - event.event_time) / 1e6)
-        for record in fresh:
-            if record.timestamp_ms is not None:
-                self.metrics.latency_kafka.observe(max(0.0, committed_us / 1e3 - record.timestamp_ms) / 1e3)
+        self.metrics.latency_event_time.observe_many(
+            [max(0, committed_us - event.event_time) / 1e6 for event in accepted]
+        )
+        committed_ms = committed_us / 1e3
+        self.metrics.latency_kafka.observe_many(
+            [max(0.0, committed_ms - r.timestamp_ms) / 1e3 for r in fresh if r.timestamp_ms is not None]
+        )
         _log.debug("block sealed", shard=shard, height=height, events=len(accepted))
 
     def _count(self, rejected: Sequence[Rejected], duplicates: int) -> None:
