@@ -6,12 +6,14 @@ import os
 import time
 from pathlib import Path
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from provledger.config import KafkaSettings
-from provledger.local import local_servers
+from provledger.local import LocalServers, local_servers
 from provledger.local.containers import docker_engine_answers
+from provledger.local.postgres import TUNING
 from provledger.local.probes import kafka_answers, postgres_answers
 
 
@@ -54,6 +56,20 @@ async def test_records_round_trip_through_the_broker(kafka_settings: KafkaSettin
     assert sorted(received) == sorted(sent)
     for key in {k for k, _ in sent}:  # one key, one partition: order kept
         assert [v for k, v in received if k == key] == [v for k, v in sent if k == key]
+
+
+async def test_the_embedded_postgres_runs_with_its_write_heavy_settings(servers: LocalServers) -> None:
+    if servers.postgres is None:
+        pytest.skip(
+            f"Postgres here is {servers.database_source}, not the embedded server these settings are for"
+        )
+    conn = await asyncpg.connect(servers.database_url)
+    try:
+        for setting in TUNING:
+            name, value = setting.split("=")
+            assert await conn.fetchval(f"SHOW {name}") == value
+    finally:
+        await conn.close()
 
 
 @pytest.mark.slow
