@@ -264,22 +264,26 @@ class Sealer:
                 [r for r in screened.rejected if r.record.offset >= first],
             )
         expected_offset = log.next_offset
+        # A connection is held only while Postgres works: with fewer connections than shards
+        # (write_connections), one shard's block is built while another's is written.
         async with self._pool.acquire() as conn:
             sealed = await existing_leaf_hashes(conn, [c.event_id for c in screened.candidates])
-            batch = dedupe(screened.candidates, fresh, sealed)
-            rejected = screened.rejected + batch.rejected
-            await self._dead_letters.send(rejected)
-            if batch.accepted:
-                block = log.seal(batch.accepted, fresh[0].offset, fresh[-1].offset, self._key, self._clock())
-                try:
+        batch = dedupe(screened.candidates, fresh, sealed)
+        rejected = screened.rejected + batch.rejected
+        await self._dead_letters.send(rejected)
+        if batch.accepted:
+            block = log.seal(batch.accepted, fresh[0].offset, fresh[-1].offset, self._key, self._clock())
+            try:
+                async with self._pool.acquire() as conn:
                     await write_block(conn, block, expected_offset, self._artifacts)
-                except BaseException:
-                    self._logs.pop(tp, None)  # memory ran ahead of Postgres: reload before sealing again
-                    raise
-                self._observe(block.shard, block.header.height, batch.accepted, fresh)
-            else:
+            except BaseException:
+                self._logs.pop(tp, None)  # memory ran ahead of Postgres: reload before sealing again
+                raise
+            self._observe(block.shard, block.header.height, batch.accepted, fresh)
+        else:
+            async with self._pool.acquire() as conn:
                 await advance_offset(conn, log.shard, expected_offset, fresh[-1].offset + 1)
-                log.next_offset = fresh[-1].offset + 1
+            log.next_offset = fresh[-1].offset + 1
         self._count(rejected, batch.duplicates)
 
     def _observe(
