@@ -25,10 +25,12 @@ START_TIMEOUT_S = 30.0
 BIND_ATTEMPTS = 3
 #: Settings a DBA would give a write-heavy server, where PostgreSQL's defaults suit a small one.
 #: With the defaults (128 MB of buffers, a checkpoint every 1 GB of WAL) two sealers sealed a
-#: 900,000-event backlog at 42,500-43,500 events/s; with these, 47,200-47,500
-#: (benchmarks/bench_seal.py --events 900000): the ledger's tables and indexes outgrow 128 MB
-#: within a minute at that rate, and every checkpoint makes the next write to each page log it
-#: whole. Buffers are touched only as used, and WAL past what a checkpoint needs is recycled.
+#: 900,000-event backlog at 42,500-43,500 events/s; with these, 47,200-47,500 (bench_seal.py's
+#: replica phase on the test server, fsync off): the ledger's tables and indexes outgrow 128 MB
+#: within a minute at that rate, so backends evict dirty pages themselves, and each checkpoint
+#: writes every dirty buffer out (and, where full_page_writes is on, makes the next write to each
+#: page log it whole). Buffers are touched only as used; WAL past what a checkpoint needs is
+#: recycled.
 TUNING = ("shared_buffers=1GB", "max_wal_size=4GB")
 
 
