@@ -8,9 +8,9 @@ dataset in, a checkpoint out, one attribute), each figure is events/s through:
 * **general path**: :func:`~provledger.events.codec.decode_record` (fastavro, then
   :meth:`Event.from_avro` validating every field), then the sealer's ``accept`` (canonical
   re-encode, leaf hash): what every record cost before the fast path.
-* **fast path**: :func:`~provledger.events.reader.read_batch` (validated fields and canonical
-  slices straight from the bytes), then ``accept_fields`` (leaf hash): what a canonically
-  encoded v1 record costs the sealer now, pure Python and, when built
+* **fast path**: :func:`~provledger.events.reader.read_batch` (validated fields, canonical
+  slices straight from the bytes and their leaf hashes, as the rows the sealer seals): what a
+  canonically encoded v1 record costs the sealer now, pure Python and, when built
   (:mod:`provledger.events.compiled`), compiled with mypyc as the sealer runs it.
 
 Usage: ``python benchmarks/bench_decode.py [--batch N] [--records N] [--json PATH]``.
@@ -30,9 +30,9 @@ from fastavro import schemaless_reader
 
 from provledger.events import ArtifactRef, Event, EventType, Job, Run, compiled
 from provledger.events.codec import HEADER_SIZE, decode_record, encode_record
-from provledger.events.reader import EventFields, read_batch
+from provledger.events.reader import EventRow, read_batch
 from provledger.events.schemas import registry
-from provledger.sealer.intake import accept, accept_fields
+from provledger.sealer.intake import accept
 from report import Figure, print_figures, write_summary
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "decode.json"
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     events = args.records * args.batch
     schema = registry().current.batch
     for value in values:  # the fast path must take every one of them, or the figure means nothing
-        assert read_batch(value) is not None
+        assert read_batch(value, 0) is not None
 
     def raw(value: bytes) -> object:
         return schemaless_reader(io.BytesIO(value[HEADER_SIZE:]), schema, None)
@@ -95,26 +95,21 @@ def main(argv: list[str] | None = None) -> int:
     def general(value: bytes) -> object:
         return [accept(event, 0) for event in decode_record(value)]
 
-    def fast(read: Callable[[bytes], list[EventFields] | None]) -> Callable[[bytes], object]:
-        return lambda value: [accept_fields(fields, 0) for fields in read(value) or ()]
+    def fast(read: Callable[[bytes, int], list[EventRow] | None]) -> Callable[[bytes], object]:
+        return lambda value: read(value, 0)
 
     baseline = _rate(values, events, raw)
     figures = [
         Figure("general path: decode_record + accept", _rate(values, events, general), "events/s",
                baseline, "fastavro raw decode"),
-        Figure("fast path: read_batch + accept_fields", _rate(values, events, fast(read_batch)), "events/s",
-               baseline, "fastavro raw decode"),
-        Figure("fast path: read_batch alone", _rate(values, events, read_batch), "events/s",
+        Figure("fast path: read_batch", _rate(values, events, fast(read_batch)), "events/s",
                baseline, "fastavro raw decode"),
     ]  # fmt: skip
     if compiled.COMPILED:
-        figures += [
-            Figure("fast path compiled: read_batch + accept_fields",
-                   _rate(values, events, fast(compiled.read_batch)), "events/s",
-                   baseline, "fastavro raw decode"),
-            Figure("fast path compiled: read_batch alone", _rate(values, events, compiled.read_batch),
+        figures.append(
+            Figure("fast path compiled: read_batch", _rate(values, events, fast(compiled.read_batch)),
                    "events/s", baseline, "fastavro raw decode"),
-        ]  # fmt: skip
+        )  # fmt: skip
     else:
         print("the compiled reader is not built (python -m provledger.events.compiled): pure Python only")
     figures.append(Figure("mean event size", sum(map(len, values)) / events, "bytes"))

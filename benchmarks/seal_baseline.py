@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from provledger.events import decode_record
 from provledger.events.compiled import read_batch
 from provledger.ledger.block import GENESIS_PREV_HASH, HEADER_VERSION, BlockHeader, log_id_for
-from provledger.sealer.intake import accept, accept_fields
+from provledger.sealer.intake import accept
 from provledger.sealer.shardlog import Accepted, lineage_rows, run_rows
 from provledger.store.artifacts import ArtifactIds
 from provledger.store.blocks import ensure_shard, write_block
@@ -34,9 +34,9 @@ class _Shard:
 
 
 def _decode(value: bytes, offset: int) -> list[Accepted]:
-    fast = read_batch(value)
+    fast = read_batch(value, offset)
     if fast is not None:
-        return [accept_fields(fields, offset) for fields in fast]
+        return fast
     return [accept(event, offset) for event in decode_record(value)]
 
 

@@ -71,7 +71,7 @@ def load() -> ModuleType | None:
 
 _module = load()
 #: :func:`provledger.events.reader.read_batch`, compiled when a build of its source is installed.
-read_batch: Callable[[bytes], list[pure.EventFields] | None] = (
+read_batch: Callable[[bytes, int], list[pure.EventRow] | None] = (
     pure.read_batch if _module is None else _module.read_batch
 )
 COMPILED = _module is not None

@@ -23,7 +23,6 @@ from provledger.events.codec import decode_record
 from provledger.events.compiled import read_batch
 from provledger.events.model import ArtifactRef, Event
 from provledger.events.openlineage import from_openlineage
-from provledger.events.reader import EventFields
 from provledger.ledger.merkle import leaf_hash
 from provledger.sealer.shardlog import Accepted
 from provledger.store.records import ArtifactKey
@@ -90,15 +89,6 @@ def accept(event: Event, offset: int) -> Accepted:
     )
 
 
-def accept_fields(fields: EventFields, offset: int) -> Accepted:
-    """:func:`accept` for an event read by the fast path, whose canonical bytes come with it."""
-    return Accepted(
-        FastUUID(fields.event_id), fields.canonical, leaf_hash(fields.canonical), fields.event_time,
-        fields.event_type, fields.run_id, fields.parent_run_id, fields.job_namespace, fields.job_name,
-        fields.inputs, fields.outputs, offset,
-    )  # fmt: skip
-
-
 @dataclass(slots=True)
 class Screened:
     """A batch of one shard's records after decoding and validation, before deduplication."""
@@ -114,11 +104,11 @@ def screen(records: Sequence[SourceRecord], *, openlineage_topic: str, max_bytes
         fast = None
         if record.value is not None and record.topic != openlineage_topic and len(record.value) <= max_bytes:
             try:
-                fast = read_batch(record.value)
+                fast = read_batch(record.value, record.offset)
             except Exception:  # a reader bug only costs the fast path: the general one decides
                 fast = None
         if fast is not None:
-            result.candidates.extend(accept_fields(fields, record.offset) for fields in fast)
+            result.candidates += fast
             continue
         try:
             events = decode(record, openlineage=record.topic == openlineage_topic, max_bytes=max_bytes)

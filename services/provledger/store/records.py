@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-# Defined with the reader that builds it; the compiled reader (events.compiled) builds an equal
-# tuple of its own class, so code compares and hashes artifact keys, never isinstance-checks them.
+# Defined with the reader that builds them; the compiled reader (events.compiled) builds equal
+# tuples of its own classes, so code compares, hashes and reads them, never isinstance-checks them.
 from provledger.events.reader import ArtifactKey as ArtifactKey
+from provledger.events.reader import EventRow as EventRow
 from provledger.ledger.block import BlockHeader
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,27 +35,6 @@ class TileRow:
     tile_index: int
     width: int
     hashes: bytes
-
-
-class EventRow(NamedTuple):
-    """One event to seal: its canonical bytes exactly as hashed and what the lineage tables need.
-
-    Its leaf index follows from its place in the block (:attr:`SealedBlock.first_leaf_index`
-    on), so the sealer hands the store the very tuples it accepted: one tuple per event, built once.
-    """
-
-    event_id: uuid.UUID
-    canonical: bytes
-    leaf_hash: bytes
-    event_time: int  # microseconds since the Unix epoch
-    event_type: str
-    run_id: str
-    parent_run_id: str | None
-    job_namespace: str
-    job_name: str
-    inputs: tuple[ArtifactKey, ...]
-    outputs: tuple[ArtifactKey, ...]
-    source_offset: int
 
 
 @dataclass(frozen=True, slots=True)
