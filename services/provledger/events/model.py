@@ -2,13 +2,15 @@
 
 Everything that reaches the ledger passes through :class:`Event`, so validation lives here, at
 the edge: a digest is ``sha256:`` and 64 lowercase hex digits, ids are canonical UUIDs (the
-event id a UUIDv7), times are timezone-aware, sizes are bounded. A violation raises
+event id a UUIDv7), times are timezone-aware and within years 1 to 9999, texts are Unicode
+without NUL, sizes are bounded (every limit is in :mod:`provledger.events.limits`, which the fast
+reader and the OpenLineage mapping share). A violation raises
 :class:`~provledger.errors.InvalidEvent` whose ``reason`` is one of these stable codes (the
 sealer copies it into dead-letter records):
 
 ``missing_field``, ``bad_type``, ``bad_event_id``, ``bad_run_id``, ``bad_event_time``,
 ``bad_event_type``, ``bad_producer``, ``bad_name``, ``bad_digest``, ``bad_kind``,
-``duplicate_attribute``, ``oversized``.
+``bad_text`` (a NUL character or a lone surrogate), ``duplicate_attribute``, ``oversized``.
 
 Attributes are kept sorted by key (keys are unique), so two events that differ only in the
 order attributes were given are equal and encode to the same bytes.
@@ -26,17 +28,15 @@ from typing import Any
 
 from provledger.errors import InvalidEvent
 from provledger.events.ids import canonical_uuid, new_event_id
-
-#: Longest namespace, name, kind, version, producer or attribute key, in characters.
-MAX_TEXT = 1024
-#: Longest attribute value, in characters.
-MAX_ATTRIBUTE_VALUE = 8192
-#: Most attributes on one event.
-MAX_ATTRIBUTES = 256
-#: Most artifacts on one side (inputs or outputs) of one event.
-MAX_ARTIFACTS = 1024
-#: Largest original OpenLineage RunEvent kept inside an event.
-MAX_OPENLINEAGE_BYTES = 1 << 20
+from provledger.events.limits import (
+    MAX_ARTIFACTS,
+    MAX_ATTRIBUTE_VALUE_BYTES,
+    MAX_ATTRIBUTES,
+    MAX_OPENLINEAGE_BYTES,
+    MAX_TEXT_BYTES,
+    text_problem,
+    time_in_range,
+)
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _KIND = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
@@ -57,13 +57,16 @@ class EventType(StrEnum):
     INFERENCE = "INFERENCE"
 
 
-def _text(value: object, what: str, limit: int = MAX_TEXT, reason: str = "bad_name") -> str:
+def _text(
+    value: object, what: str, limit: int = MAX_TEXT_BYTES, reason: str = "bad_name", empty: bool = False
+) -> str:
     if not isinstance(value, str):
         raise InvalidEvent("bad_type", f"{what} must be a string, not {type(value).__name__}")
-    if not value:
+    if not value and not empty:
         raise InvalidEvent(reason, f"{what} is empty")
-    if len(value) > limit:
-        raise InvalidEvent("oversized", f"{what} has {len(value)} characters, more than {limit}")
+    problem = text_problem(value, limit)
+    if problem is not None:
+        raise InvalidEvent(problem[0], f"{what} {problem[1]}")
     return value
 
 
@@ -172,18 +175,17 @@ def _artifacts(values: Iterable[ArtifactRef], side: str) -> tuple[ArtifactRef, .
 
 
 def _attributes(pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    checked = []
+    checked: list[tuple[str, str]] = []
     for pair in pairs:
         if not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[1], str):
             raise InvalidEvent(
                 "bad_type", f"an attribute must be a (key, value) string pair, not {pair!r:.60}"
             )
+        if len(checked) == MAX_ATTRIBUTES:
+            raise InvalidEvent("oversized", f"more than {MAX_ATTRIBUTES} attributes")
         _text(pair[0], "attribute key")
-        if len(pair[1]) > MAX_ATTRIBUTE_VALUE:
-            raise InvalidEvent("oversized", f"attribute {pair[0]!r:.80} is longer than {MAX_ATTRIBUTE_VALUE}")
+        _text(pair[1], f"attribute {pair[0]!r:.80}", MAX_ATTRIBUTE_VALUE_BYTES, empty=True)
         checked.append(pair)
-    if len(checked) > MAX_ATTRIBUTES:
-        raise InvalidEvent("oversized", f"{len(checked)} attributes, more than {MAX_ATTRIBUTES}")
     checked.sort()
     for (key, _), (next_key, _) in itertools.pairwise(checked):
         if key == next_key:
@@ -239,7 +241,12 @@ class Event:
             raise InvalidEvent(
                 "bad_event_id", f"event_id must be a lowercase UUIDv7, not {self.event_id!r:.60}"
             )
-        object.__setattr__(self, "event_time_us", unix_micros(self.event_time))
+        micros = unix_micros(self.event_time)
+        if not time_in_range(micros):
+            raise InvalidEvent(
+                "bad_event_time", f"event_time {self.event_time!r:.60} is outside years 1 to 9999 in UTC"
+            )
+        object.__setattr__(self, "event_time_us", micros)
         try:
             object.__setattr__(self, "event_type", EventType(self.event_type))
         except ValueError:

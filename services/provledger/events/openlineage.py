@@ -17,7 +17,10 @@ version from it. One without gets the digest of its RFC 8785 description (what i
 declared, not its content) and the kind ``dataset``.
 
 Reasons of rejection (besides those of :mod:`provledger.events.model`): ``malformed_json``,
-``not_a_run_event``, ``unsupported_schema``, ``not_canonicalizable``.
+``not_a_run_event``, ``unsupported_schema``, ``not_canonicalizable``; ``bad_text`` for a lone
+surrogate anywhere in the RunEvent (RFC 8785 and UTF-8 cannot write one); ``oversized`` for a
+RunEvent over :data:`~provledger.events.limits.MAX_OPENLINEAGE_BYTES`, found by a walk that stops
+as soon as the RunEvent is too large, before anything is canonicalised.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ import rfc8785
 
 from provledger.errors import InvalidEvent
 from provledger.events.ids import derived_event_id
+from provledger.events.limits import MAX_ARTIFACTS, MAX_OPENLINEAGE_BYTES, time_in_range
 from provledger.events.model import (
-    MAX_OPENLINEAGE_BYTES,
     ArtifactRef,
     Event,
     EventType,
@@ -102,8 +105,41 @@ def canonical_json(value: object, what: str) -> bytes:
     """RFC 8785 canonical JSON of ``value``, or InvalidEvent(not_canonicalizable) naming ``what``."""
     try:
         return rfc8785.dumps(value)  # type: ignore[arg-type]
+    except UnicodeError as exc:  # a lone surrogate in an object key
+        raise InvalidEvent("bad_text", f"{what} is not Unicode text: {exc}"[:300]) from None
     except (rfc8785.CanonicalizationError, TypeError, RecursionError) as exc:
         raise InvalidEvent("not_canonicalizable", f"RFC 8785 cannot encode {what}: {exc}") from None
+
+
+def check_size(document: object, limit: int = MAX_OPENLINEAGE_BYTES) -> None:
+    """InvalidEvent(oversized) once a lower bound of ``document``'s RFC 8785 size passes ``limit``.
+
+    Canonicalising first would spend time and memory on exactly the documents that are refused
+    (a megabyte of ``{}`` is half a million objects); this walk visits each value at most once,
+    without recursion, and stops at the first byte over. It also refuses a lone surrogate in any
+    string (``bad_text``): no JSON text can hold one as UTF-8.
+    """
+    pending, size = [document], 0
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                size += len(value.encode()) + 2
+            except UnicodeEncodeError:
+                raise InvalidEvent(
+                    "bad_text", f"a string in the RunEvent is not Unicode: {value!r:.60}"
+                ) from None
+        elif isinstance(value, Mapping):
+            size += 2 * len(value) + 1  # braces, colons and commas
+            for key, item in value.items():
+                pending += (key, item)
+        elif isinstance(value, list):
+            size += len(value) + 1  # brackets and commas
+            pending += value
+        else:
+            size += 1  # a number, true, false or null is at least one character
+        if size > limit:
+            raise InvalidEvent("oversized", f"the RunEvent is larger than {limit} bytes as RFC 8785 JSON")
 
 
 def _check_spec(event: Mapping[str, Any]) -> None:
@@ -142,6 +178,8 @@ def _datasets(event: Mapping[str, Any], key: str) -> tuple[ArtifactRef, ...]:
     datasets = event.get(key) or []
     if not isinstance(datasets, list):
         raise InvalidEvent("bad_type", f"{key} must be an array of datasets")
+    if len(datasets) > MAX_ARTIFACTS:
+        raise InvalidEvent("oversized", f"{len(datasets)} {key}, more than {MAX_ARTIFACTS}")
     return tuple(_artifact(dataset, f"{key}[{index}]") for index, dataset in enumerate(datasets))
 
 
@@ -161,12 +199,17 @@ def from_openlineage(run_event: Mapping[str, Any] | bytes | str) -> Event:
     """The provledger event of an OpenLineage RunEvent (a parsed object or its JSON text)."""
     document = _object(load_json(run_event) if isinstance(run_event, bytes | str) else run_event, "RunEvent")
     _check_spec(document)
+    check_size(document)
     original = canonical_json(document, "the RunEvent")
     if len(original) > MAX_OPENLINEAGE_BYTES:
         raise InvalidEvent(
             "oversized", f"RunEvent of {len(original)} bytes, more than {MAX_OPENLINEAGE_BYTES}"
         )
     moment = parse_event_time(_string(document, "eventTime", "RunEvent"))
+    if not time_in_range(unix_micros(moment)):
+        raise InvalidEvent(
+            "bad_event_time", f"eventTime {moment.isoformat()} is outside years 1 to 9999 in UTC"
+        )
     run = _object(document.get("run"), "run")
     job = _object(document.get("job"), "job")
     run_facets = _object(run.get("facets") or {}, "run.facets")

@@ -26,18 +26,22 @@ from typing import NamedTuple
 from asyncpg.pgproto.pgproto import UUID as FastUUID
 
 from provledger.events.codec import HEADER_SIZE, MAGIC, MAX_RECORD_BYTES, WRITTEN_VERSION
-from provledger.events.model import (
+from provledger.events.limits import (
     MAX_ARTIFACTS,
-    MAX_ATTRIBUTE_VALUE,
+    MAX_ATTRIBUTE_VALUE_BYTES,
     MAX_ATTRIBUTES,
     MAX_OPENLINEAGE_BYTES,
-    MAX_TEXT,
-    EventType,
+    MAX_TEXT_BYTES,
+    MAX_TIME_US,
+    MIN_TIME_US,
 )
+from provledger.events.model import EventType
 from provledger.events.schemas import SchemaRegistry, registry
 from provledger.ledger.hashing import leaf_hash
 
-# The same rules as provledger.events.model, as single regular expressions: an event id is a
+# The same rules as provledger.events.model (limits from provledger.events.limits: texts are at
+# most so many UTF-8 bytes, hold no NUL, and decode strictly, which refuses surrogates), and as
+# single regular expressions: an event id is a
 # lowercase hyphenated UUID of version 7 and the RFC 9562 variant (what UUID.version needs to
 # answer 7), a run id any lowercase hyphenated UUID (canonical_uuid), a producer a URI.
 _EVENT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -46,8 +50,6 @@ _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _KIND = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 _SYMBOLS = tuple(symbol.value for symbol in EventType)
-#: The event times a datetime can hold (years 1 to 9999), in microseconds since the Unix epoch.
-_MIN_TIME_US, _MAX_TIME_US = -62_135_596_800_000_000, 253_402_300_799_999_999
 _INT64 = 1 << 64
 
 
@@ -124,29 +126,41 @@ def _long(buf: bytes, pos: int) -> tuple[int, int]:
     return (value >> 1) ^ -(value & 1), pos + 1
 
 
-def _bytes(buf: bytes, pos: int) -> tuple[bytes, int]:
+def _span(buf: bytes, pos: int) -> tuple[int, int]:
+    """Where the data of a ``bytes`` or ``string`` at ``pos`` starts and ends."""
     length = buf[pos]
     if length < 0x80 and not length & 1:  # lengths under 64 take one byte: the common case, inlined
-        end = pos + 1 + (length >> 1)
-        if end > len(buf):
+        start = pos + 1
+        end = start + (length >> 1)
+    else:
+        length, start = _long(buf, pos)
+        end = start + length
+        if length < 0:
             raise _NotCanonical
-        return buf[pos + 1 : end], end
-    length, pos = _long(buf, pos)
-    if length < 0 or pos + length > len(buf):
+    if end > len(buf):
         raise _NotCanonical
-    return buf[pos : pos + length], pos + length
+    return start, end
 
 
 def _string(buf: bytes, pos: int) -> tuple[str, int]:
-    """A string (invalid UTF-8 raises UnicodeDecodeError, a ValueError: the caller leaves the fast path)."""
-    length = buf[pos]
-    if length < 0x80 and not length & 1:
-        end = pos + 1 + (length >> 1)
-        if end > len(buf):
-            raise _NotCanonical
-        return buf[pos + 1 : end].decode(), end
-    data, end = _bytes(buf, pos)
-    return data.decode(), end
+    """A string (invalid UTF-8 raises UnicodeDecodeError, a ValueError: the caller leaves the fast path).
+
+    Only for values a regular expression checks afterwards (ids, digests, kinds), which no NUL
+    passes; every other text is read with :func:`_text`.
+    """
+    start, end = _span(buf, pos)
+    return buf[start:end].decode(), end
+
+
+def _text(buf: bytes, pos: int, limit: int) -> tuple[str, int]:
+    """A text of at most ``limit`` UTF-8 bytes without NUL (:func:`provledger.events.limits.text_problem`).
+
+    Strict UTF-8 decoding refuses encoded surrogates, so the three rules of the edge all hold.
+    """
+    start, end = _span(buf, pos)
+    if end - start > limit or buf.find(b"\x00", start, end) >= 0:
+        raise _NotCanonical
+    return buf[start:end].decode(), end
 
 
 def _optional(buf: bytes, pos: int) -> tuple[bool, int]:
@@ -173,14 +187,14 @@ def _artifacts(
         raise _NotCanonical
     refs = []
     for _ in range(count):
-        namespace, pos = _string(buf, pos)
-        name, pos = _string(buf, pos)
+        namespace, pos = _text(buf, pos, MAX_TEXT_BYTES)
+        name, pos = _text(buf, pos, MAX_TEXT_BYTES)
         digest, pos = _string(buf, pos)
         kind, pos = _string(buf, pos)
         version = None
         if buf[pos] == 2:
-            version, pos = _string(buf, pos + 1)
-            if not version or len(version) > MAX_TEXT:
+            version, pos = _text(buf, pos + 1, MAX_TEXT_BYTES)
+            if not version:
                 raise _NotCanonical
         elif buf[pos]:
             raise _NotCanonical
@@ -192,8 +206,6 @@ def _artifacts(
             if (
                 not namespace
                 or not name
-                or len(namespace) > MAX_TEXT
-                or len(name) > MAX_TEXT
                 or _DIGEST.fullmatch(digest) is None
                 or _KIND.fullmatch(kind) is None
             ):
@@ -212,9 +224,9 @@ def _skip_attributes(buf: bytes, pos: int) -> int:
         raise _NotCanonical
     previous = ""
     for _ in range(count):
-        key, pos = _string(buf, pos)
-        value, pos = _string(buf, pos)
-        if key <= previous or len(key) > MAX_TEXT or len(value) > MAX_ATTRIBUTE_VALUE:
+        key, pos = _text(buf, pos, MAX_TEXT_BYTES)
+        pos = _text(buf, pos, MAX_ATTRIBUTE_VALUE_BYTES)[1]
+        if key <= previous:
             raise _NotCanonical
         previous = key
     return _end_of_array(buf, pos)
@@ -224,9 +236,9 @@ def _event(buf: bytes, start: int, offset: int, shared: _Shared) -> tuple[EventR
     event_id, pos = _string(buf, start)
     event_time, pos = _long(buf, pos)
     symbol = buf[pos]
-    producer, pos = _string(buf, pos + 1)
+    producer, pos = _text(buf, pos + 1, MAX_TEXT_BYTES)
     if producer not in shared.producers:
-        if len(producer) > MAX_TEXT or _URI.fullmatch(producer) is None:
+        if _URI.fullmatch(producer) is None:
             raise _NotCanonical
         shared.producers.add(producer)
     text, pos = _string(buf, pos)
@@ -244,17 +256,15 @@ def _event(buf: bytes, start: int, offset: int, shared: _Shared) -> tuple[EventR
         raise _NotCanonical
     else:
         pos += 1
-    job_namespace, pos = _string(buf, pos)
-    job_name, pos = _string(buf, pos)
+    job_namespace, pos = _text(buf, pos, MAX_TEXT_BYTES)
+    job_name, pos = _text(buf, pos, MAX_TEXT_BYTES)
     if (
         _EVENT_ID.fullmatch(event_id) is None
-        or not _MIN_TIME_US <= event_time <= _MAX_TIME_US
+        or not MIN_TIME_US <= event_time <= MAX_TIME_US
         or symbol & 1
         or symbol >= 2 * len(_SYMBOLS)
         or not job_namespace
         or not job_name
-        or len(job_namespace) > MAX_TEXT
-        or len(job_name) > MAX_TEXT
     ):
         raise _NotCanonical
     inputs, pos = _artifacts(buf, pos, shared.refs)
@@ -267,8 +277,8 @@ def _event(buf: bytes, start: int, offset: int, shared: _Shared) -> tuple[EventR
             raise _NotCanonical
     present, pos = _optional(buf, pos)
     if present:
-        openlineage, pos = _bytes(buf, pos)
-        if len(openlineage) > MAX_OPENLINEAGE_BYTES:
+        first, pos = _span(buf, pos)
+        if pos - first > MAX_OPENLINEAGE_BYTES:
             raise _NotCanonical
     texts = shared.texts
     canonical = buf[start:pos]
@@ -287,7 +297,7 @@ def read_batch(value: bytes, offset: int, schemas: SchemaRegistry | None = None)
         len(value) > MAX_RECORD_BYTES
         or value[:2] != MAGIC
         or schemas.current.number != WRITTEN_VERSION
-        or value[2:HEADER_SIZE] != schemas.current.batch_fingerprint
+        or schemas.by_fingerprint(value[2:HEADER_SIZE]) is not schemas.current  # the pre-spec alias too
     ):
         return None
     try:

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from provledger.events.ids import derived_event_id
 from provledger.events.model import ArtifactRef, Event, EventType, Job, Run
 
-texts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=40)
+#: What the ledger holds (provledger.events.limits): any Unicode but surrogates and NUL.
+characters = st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00")
+texts = st.text(characters, min_size=1, max_size=40)
 digests = st.binary(min_size=32, max_size=32).map(lambda raw: "sha256:" + raw.hex())
 kinds = st.sampled_from(["dataset", "model", "checkpoint", "prediction", "features", "inference-input"])
 uuids = st.uuids().map(str)
@@ -32,7 +34,7 @@ def events(draw: st.DrawFn) -> Event:
         job=Job(draw(texts), draw(texts)),
         inputs=tuple(draw(st.lists(artifacts, max_size=3))),
         outputs=tuple(draw(st.lists(artifacts, max_size=3))),
-        attributes=tuple(draw(st.dictionaries(texts, st.text(max_size=20), max_size=4)).items()),
+        attributes=tuple(draw(st.dictionaries(texts, st.text(characters, max_size=20), max_size=4)).items()),
         payload_digest=draw(st.none() | digests),
         openlineage=draw(st.none() | st.binary(max_size=50)),
     )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from event_strategies import sample_event
 
 from provledger.errors import InvalidEvent
 from provledger.events.ids import canonical_uuid, derived_event_id, new_event_id
-from provledger.events.model import MAX_ATTRIBUTES, ArtifactRef, Event, EventType, Job, Run
+from provledger.events.limits import MAX_ATTRIBUTES
+from provledger.events.model import ArtifactRef, Event, EventType, Job, Run
 
 DIGEST = "sha256:" + "ab" * 32
 
@@ -63,6 +64,16 @@ def test_inference_events_are_keyed_by_model_digest() -> None:
         ({"payload_digest": "sha256:" + "AB" * 32}, "bad_digest"),
         ({"openlineage": b"x" * (1 << 20 + 1)}, "oversized"),
         ({"inputs": ("not an artifact",)}, "bad_type"),
+        # What Postgres or datetime cannot hold is refused here, never at the write.
+        (
+            {"event_time": datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=23)))},
+            "bad_event_time",
+        ),
+        ({"event_time": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1)))}, "bad_event_time"),
+        ({"producer": "https://example.com/\x00"}, "bad_text"),
+        ({"attributes": (("k", "v\x00"),)}, "bad_text"),
+        ({"attributes": (("k\ud800", "v"),)}, "bad_text"),
+        ({"attributes": (("k", "é" * 4097),)}, "oversized"),
     ],
 )
 def test_invalid_events_are_rejected_with_a_reason(changes: dict[str, object], reason: str) -> None:
@@ -82,6 +93,10 @@ def test_invalid_events_are_rejected_with_a_reason(changes: dict[str, object], r
         (lambda: Run("run-1"), "bad_run_id"),
         (lambda: Run(str(uuid.uuid4()), "parent"), "bad_run_id"),
         (lambda: Job("ns", ""), "bad_name"),
+        (lambda: Job("ns\x00", "train"), "bad_text"),
+        (lambda: Job("ns", "train\udfff"), "bad_text"),
+        (lambda: Job("ns", "é" * 513), "oversized"),
+        (lambda: ArtifactRef("ns", "n", DIGEST, "model", "v\x00"), "bad_text"),
     ],
 )
 def test_invalid_parts_are_rejected_with_a_reason(build: object, reason: str) -> None:
