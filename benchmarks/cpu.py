@@ -39,7 +39,7 @@ class _Unreaped(Exception):
 
 def _reading(process: psutil.Process) -> float:
     times = process.cpu_times()
-    total = times.user + times.system + times.children_user + times.children_system
+    total = float(times.user + times.system + times.children_user + times.children_system)
     for child in process.children(recursive=True):
         try:
             if child.status() == psutil.STATUS_ZOMBIE:
@@ -56,7 +56,7 @@ def _reading(process: psutil.Process) -> float:
 def own_seconds() -> float:
     """User plus system seconds of this process alone (its children are the servers it started)."""
     times = psutil.Process(os.getpid()).cpu_times()
-    return times.user + times.system
+    return float(times.user + times.system)
 
 
 class CpuMeter:
