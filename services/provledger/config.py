@@ -21,6 +21,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from provledger.errors import ConfigurationError
+from provledger.events.limits import DEFAULT_MAX_RECORD_BYTES
 
 ENV_PREFIX = "PROVLEDGER_"
 
@@ -83,6 +84,15 @@ class KafkaSettings(ProvledgerSettings):
     topic_dead_letter: str = Field("provledger.dead-letter", description="Rejected records with reasons.")
     topic_checkpoints: str = Field(
         "provledger.checkpoints", description="Checkpoints the anchorer publishes."
+    )
+    max_record_bytes: int = Field(
+        DEFAULT_MAX_RECORD_BYTES,
+        ge=64 << 10,
+        le=64 << 20,
+        description="Largest Kafka record value, one limit for all: the SDK's batches and the API's "
+        "OpenLineage records are at most this, the sealer dead-letters larger ones as oversized without "
+        "decoding them, and its dead-letter producer sends records this large. The default is Kafka's "
+        "default message.max.bytes; raise it only with the brokers' and topics' limits.",
     )
 
     @field_validator("kafka_bootstrap")
@@ -171,9 +181,6 @@ class SealerSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
         le=60_000,
         description="How long a take of records waits to fill before it is decoded anyway; blocks are "
         "bounded by block_interval_ms, not by this.",
-    )
-    max_record_bytes: int = Field(
-        4 << 20, ge=1024, description="Larger records are dead-lettered as oversized, never decoded."
     )
     write_connections: int = Field(
         1,

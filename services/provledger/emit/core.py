@@ -23,10 +23,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from provledger.config import KafkaSettings
-from provledger.emit.batcher import Batch, Batcher
+from provledger.emit.batcher import RECORD_OVERHEAD, Batch, Batcher
 from provledger.emit.options import EmitterOptions
 from provledger.emit.sender import EmitterMetrics, Sender, make_producer
-from provledger.errors import ServiceUnavailable
+from provledger.errors import ConfigurationError, InvalidEvent, ServiceUnavailable
 
 #: What :meth:`EmitterCore.try_add` did with an event.
 FULL, ADDED, SEALED = 0, 1, 2
@@ -46,6 +46,11 @@ class EmitterCore:
     """Batches, counters and the Kafka side of one emitter; started on the loop that sends."""
 
     def __init__(self, settings: KafkaSettings, options: EmitterOptions, topic: str | None) -> None:
+        if options.max_batch_bytes > settings.max_record_bytes:
+            raise ConfigurationError(
+                f"max_batch_bytes {options.max_batch_bytes} is larger than PROVLEDGER_MAX_RECORD_BYTES "
+                f"({settings.max_record_bytes}), so the sealer would dead-letter full batches: lower it"
+            )
         self.settings = settings
         self.options = options
         self.topic = topic or settings.topic_events
@@ -87,8 +92,17 @@ class EmitterCore:
     def try_add(self, key: bytes, body: bytes) -> int:
         """Take one encoded event: :data:`ADDED`, :data:`SEALED` (it closed a batch) or :data:`FULL`.
 
-        ``FULL`` means it was not taken: wait for room and try again.
+        ``FULL`` means it was not taken: wait for room and try again. An event too large to
+        travel in a record alone is refused with InvalidEvent(oversized): the sealer would
+        dead-letter it.
         """
+        if len(body) + RECORD_OVERHEAD > self.settings.max_record_bytes:
+            raise InvalidEvent(
+                "oversized",
+                f"the event is {len(body)} bytes of Avro, too large for one Kafka record of at most "
+                f"{self.settings.max_record_bytes} bytes (PROVLEDGER_MAX_RECORD_BYTES): record large values "
+                "by digest instead",
+            )
         with self.lock:
             if self._connected is None or self._closed:
                 self._live()  # raises, saying why

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from provledger.events.limits import MAX_BATCH_EVENTS
+
 
 @dataclass(frozen=True)
 class EmitterOptions:
@@ -39,7 +41,12 @@ class EmitterOptions:
     def __post_init__(self) -> None:
         if self.max_batch_events < 1 or self.max_buffered_events < self.max_batch_events:
             raise ValueError("need 1 <= max_batch_events <= max_buffered_events")
-        if not 1024 <= self.max_batch_bytes <= 8 << 20:
-            raise ValueError("max_batch_bytes must be between 1 KiB and 8 MiB (the reader's limit)")
+        if self.max_batch_events > MAX_BATCH_EVENTS:
+            raise ValueError(f"max_batch_events must be at most {MAX_BATCH_EVENTS}, the sealer's limit")
+        if self.max_batch_bytes < 1024:
+            raise ValueError(
+                "max_batch_bytes must be at least 1 KiB (and at most PROVLEDGER_MAX_RECORD_BYTES, "
+                "checked when the emitter is built)"
+            )
         if min(self.linger_s, self.retry_backoff_s, self.max_block_s) < 0 or self.delivery_timeout_s <= 0:
             raise ValueError("times must not be negative, and delivery_timeout_s must be positive")

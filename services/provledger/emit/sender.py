@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 
 from provledger.config import KafkaSettings
-from provledger.emit.batcher import RECORD_OVERHEAD, Batch
+from provledger.emit.batcher import Batch
 from provledger.emit.options import EmitterOptions
 from provledger.errors import ServiceUnavailable
 
@@ -64,8 +64,9 @@ def make_producer(settings: KafkaSettings, options: EmitterOptions) -> AIOKafkaP
         acks="all",
         enable_idempotence=False,
         linger_ms=0,
-        max_batch_size=options.max_batch_bytes + RECORD_OVERHEAD + 1024,
-        max_request_size=max(1 << 20, 2 * options.max_batch_bytes),
+        max_batch_size=settings.max_record_bytes + 1024,
+        # A record of PROVLEDGER_MAX_RECORD_BYTES plus its key and the request's framing.
+        max_request_size=settings.max_record_bytes + 64 * 1024,
         request_timeout_ms=int(options.request_timeout_s * 1000),
         retry_backoff_ms=int(options.retry_backoff_s * 1000),
     )

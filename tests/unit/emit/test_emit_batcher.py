@@ -68,7 +68,7 @@ def test_keys_batch_apart_and_lingering_batches_leave_oldest_first() -> None:
         {"max_batch_events": 0},
         {"max_batch_events": 10, "max_buffered_events": 5},
         {"max_batch_bytes": 100},
-        {"max_batch_bytes": 9 << 20},
+        {"max_batch_events": 10_001, "max_buffered_events": 20_000},
         {"linger_s": -1.0},
         {"delivery_timeout_s": 0.0},
     ],
