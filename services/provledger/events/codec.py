@@ -13,7 +13,9 @@ the sealer writes into the dead-letter record (besides the reasons of
 
 SPEC (Avro 1.11 "Single object encoding"): a single-object encoded value is the two-byte
 marker ``C3 01``, the 8-byte little-endian CRC-64-AVRO fingerprint of the writer schema, then
-the Avro binary encoding of the datum.
+the Avro binary encoding of the datum. :func:`batch_header` writes the fingerprint any Avro
+library computes from ``schemas/``; :func:`decode_record` also reads records written before that,
+whose header carries v1's pre-spec fingerprint (:mod:`provledger.events.schemas` says why).
 
 A record is one unit: if any of its events is invalid, the whole record is rejected, since the
 SDK validates events before batching them and a bad one means the producer is broken.

@@ -8,6 +8,12 @@ loads (so a bad edit fails every test and every service at start-up): a newer ve
 record fields that have a default and append enum symbols to an enum that has a default, and
 nothing else.
 
+The fingerprint is the one any Avro library computes from the files (fastavro's ``load_schema``
+and ``to_parsing_canonical_form``, Java's ``SchemaNormalization``): ``756456b5fd048e7b`` for v1.
+Releases before that fingerprinted a form that wrote the named type ``ArtifactRef`` out twice
+(``a43b70bc6b7df264`` for v1); records carrying it are still in Kafka, so the registry accepts it
+as an alias of v1 (:data:`PRE_SPEC_BATCH_FINGERPRINTS`) and nothing writes it any more.
+
 SPEC (Avro 1.11 "Schema Fingerprints"): CRC-64-AVRO is the Rabin fingerprint of the schema's
 Parsing Canonical Form; single-object encoding stores it as 8 little-endian bytes.
 """
@@ -51,12 +57,65 @@ def schemas_root() -> Traversable:
     return Path(__file__).resolve().parents[3] / "schemas"
 
 
+#: Batch fingerprints written before this code followed the spec, and the version each names.
+#: Computed over the expanded schema (``ArtifactRef`` defined twice); records in Kafka still carry
+#: them, so they MUST keep decoding. Pinned, not recomputed, so that no change of fastavro can
+#: drop them; a test recomputes each the old way. Never add to this: new versions have one name.
+PRE_SPEC_BATCH_FINGERPRINTS: Mapping[bytes, int] = {bytes.fromhex("a43b70bc6b7df264"): 1}
+
+_NAMED_TYPES = frozenset({"record", "error", "enum", "fixed"})
+
+
+def _defined_once(schema: Any, defined: set[str]) -> Any:
+    """``schema`` (parsed, full names) with each named type after its first definition named only.
+
+    SPEC (Avro 1.11 "Names"): "A schema or protocol may not contain multiple definitions of a
+    fullname. Further, a name must be defined before it is used ("before" in the depth-first,
+    left-to-right traversal of the JSON parse tree ...)". An expanded schema repeats a definition
+    wherever its name is used, so it is not one the Parsing Canonical Form is defined for.
+    """
+    if isinstance(schema, list):
+        return [_defined_once(branch, defined) for branch in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if schema["type"] in _NAMED_TYPES:
+        if schema["name"] in defined:
+            return schema["name"]
+        defined.add(schema["name"])
+    result = dict(schema)
+    if "fields" in schema:
+        result["fields"] = [
+            {**field, "type": _defined_once(field["type"], defined)} for field in schema["fields"]
+        ]
+    if "items" in schema:
+        result["items"] = _defined_once(schema["items"], defined)
+    if "values" in schema:
+        result["values"] = _defined_once(schema["values"], defined)
+    return result
+
+
+def parsing_canonical_form(schema: Schema) -> str:
+    """The Parsing Canonical Form of a parsed (expanded or not) schema, as every Avro library writes it.
+
+    SPEC (Avro 1.11 "Transforming into Parsing Canonical Form"): "Assuming an input schema (in
+    JSON form) that's already UTF-8 text for a *valid* Avro schema (including all quotes as
+    required by JSON), the following transformations will produce its Parsing Canonical Form":
+    [PRIMITIVES], [FULLNAMES], [STRIP], [ORDER], [STRINGS], [INTEGERS], [WHITESPACE]. fastavro
+    applies those to the tree it is given; :func:`_defined_once` makes that tree a valid schema
+    first, each named type written out once, then by name.
+    """
+    return to_parsing_canonical_form(_defined_once(schema, set()))
+
+
 def crc64_avro(schema: Schema) -> bytes:
     """The CRC-64-AVRO fingerprint of a parsed schema, as the 8 little-endian bytes Avro stores.
 
-    fastavro returns the fingerprint as hex of its little-endian bytes already.
+    SPEC (Avro 1.11 "Schema Fingerprints"): "fingerprints of Parsing Canonical Form can be useful
+    ... to tag data items with a short substitute for the writer's full schema"; the 64-bit one
+    is the Rabin fingerprint ``fingerprint64`` of those bytes. fastavro returns it as the hex of
+    its little-endian bytes already.
     """
-    return bytes.fromhex(fingerprint(to_parsing_canonical_form(schema), "CRC-64-AVRO"))
+    return bytes.fromhex(fingerprint(parsing_canonical_form(schema), "CRC-64-AVRO"))
 
 
 @dataclass(frozen=True)
@@ -80,11 +139,13 @@ class SchemaVersion:
 
     @cached_property
     def batch_fingerprint(self) -> bytes:
+        """What a record written with this version carries: the spec's fingerprint of EventBatch."""
         return crc64_avro(self.batch)
 
 
 def _load_version(number: int, folder: Traversable) -> SchemaVersion:
-    # Expanded, so a fingerprint covers the named types a schema refers to, not just their names.
+    # Expanded, so decoding and the evolution checks see every named type a schema refers to
+    # (EventBatch refers to Event, defined in another file); crc64_avro writes each one once.
     named: dict[str, Any] = {}
     parsed: dict[str, Schema] = {}
     for name in SCHEMA_NAMES:
@@ -191,6 +252,11 @@ class SchemaRegistry:
         self._by_fingerprint = {version.batch_fingerprint: version for version in ordered}
         if len(self._by_fingerprint) != len(ordered):
             raise IncompatibleSchema("two schema versions have the same EventBatch fingerprint")
+        for alias, number in PRE_SPEC_BATCH_FINGERPRINTS.items():
+            if number <= len(ordered):
+                if alias in self._by_fingerprint:
+                    raise IncompatibleSchema(f"the pre-spec fingerprint {alias.hex()} of v{number} is taken")
+                self._by_fingerprint[alias] = ordered[number - 1]
 
     @classmethod
     def load(cls, root: Traversable | None = None) -> SchemaRegistry:
@@ -213,7 +279,7 @@ class SchemaRegistry:
         return self.versions[number - 1]
 
     def by_fingerprint(self, batch_fingerprint: bytes) -> SchemaVersion | None:
-        """The version whose EventBatch has this fingerprint, or None for one we do not know."""
+        """The version whose EventBatch has this fingerprint (or pre-spec alias), or None if unknown."""
         return self._by_fingerprint.get(batch_fingerprint)
 
 

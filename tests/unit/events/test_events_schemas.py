@@ -10,21 +10,26 @@ from typing import Any
 
 import pytest
 from event_strategies import sample_event
+from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from provledger.events.codec import batch_header, decode_record, encode_record
+from provledger.events.codec import HEADER_SIZE, MAGIC, batch_header, decode_record, encode_record
 from provledger.events.schemas import (
     EVENT,
+    PRE_SPEC_BATCH_FINGERPRINTS,
     SCHEMA_NAMES,
     IncompatibleSchema,
     SchemaRegistry,
     crc64_avro,
+    parsing_canonical_form,
     registry,
     schemas_root,
 )
 
 # Released versions are immutable: Kafka records in the wild name them by these fingerprints.
 # A failure here means a released schema was edited in place; add a new v<N> instead.
-RELEASED_BATCH_FINGERPRINTS = {1: "a43b70bc6b7df264"}
+RELEASED_BATCH_FINGERPRINTS = {1: "756456b5fd048e7b"}
+# What releases before the spec-exact fingerprint wrote for v1; Kafka still holds such records.
+PRE_SPEC_V1 = "a43b70bc6b7df264"
 
 
 def test_crc64_avro_matches_the_avro_spec_vector() -> None:
@@ -33,8 +38,25 @@ def test_crc64_avro_matches_the_avro_spec_vector() -> None:
 
 
 def test_released_schemas_are_unchanged() -> None:
-    for number, fingerprint in RELEASED_BATCH_FINGERPRINTS.items():
-        assert registry().version(number).batch_fingerprint.hex() == fingerprint
+    for number, released in RELEASED_BATCH_FINGERPRINTS.items():
+        assert registry().version(number).batch_fingerprint.hex() == released
+
+
+def test_a_named_type_is_written_out_once_then_by_name() -> None:
+    # Event uses ArtifactRef for inputs and outputs; the expanded schema defines it at both.
+    form = parsing_canonical_form(registry().version(1).batch)
+    assert form.count('"name":"provledger.events.ArtifactRef"') == 1
+    assert '"items":"provledger.events.ArtifactRef"' in form
+
+
+def test_the_pre_spec_alias_is_what_the_old_code_computed() -> None:
+    # The old way: fastavro's canonical form of the expanded schema, named types repeated.
+    v1 = registry().version(1)
+    old = fingerprint(to_parsing_canonical_form(v1.batch), "CRC-64-AVRO")
+    assert old == PRE_SPEC_V1
+    assert {bytes.fromhex(PRE_SPEC_V1): 1} == PRE_SPEC_BATCH_FINGERPRINTS
+    assert registry().by_fingerprint(bytes.fromhex(PRE_SPEC_V1)) is v1
+    assert v1.batch_fingerprint.hex() != PRE_SPEC_V1
 
 
 def test_every_version_on_disk_loads_and_follows_the_rule() -> None:
@@ -71,6 +93,9 @@ def test_an_optional_field_with_default_is_a_compatible_change(tmp_path: Path) -
     value = encode_record([sample_event()])
     assert value.startswith(batch_header(evolved))
     assert decode_record(value, evolved) == [sample_event()]
+    # So is one written before the fingerprint followed the spec.
+    pre_spec = MAGIC + bytes.fromhex(PRE_SPEC_V1) + value[HEADER_SIZE:]
+    assert decode_record(pre_spec, evolved) == [sample_event()]
 
 
 def _edit_field(name: str, **changes: Any) -> Any:
