@@ -5,7 +5,8 @@ producer can send: every failure is an :class:`~provledger.errors.InvalidEvent` 
 the sealer writes into the dead-letter record (besides the reasons of
 :mod:`provledger.events.model`):
 
-``oversized``            the value is larger than :data:`MAX_RECORD_BYTES`
+``oversized``            the value is larger than ``max_bytes`` (``PROVLEDGER_MAX_RECORD_BYTES``), or
+                         holds more items or longer values than :mod:`provledger.events.limits` allows
 ``not_single_object``    too short, or not starting with the magic ``C3 01``
 ``unknown_fingerprint``  the writer schema is not one of ``schemas/`` (a newer producer?)
 ``malformed_avro``       the body does not decode under the writer schema, or has bytes left over
@@ -24,19 +25,21 @@ SDK validates events before batching them and a bad one means the producer is br
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 from fastavro import schemaless_reader
+from fastavro.types import Schema
 
 from provledger.errors import InvalidEvent
 from provledger.events.binary import array_of, event_body
+from provledger.events.bounds import event_spans
+from provledger.events.limits import DEFAULT_MAX_RECORD_BYTES
 from provledger.events.model import Event
 from provledger.events.schemas import SchemaRegistry, registry
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8
-#: Largest record value accepted (Kafka's default message.max.bytes is 1 MiB; we allow headroom).
-MAX_RECORD_BYTES = 8 << 20
 #: The schema version :mod:`provledger.events.binary` writes; readers resolve it to the newest.
 WRITTEN_VERSION = 1
 
@@ -60,11 +63,18 @@ def encode_record(events: Sequence[Event]) -> bytes:
     return encode_bodies([event_body(event) for event in events])
 
 
-def decode_record(value: bytes, schemas: SchemaRegistry | None = None) -> list[Event]:
-    """The events of a record value, validated, or InvalidEvent saying why not."""
+def decode_record(
+    value: bytes, schemas: SchemaRegistry | None = None, max_bytes: int = DEFAULT_MAX_RECORD_BYTES
+) -> list[Event]:
+    """The events of a record value, validated, or InvalidEvent saying why not.
+
+    Nothing is decoded before :func:`~provledger.events.bounds.event_spans` has checked every
+    count and length from the bytes; then events are decoded one at a time, so what a hostile
+    record can make this build is bounded by one event, not by what its bytes claim.
+    """
     schemas = schemas or registry()
-    if len(value) > MAX_RECORD_BYTES:
-        raise InvalidEvent("oversized", f"record value of {len(value)} bytes, more than {MAX_RECORD_BYTES}")
+    if len(value) > max_bytes:
+        raise InvalidEvent("oversized", f"record value of {len(value)} bytes, more than {max_bytes}")
     if len(value) < HEADER_SIZE or value[:2] != MAGIC:
         raise InvalidEvent("not_single_object", "a value must start with C3 01 and an 8-byte fingerprint")
     writer = schemas.by_fingerprint(bytes(value[2:HEADER_SIZE]))
@@ -73,17 +83,21 @@ def decode_record(value: bytes, schemas: SchemaRegistry | None = None) -> list[E
             "unknown_fingerprint",
             f"writer schema {value[2:HEADER_SIZE].hex()} is not in schemas/ (a newer producer?)",
         )
-    current = schemas.current
-    body = io.BytesIO(value[HEADER_SIZE:])
+    body = bytes(value[HEADER_SIZE:])
+    spans = event_spans(body, cast("Mapping[str, Any]", writer.batch))
+    resolved = None if writer is schemas.current else schemas.current.event
+    return [_decode_event(body[start:end], writer.event, resolved) for start, end in spans]
+
+
+def _decode_event(data: bytes, writer: Schema, reader: Schema | None) -> Event:
+    stream = io.BytesIO(data)
     try:
-        batch = schemaless_reader(body, writer.batch, None if writer is current else current.batch)
+        record = schemaless_reader(stream, writer, reader)
     except Exception as exc:
         # fastavro raises whatever its decoding step meets (EOFError, ValueError, IndexError,
         # UnicodeDecodeError, ...) and documents no hierarchy; at this trust boundary every
-        # one of them means the same thing: the bytes are not a batch.
+        # one of them means the same thing: the bytes are not an event.
         raise InvalidEvent("malformed_avro", f"{type(exc).__name__}: {exc}"[:300]) from None
-    if body.tell() != len(value) - HEADER_SIZE:
-        raise InvalidEvent("malformed_avro", f"{len(value) - HEADER_SIZE - body.tell()} bytes left over")
-    if not isinstance(batch, dict) or not batch.get("events"):
-        raise InvalidEvent("empty_batch", "the batch holds no event")
-    return [Event.from_avro(record) for record in batch["events"]]
+    if stream.tell() != len(data) or not isinstance(record, dict):
+        raise InvalidEvent("malformed_avro", "an event does not decode to exactly its bytes")
+    return Event.from_avro(record)

@@ -301,6 +301,8 @@ class Event:
         job = _field(record, "job")
         moment = _field(record, "event_time")
         if isinstance(moment, int) and not isinstance(moment, bool):
+            if not time_in_range(moment):
+                raise InvalidEvent("bad_event_time", f"event_time {moment} us is outside years 1 to 9999")
             moment = time_from_micros(moment)
         attributes = record.get("attributes", ())
         if not isinstance(attributes, list | tuple):

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from asyncpg.pgproto.pgproto import UUID as FastUUID
 
-from provledger.events.codec import HEADER_SIZE, MAGIC, MAX_RECORD_BYTES, WRITTEN_VERSION
+from provledger.events.codec import HEADER_SIZE, MAGIC, WRITTEN_VERSION
 from provledger.events.limits import (
     MAX_ARTIFACTS,
     MAX_ATTRIBUTE_VALUE_BYTES,
@@ -291,11 +291,14 @@ def _event(buf: bytes, start: int, offset: int, shared: _Shared) -> tuple[EventR
 
 
 def read_batch(value: bytes, offset: int, schemas: SchemaRegistry | None = None) -> list[EventRow] | None:
-    """The rows of a canonically encoded, valid v1 record at source ``offset``; ``None`` if not that."""
+    """The rows of a canonically encoded, valid v1 record at source ``offset``; ``None`` if not that.
+
+    The caller bounds the record's size (``PROVLEDGER_MAX_RECORD_BYTES``); every count and length
+    inside it is checked here before anything is built.
+    """
     schemas = schemas or registry()
     if (
-        len(value) > MAX_RECORD_BYTES
-        or value[:2] != MAGIC
+        value[:2] != MAGIC
         or schemas.current.number != WRITTEN_VERSION
         or schemas.by_fingerprint(value[2:HEADER_SIZE]) is not schemas.current  # the pre-spec alias too
     ):

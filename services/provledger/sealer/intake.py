@@ -58,7 +58,7 @@ def decode(record: SourceRecord, *, openlineage: bool, max_bytes: int) -> list[E
         raise InvalidEvent("oversized", f"record value of {len(record.value)} bytes, more than {max_bytes}")
     if openlineage:
         return [from_openlineage(record.value)]
-    return decode_record(record.value)
+    return decode_record(record.value, max_bytes=max_bytes)
 
 
 def _artifact(ref: ArtifactRef) -> ArtifactKey:

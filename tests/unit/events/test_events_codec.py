@@ -17,12 +17,12 @@ from provledger.events import compiled, reader
 from provledger.events.codec import (
     HEADER_SIZE,
     MAGIC,
-    MAX_RECORD_BYTES,
     WRITTEN_VERSION,
     batch_header,
     decode_record,
     encode_record,
 )
+from provledger.events.limits import DEFAULT_MAX_RECORD_BYTES
 from provledger.events.model import Event
 from provledger.events.reader import EventRow
 from provledger.events.schemas import EVENT_BATCH, PRE_SPEC_BATCH_FINGERPRINTS, schemas_root
@@ -108,7 +108,7 @@ def test_the_fast_reader_leaves_an_unknown_fingerprint_to_the_general_path(
         (batch_header() + b"\x02\xff", "malformed_avro"),
         (encode_record([sample_event()]) + b"\x00", "malformed_avro"),
         (encode_record([sample_event()])[:-5], "malformed_avro"),
-        (batch_header() + bytes(MAX_RECORD_BYTES), "oversized"),
+        (batch_header() + bytes(DEFAULT_MAX_RECORD_BYTES), "oversized"),
     ],
 )
 def test_bad_values_are_rejected_with_a_reason(value: bytes, reason: str) -> None:
