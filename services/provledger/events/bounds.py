@@ -28,6 +28,7 @@ from provledger.events.limits import (
     MAX_ATTRIBUTES,
     MAX_BATCH_EVENTS,
     MAX_OPENLINEAGE_BYTES,
+    time_in_range,
 )
 
 #: Most items of an array (or entries of a map) by the name of the field that holds it; an
@@ -131,6 +132,11 @@ class _Walk:
             self.skip(schema["size"], what)
         elif kind == "array":
             self.items(ITEM_LIMITS.get(what, _DEFAULT_ITEMS), what, schema["items"])
+        elif schema.get("logicalType") == "timestamp-micros":
+            # A generic decoder turns it into a datetime, which overflows outside years 1..9999.
+            micros = self.long()
+            if not time_in_range(micros):
+                raise InvalidEvent("bad_event_time", f"{what} {micros} us is outside years 1 to 9999 in UTC")
         else:  # maps never pass the schema registry (canonical bytes must not depend on their order)
             self.primitive(kind, what)
 
@@ -153,7 +159,7 @@ def event_spans(body: bytes, batch_schema: Mapping[str, Any]) -> list[tuple[int,
     ``batch_schema`` is the writer's ``EventBatch`` (a record whose one field ``events`` is an
     array of ``Event`` records). Reasons: ``oversized`` (too many items or too long a value),
     ``malformed_avro`` (truncated, an impossible union branch or enum symbol, bytes left over),
-    ``empty_batch``.
+    ``bad_event_time`` (a ``timestamp-micros`` no ``datetime`` can hold), ``empty_batch``.
     """
     walk = _Walk(body)
     (field,) = batch_schema["fields"]

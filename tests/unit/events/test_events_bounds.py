@@ -10,7 +10,7 @@ from event_strategies import sample_event
 from provledger.errors import InvalidEvent
 from provledger.events.binary import array_of, event_body, zigzag_varint
 from provledger.events.codec import batch_header, decode_record
-from provledger.events.limits import MAX_ATTRIBUTES, MAX_BATCH_EVENTS, MAX_OPENLINEAGE_BYTES
+from provledger.events.limits import MAX_ATTRIBUTES, MAX_BATCH_EVENTS, MAX_OPENLINEAGE_BYTES, MAX_TIME_US
 from provledger.events.model import Event
 
 #: What decoding a hostile record may allocate at its peak: a few times the record, not 100x.
@@ -89,3 +89,11 @@ def test_events_of_a_valid_record_are_decoded_one_at_a_time_and_all_kept() -> No
     decoded = decode_record(batch_header() + array_of([event_body(e) for e in events]))
     assert decoded == events
     assert all(isinstance(event, Event) for event in decoded)
+
+
+def test_a_time_no_datetime_can_hold_is_refused_before_a_generic_decoder_overflows() -> None:
+    sample = sample_event()
+    body = event_body(sample)
+    old = zigzag_varint(sample.event_time_us)
+    value = batch_header() + array_of([body.replace(old, zigzag_varint(MAX_TIME_US + 1))])
+    assert _refused(value).reason == "bad_event_time"
