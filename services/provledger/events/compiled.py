@@ -4,8 +4,9 @@ Decoding is the largest share of the sealer's CPU (~45%, py-spy); compiled, the 
 :mod:`provledger.events.reader` reads 8-event records ~3x faster (19.7 -> 6.8 us per event;
 decode plus accept 34 -> 19). The pure module stays the reference and the fallback:
 
-* a build is stored under the SHA-256 of ``reader.py``'s source, so an edited reader can
-  never run stale compiled code: it runs pure until built again (``make install`` builds);
+* a build is stored under the SHA-256 of ``reader.py``'s source and of ``limits.py`` (whose
+  ``Final`` constants mypyc compiles in), so an edited reader or limit can never run stale
+  compiled code: it runs pure until built again (``make install`` builds);
 * a machine without a C compiler or mypy simply runs the pure module;
 * the reader's tests run against both (``tests/unit/events/test_events_reader.py``).
 
@@ -29,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+from provledger.events import limits
 from provledger.events import reader as pure
 
 #: The compiled copy's module name: distinct from the pure module's, so both can be loaded.
@@ -36,11 +38,16 @@ MODULE = "provledger_reader_mypyc"
 BUILDS = Path(sys.prefix) / "lib" / "provledger-mypyc"
 
 
-def build_folder(source: bytes | None = None) -> Path:
-    """Where the build of ``source`` (by default the current ``reader.py``) is, or would be."""
-    if source is None:
-        source = Path(pure.__file__).read_bytes()
-    return BUILDS / hashlib.sha256(source).hexdigest()[:32]
+def compiled_sources() -> tuple[bytes, bytes]:
+    """What a build compiles in: ``reader.py``, and ``limits.py``, whose ``Final`` constants mypyc
+    copies into the extension (so an edited limit must not run with the old value)."""
+    return Path(pure.__file__).read_bytes(), Path(limits.__file__).read_bytes()
+
+
+def build_folder(sources: tuple[bytes, bytes] | None = None) -> Path:
+    """Where the build of ``sources`` (by default :func:`compiled_sources` now) is, or would be."""
+    reader_source, limits_source = sources or compiled_sources()
+    return BUILDS / hashlib.sha256(reader_source + b"\0" + limits_source).hexdigest()[:32]
 
 
 def _extension(folder: Path, name: str) -> Path | None:
@@ -79,8 +86,9 @@ COMPILED = _module is not None
 
 def build() -> Path:
     """Compile ``reader.py`` into :func:`build_folder`; a no-op when that build exists."""
-    source = Path(pure.__file__).read_bytes()  # read once: the build is filed under what it compiled
-    folder = build_folder(source)
+    sources = compiled_sources()  # read once: the build is filed under what it compiled
+    source = sources[0]
+    folder = build_folder(sources)
     if _extension(folder, MODULE) is not None:
         return folder
     with tempfile.TemporaryDirectory(prefix="provledger-mypyc-") as tmp:

@@ -44,10 +44,12 @@ MAX_BATCH_EVENTS: Final = 10_000
 #: sends. 1 MiB is Kafka's default ``message.max.bytes``, so a stock broker takes every record.
 DEFAULT_MAX_RECORD_BYTES: Final = 1 << 20
 
-#: Earliest and latest event time, in microseconds since the Unix epoch:
-#: 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z, what a ``datetime`` holds in UTC.
-MIN_TIME_US: Final = -62_135_596_800_000_000
-MAX_TIME_US: Final = 253_402_300_799_999_999
+#: Earliest and latest event time, in microseconds since the Unix epoch: years 1 to 9999 in UTC,
+#: what a ``datetime`` holds, less their very first and last microsecond, which asyncpg reads back
+#: from Postgres as its naive stand-ins for -infinity and infinity (found by
+#: ``tests/integration/store/test_fuzz_record_path.py``).
+MIN_TIME_US: Final = -62_135_596_800_000_000 + 1
+MAX_TIME_US: Final = 253_402_300_799_999_999 - 1
 
 
 def text_problem(text: str, limit: int) -> tuple[str, str] | None:

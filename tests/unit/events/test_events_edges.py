@@ -177,7 +177,8 @@ def test_openlineage_gives_the_models_verdict_on_names(text: str) -> None:
     ("event_time", "accepted"),
     [
         ("9999-12-31T23:59:59-23:59", False),  # 10000-01-01 in UTC: the poison record
-        ("9999-12-31T23:59:59.999999+00:00", True),
+        ("9999-12-31T23:59:59.999998+00:00", True),
+        ("9999-12-31T23:59:59.999999+00:00", False),  # what asyncpg reads back as infinity
         ("9999-12-31T23:59:59+01:00", True),
         ("0001-01-01T00:00:00+01:00", False),  # the year 0 in UTC
         ("1970-01-01T00:00:00+00:00", True),

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from provledger.errors import InvalidEvent
-from provledger.events import compiled, reader
+from provledger.events import compiled, limits, reader
 from provledger.events.binary import array_of, event_body
 from provledger.events.codec import batch_header, decode_record, encode_record
 from provledger.events.model import Event
@@ -59,6 +59,16 @@ def test_an_edited_reader_never_runs_a_stale_build(tmp_path: Path, monkeypatch: 
     edited = tmp_path / "reader.py"
     edited.write_bytes(Path(reader.__file__).read_bytes() + b"\n# edited\n")
     monkeypatch.setattr(reader, "__file__", str(edited))
+    assert compiled.load() is None
+
+
+def test_an_edited_limit_never_runs_a_stale_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mypyc copies ``Final`` constants of provledger.events.limits into the build."""
+    edited = tmp_path / "limits.py"
+    source = Path(limits.__file__).read_bytes()
+    edited.write_bytes(source.replace(b"MAX_TEXT_BYTES: Final = 1024", b"MAX_TEXT_BYTES: Final = 9"))
+    assert edited.read_bytes() != source
+    monkeypatch.setattr(limits, "__file__", str(edited))
     assert compiled.load() is None
 
 
