@@ -55,16 +55,19 @@ def _events(count: int) -> list[Event]:
 async def test_emit_sends_good_lines_reports_bad_ones_and_fails(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
+    """Bad lines are named with the format they were read in, then what to do; the rest go through."""
     native = _events(4)
     jsonl = tmp_path / "events.jsonl"
     lines = [json.dumps(event_to_json(e)) for e in native[:2]]
     lines += ['{"event_type": "START"', json.dumps(event_to_json(native[2]) | {"producer": "no uri"})]
     lines += [json.dumps(event_to_json(native[3]))]
     jsonl.write_text("\n".join(lines) + "\n")
-    ran = _provledger(kafka_settings, "emit", str(jsonl))
+    ran = _provledger(kafka_settings, "emit", "--format", "native", str(jsonl))
     assert ran.returncode == 1, ran.stderr
     assert "events.jsonl: line 3: malformed_json" in ran.stderr
-    assert "events.jsonl: line 4: bad_producer" in ran.stderr
+    assert "events.jsonl: line 4: read as a native event (--format native): bad_producer" in ran.stderr
+    assert "to fix: write one JSON object per line" in ran.stderr
+    assert "to fix: fix the events named above, or leave out --format native" in ran.stderr
     sent = [native[0], native[1], native[3]]
     received = await consume_events(kafka_settings.require_kafka_bootstrap(), kafka_settings.topic_events, 3)
     assert received == sent
@@ -83,7 +86,7 @@ async def test_emit_reads_openlineage_from_stdin(kafka_settings: KafkaSettings) 
 def test_emit_refuses_an_unknown_format(kafka_settings: KafkaSettings) -> None:
     ran = _provledger(kafka_settings, "emit", "--format", "xml", "-")
     assert ran.returncode == 2
-    assert "not one of native, openlineage" in ran.stderr
+    assert "not one of native, openlineage; leave it out" in ran.stderr
 
 
 def _upstream(artifact: ArtifactRef, events: list[Event]) -> set[ArtifactRef]:
