@@ -102,10 +102,21 @@ def api() -> int:
 def emit(
     sources: Annotated[list[Path], typer.Argument(help="JSON or JSON-lines files; - reads standard input.")],
     source_format: Annotated[
-        str, typer.Option("--format", help="native (provledger events) or openlineage (RunEvents).")
-    ] = "native",
+        str | None,
+        typer.Option(
+            "--format",
+            help="Read every event as native (provledger events) or openlineage (RunEvents). "
+            "Without it, each JSON line, or a JSON file as a whole, is read as an OpenLineage RunEvent "
+            "when it has more of schemaURL, eventTime, eventType, run.runId than of event_id, "
+            "event_time, event_type, run.run_id, else as a native event.",
+        ),
+    ] = None,
 ) -> int:
-    """Send events from files or standard input to Kafka, with a progress bar and a summary."""
+    """Send events from files or standard input to Kafka, with a progress bar and a summary.
+
+    A JSON-lines file may mix native events and OpenLineage RunEvents: each line is read in the
+    format its keys show. A bad line is listed with the format it was read in, then what to do.
+    """
     from provledger.emit.command import emit_command
 
     return emit_command(sources, source_format)

@@ -73,6 +73,27 @@ async def test_emit_sends_good_lines_reports_bad_ones_and_fails(
     assert received == sent
 
 
+async def test_emit_tells_each_lines_format_from_its_keys(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """Without --format, one JSON-lines file mixes native events and RunEvents, line by line."""
+    events = _events(4)
+    late = to_openlineage(_events(1)[0]) | {"eventTime": "yesterday"}
+    lines = [event_to_json(events[0]), to_openlineage(events[1]), late]
+    lines += [to_openlineage(events[2]), event_to_json(events[3])]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    ran = _provledger(kafka_settings, "emit", str(mixed))
+    assert ran.returncode == 1, ran.stderr
+    assert (
+        "mixed.jsonl: line 3: read as an OpenLineage RunEvent (it has schemaURL, eventTime, eventType, "
+        "run.runId): bad_event_time: eventTime 'yesterday' is not ISO 8601"
+    ) in ran.stderr
+    assert "to fix: fix the RunEvents named above (OpenLineage spec 2-x)" in ran.stderr
+    received = await consume_events(kafka_settings.require_kafka_bootstrap(), kafka_settings.topic_events, 4)
+    assert [(e.event_id, e.outputs) for e in received] == [(e.event_id, e.outputs) for e in events]
+
+
 async def test_emit_reads_openlineage_from_stdin(kafka_settings: KafkaSettings) -> None:
     events = _events(3)
     array = json.dumps([to_openlineage(e) for e in events])
