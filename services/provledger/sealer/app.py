@@ -28,6 +28,7 @@ from provledger.sealer.core import Prepared, Sealer, SealerOptions, now_micros
 from provledger.sealer.deadletter import KafkaDeadLetters
 from provledger.sealer.intake import SourceRecord
 from provledger.sealer.keyfiles import load_signing_key
+from provledger.sealer.pgstore import PoolShardStore
 from provledger.sealer.pipeline import GroupCommitter
 from provledger.sealer.tuning import collect_garbage_less_often, return_large_buffers_to_the_os
 from provledger.store.db import create_pool
@@ -100,7 +101,7 @@ class SealerRuntime:
         )
         await self._producer.start()
         sealer = Sealer(
-            pool,
+            PoolShardStore(pool),
             self.key,
             SealerOptions(s.log_origin, s.topic_openlineage, s.max_record_bytes),
             KafkaDeadLetters(self._producer, s.topic_dead_letter),

@@ -6,6 +6,13 @@ Postgres, and throws it away whenever a write fails, so what it seals next alway
 exactly what is committed. Postgres is the source of truth for how far each shard is sealed:
 records below a shard's committed offset are skipped (they are sealed already); Kafka's own
 committed offsets are never trusted.
+
+Nothing in a record stops a shard. A write that fails on the block's values (:mod:`.failures`)
+is narrowed: the batch's records are split in two contiguous halves, each sealed as a block of
+its own, and a half that fails again is split again, until the one record that cannot be
+written is found; it is dead-lettered as ``unsealable`` with the error, and its offset is
+committed so it is never read again. Outages are waited out instead: they say nothing about
+the records.
 """
 
 from __future__ import annotations
@@ -13,21 +20,25 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import asyncpg
 
 from provledger import logs
-from provledger.errors import ServiceUnavailable, StaleShard
+from provledger.errors import StaleShard
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.deadletter import DeadLetterSink
+from provledger.sealer.failures import Failure, classify, describe
 from provledger.sealer.intake import Rejected, Screened, SourceRecord, dedupe, screen
 from provledger.sealer.metrics import SealerMetrics
+from provledger.sealer.pgstore import PoolShardStore
 from provledger.sealer.shardlog import Accepted, ShardLog
-from provledger.store.artifacts import ArtifactIds
-from provledger.store.blocks import advance_offset, ensure_shard, existing_leaf_hashes, load_head, write_block
+from provledger.store.blocks import ShardHead
+from provledger.store.records import SealedBlock
 
 _log = logs.get_logger(__name__)
 
@@ -40,6 +51,8 @@ RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 #: Longest stretch of decoding between two yields to the event loop, so a block being written
 #: meanwhile (:meth:`Sealer.prepare` overlapping :meth:`Sealer.commit`) never waits long for it.
 YIELD_EVERY_S = 0.005
+#: The dead-letter reason of a record whose events Postgres refuses to hold (:mod:`.failures`).
+UNSEALABLE = "unsealable"
 
 TopicPartition = tuple[str, int]
 Seek = Callable[[str, int, int], Awaitable[None]]
@@ -66,12 +79,41 @@ class Prepared:
     screened: Screened
 
 
+class ShardStore(Protocol):
+    """What the sealer needs from the ledger database (:class:`~.pgstore.PoolShardStore` over Postgres).
+
+    Both writes are compare-and-sets on the shard's committed offset, raising
+    :class:`~provledger.errors.StaleShard` when another sealer moved it first. Nothing is
+    written when a call raises.
+    """
+
+    async def ensure_shard(self, topic: str, partition: int) -> int:
+        """The shard number of ``topic``/``partition``, registered on first sight."""
+        ...
+
+    async def load_head(self, shard: int) -> ShardHead:
+        """Where the shard's log stands: enough to seal the next block."""
+        ...
+
+    async def sealed_leaf_hashes(self, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+        """Leaf hashes of those events already sealed on any shard, for deduplication."""
+        ...
+
+    async def write_block(self, block: SealedBlock, expected_offset: int) -> None:
+        """Commit ``block`` and all it covers at once, moving the offset on from ``expected_offset``."""
+        ...
+
+    async def advance_offset(self, shard: int, expected: int, next_offset: int) -> None:
+        """Move the committed offset past records that leave nothing to seal (all dead-lettered)."""
+        ...
+
+
 class Sealer:
-    """Seals batches of records from any partitions; safe against replays, zombies and outages."""
+    """Seals batches of records from any partitions; safe against replays, zombies, outages and poison."""
 
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        store: ShardStore | asyncpg.Pool,
         key: SigningKey,
         options: SealerOptions,
         dead_letters: DeadLetterSink,
@@ -79,7 +121,8 @@ class Sealer:
         metrics: SealerMetrics | None = None,
         clock: Clock = now_micros,
     ) -> None:
-        self._pool = pool
+        # A pool is still taken, wrapped, for callers written before the ShardStore seam.
+        self._store: ShardStore = PoolShardStore(store) if isinstance(store, asyncpg.Pool) else store
         self._key = key
         self._options = options
         self._dead_letters = dead_letters
@@ -90,7 +133,6 @@ class Sealer:
         self._shards: dict[TopicPartition, int] = {}
         self._sought: set[TopicPartition] = set()
         self._gap_deadline: dict[TopicPartition, float] = {}
-        self._artifacts = ArtifactIds()  # artifacts are global: every shard's blocks share the ids
 
     async def load(self, partitions: Sequence[TopicPartition]) -> None:
         """Load the heads of newly assigned partitions; the sealer is ready once this returns."""
@@ -165,32 +207,30 @@ class Sealer:
     async def _with_retries(
         self, tp: TopicPartition, action: Callable[[TopicPartition], Awaitable[object]]
     ) -> None:
-        """Run ``action`` until it succeeds: a lost race reloads the shard, an outage waits and retries."""
+        """Run ``action`` until it succeeds: a lost race reloads the shard, an outage waits and retries.
+
+        Anything else is a bug, not data (:meth:`_seal` narrows what the data causes), and is raised.
+        """
         attempt = 0
         while True:
             try:
                 await action(tp)
                 return
-            except StaleShard as exc:
-                self.metrics.stale.labels(str(self._shards.get(tp, -1))).inc()
-                _log.warning(
-                    "another sealer sealed this shard first; reloading",
-                    topic=tp[0],
-                    partition=tp[1],
-                    reason=str(exc),
-                )
+            except Exception as exc:
+                failure = classify(exc)
                 self._logs.pop(tp, None)
-            except (
-                OSError,
-                asyncpg.PostgresConnectionError,
-                asyncpg.InterfaceError,
-                asyncpg.OperatorInterventionError,
-                asyncpg.TransactionRollbackError,  # a deadlock or serialization failure: try again
-                ServiceUnavailable,
-                TimeoutError,
-            ) as exc:
-                self._logs.pop(tp, None)
-                self._artifacts.clear()  # the server may have lost commits whose ids it remembers
+                if failure is Failure.STALE:
+                    self.metrics.stale.labels(str(self._shards.get(tp, -1))).inc()
+                    _log.warning(
+                        "another sealer sealed this shard first; reloading",
+                        topic=tp[0],
+                        partition=tp[1],
+                        reason=str(exc),
+                    )
+                    continue
+                if failure is not Failure.OUTAGE:
+                    self.metrics.write_failures.inc()
+                    raise
                 delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
                 attempt += 1
                 _log.warning(
@@ -206,11 +246,10 @@ class Sealer:
     async def _head(self, tp: TopicPartition) -> ShardLog:
         log = self._logs.get(tp)
         if log is None:
-            async with self._pool.acquire() as conn:
-                shard = self._shards.get(tp)
-                if shard is None:
-                    shard = self._shards[tp] = await ensure_shard(conn, *tp)
-                log = ShardLog(await load_head(conn, shard), self._options.log_origin)
+            shard = self._shards.get(tp)
+            if shard is None:
+                shard = self._shards[tp] = await self._store.ensure_shard(*tp)
+            log = ShardLog(await self._store.load_head(shard), self._options.log_origin)
             self._logs[tp] = log
             _log.info(
                 "shard loaded",
@@ -221,6 +260,17 @@ class Sealer:
                 tree_size=log.tree_size,
                 next_offset=log.next_offset,
             )
+        return log
+
+    async def _head_before(self, tp: TopicPartition, offset: int) -> ShardLog:
+        """The shard's log, which must not be past ``offset`` yet.
+
+        Narrowing reloads the head after each failed write; if another sealer took the shard
+        over meanwhile and sealed on, the records left are its to judge, not ours.
+        """
+        log = await self._head(tp)
+        if log.next_offset > offset:
+            raise StaleShard(f"shard {log.shard} moved past offset {offset} while a batch of it was narrowed")
         return log
 
     async def _fresh(
@@ -263,28 +313,101 @@ class Sealer:
                 [c for c in screened.candidates if c.source_offset >= first],
                 [r for r in screened.rejected if r.record.offset >= first],
             )
-        expected_offset = log.next_offset
-        # A connection is held only while Postgres works: with fewer connections than shards
-        # (write_connections), one shard's block is built while another's is written.
-        async with self._pool.acquire() as conn:
-            sealed = await existing_leaf_hashes(conn, [c.event_id for c in screened.candidates])
+        sealed = await self._store.sealed_leaf_hashes([c.event_id for c in screened.candidates])
         batch = dedupe(screened.candidates, fresh, sealed)
         rejected = screened.rejected + batch.rejected
         await self._dead_letters.send(rejected)
-        if batch.accepted:
-            block = log.seal(batch.accepted, fresh[0].offset, fresh[-1].offset, self._key, self._clock())
-            try:
-                async with self._pool.acquire() as conn:
-                    await write_block(conn, block, expected_offset, self._artifacts)
-            except BaseException:
-                self._logs.pop(tp, None)  # memory ran ahead of Postgres: reload before sealing again
-                raise
-            self._observe(block.shard, block.header.height, batch.accepted, fresh)
-        else:
-            async with self._pool.acquire() as conn:
-                await advance_offset(conn, log.shard, expected_offset, fresh[-1].offset + 1)
-            log.next_offset = fresh[-1].offset + 1
+        # What is accepted, rejected and dropped is decided once, here; narrowing only splits it.
+        await self._seal_or_narrow(tp, fresh, batch.accepted)
         self._count(rejected, batch.duplicates)
+
+    async def _seal_or_narrow(
+        self, tp: TopicPartition, records: list[SourceRecord], accepted: list[Accepted]
+    ) -> None:
+        """Seal ``records`` (contiguous, in offset order) as one block, or find the ones that cannot be.
+
+        A write failing on its data is split into two contiguous halves, each sealed as a block
+        of its own in order, so every block covers the offsets its events came from and the
+        chain stays one line; a single record that still fails is dead-lettered. ``k`` bad
+        records among ``n`` cost about ``2k log2(n)`` writes.
+        """
+        error = await self._try_block(tp, records, accepted)
+        if error is None:
+            return
+        if len(records) == 1:
+            await self._dead_letter_unsealable(tp, records[0], error)
+            return
+        shard = self._shards.get(tp, -1)
+        self.metrics.narrowing_splits.labels(str(shard)).inc()
+        middle = len(records) // 2
+        split = records[middle].offset
+        _log.warning(
+            "a block could not be written; splitting its records to find the ones at fault",
+            shard=shard,
+            offsets=f"{records[0].offset}-{records[-1].offset}",
+            split_at=split,
+            error=repr(error),
+        )
+        await self._seal_or_narrow(tp, records[:middle], [a for a in accepted if a.source_offset < split])
+        await self._seal_or_narrow(tp, records[middle:], [a for a in accepted if a.source_offset >= split])
+
+    async def _try_block(
+        self, tp: TopicPartition, records: list[SourceRecord], accepted: list[Accepted]
+    ) -> Exception | None:
+        """Write the block; the error if it failed on data (an unknown error: on its second try).
+
+        Lost races and outages are raised: :meth:`_with_retries` handles them from the top,
+        where whatever this batch had sealed before is found committed and skipped.
+        """
+        retried = False
+        while True:
+            try:
+                await self._write(tp, records, accepted)
+                return None
+            except Exception as exc:
+                failure = classify(exc)
+                if failure is Failure.DATA or (failure is Failure.UNKNOWN and retried):
+                    return exc
+                if failure is not Failure.UNKNOWN:
+                    raise
+                retried = True
+                _log.warning("a block write failed unexpectedly; trying once more", error=repr(exc))
+                await asyncio.sleep(RETRY_DELAYS_S[0])
+
+    async def _write(self, tp: TopicPartition, records: list[SourceRecord], accepted: list[Accepted]) -> None:
+        """Commit ``accepted`` as the shard's next block covering ``records``, or only their offsets."""
+        log = await self._head_before(tp, records[0].offset)
+        expected_offset = log.next_offset
+        if not accepted:
+            await self._store.advance_offset(log.shard, expected_offset, records[-1].offset + 1)
+            log.next_offset = records[-1].offset + 1
+            return
+        try:
+            block = log.seal(accepted, records[0].offset, records[-1].offset, self._key, self._clock())
+            await self._store.write_block(block, expected_offset)
+        except BaseException:
+            self._logs.pop(tp, None)  # memory ran ahead of Postgres: reload before sealing again
+            raise
+        self._observe(block.shard, block.header.height, accepted, records)
+
+    async def _dead_letter_unsealable(
+        self, tp: TopicPartition, record: SourceRecord, error: Exception
+    ) -> None:
+        """Send ``record`` (all its events) to the dead letters and commit its offset: the shard goes on."""
+        await self._dead_letters.send([Rejected(record, UNSEALABLE, describe(error))])
+        log = await self._head_before(tp, record.offset)
+        await self._store.advance_offset(log.shard, log.next_offset, record.offset + 1)
+        log.next_offset = record.offset + 1
+        self.metrics.dead_letters.labels(UNSEALABLE).inc()
+        self.metrics.unsealable.labels(str(log.shard)).inc()
+        _log.error(
+            "a record cannot be sealed; dead-lettered",
+            shard=log.shard,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            error=repr(error),
+        )
 
     def _observe(
         self, shard: int, height: int, accepted: Sequence[Accepted], fresh: list[SourceRecord]

@@ -84,6 +84,23 @@ class SealerMetrics:
         self.dead_letters = Counter(
             "provledger_sealer_dead_letters", "Rejected records and events.", ["reason"], registry=r
         )
+        self.unsealable = Counter(
+            "provledger_sealer_unsealable_records",
+            "Records dead-lettered because Postgres refused the block holding them (data, not an outage).",
+            ["shard"],
+            registry=r,
+        )
+        self.narrowing_splits = Counter(
+            "provledger_sealer_narrowing_splits",
+            "Failed blocks split in two to find the records Postgres refuses.",
+            ["shard"],
+            registry=r,
+        )
+        self.write_failures = Counter(
+            "provledger_sealer_unexpected_failures",
+            "Sealing attempts that failed for neither data nor an outage (a bug): the agent restarts.",
+            registry=r,
+        )
         self.duplicates = Counter(
             "provledger_sealer_duplicates_dropped", "Byte-identical repeats dropped.", registry=r
         )

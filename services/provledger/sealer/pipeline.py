@@ -63,9 +63,13 @@ def merge(batches: Sequence[Prepared]) -> list[Prepared]:
 class GroupCommitter:
     """Writes batches in the order they were submitted, merging those that queued meanwhile.
 
-    A write that fails for good (the sealer retries outages itself) is logged at once and raised
-    by the next :meth:`submit`, which crashes the agent; Faust restarts it, and the restarted
-    agent finds each shard's place in Postgres again.
+    A write never fails on data: the sealer waits out outages, and splits a block Postgres
+    refuses until the records at fault are found and dead-lettered (:mod:`.core`). A write that
+    fails all the same is a bug: it is logged and counted at once
+    (``provledger_sealer_unexpected_failures``) and raised by the next :meth:`submit`, which
+    crashes the agent; Faust's supervisor restarts it, and the restarted agent finds each
+    shard's place in Postgres again (the sealer seeks the consumer back to the first record
+    not committed), so the records of the failed write are sealed, not skipped.
     """
 
     def __init__(self, commit: Commit, interval_s: float, max_pending_events: int) -> None:
@@ -146,4 +150,8 @@ def _events(batches: Sequence[Prepared]) -> int:
 
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        _log.error("writing blocks failed; the agent stops at its next batch", error=repr(task.exception()))
+        _log.error(
+            "writing blocks failed unexpectedly (a bug, not the data); the agent restarts at its next "
+            "batch and resumes from Postgres",
+            error=repr(task.exception()),
+        )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -22,6 +23,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -39,6 +41,7 @@ from provledger.local.process import ManagedProcess, free_port
 from provledger.sealer.core import Sealer, SealerOptions
 from provledger.sealer.deadletter import KafkaDeadLetters
 from provledger.sealer.intake import SourceRecord
+from provledger.sealer.pgstore import PoolShardStore
 from provledger.store.db import create_pool
 from provledger.store.keys import load_keyset, register_key
 from provledger.store.tiles import consistency_proof, inclusion_proof
@@ -46,6 +49,14 @@ from provledger.store.tiles import consistency_proof, inclusion_proof
 PRODUCER = "https://provledger.test/sealer-tests"
 DATASET = ArtifactRef("s3://lake", "imagenet", "sha256:" + "ab" * 32, "dataset")
 READY_TIMEOUT_S = 60.0
+
+
+def with_fields(event: Event, **changes: Any) -> Event:
+    """A copy of ``event`` with fields changed behind its validation (what a broken producer sends)."""
+    broken = dataclasses.replace(event)
+    for name, value in changes.items():
+        object.__setattr__(broken, name, value)
+    return broken
 
 
 def events_of_run(count: int, *, run_id: str | None = None, job: str = "train") -> list[Event]:
@@ -302,6 +313,26 @@ class SealerWorker:
         return self.process.log_tail(80) if self.process else ""
 
 
+def new_worker(folder: Path, database_url: str, kafka: KafkaSettings) -> SealerWorker:
+    """A worker of a consumer group of its own, with a fresh key and its log in ``folder``."""
+    return SealerWorker(
+        database_url=database_url,
+        kafka=kafka,
+        key_file=generate_key_file(folder),
+        log_path=folder / "sealer.log",
+        group=f"g{uuid.uuid4().hex[:8]}",
+    )
+
+
+async def fetchval(database_url: str, sql: str) -> object:
+    """One value from the database, on a connection of its own (the worker runs elsewhere)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
+
+
 def generate_key_file(folder: Path) -> Path:
     """A signing key made the way an operator makes one: ``provledger keys generate --out``."""
     path = folder / "sealer.pem"
@@ -357,7 +388,7 @@ async def direct_sealer(
             raise AssertionError(f"no seek expected, got {topic}/{partition} -> {offset}")
 
         yield Sealer(
-            pool,
+            PoolShardStore(pool),
             key,
             SealerOptions("test.example/ledger", kafka.topic_openlineage, max_record_bytes),
             KafkaDeadLetters(producer, kafka.topic_dead_letter),

@@ -2,49 +2,31 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
-import asyncpg
 import pytest
 from sealer_harness import (
     check_ledger,
     direct_sealer,
     events_of_run,
+    fetchval,
     produce,
     read_topic,
     sent_events,
     source_records,
+    with_fields,
 )
 
 from provledger.config import KafkaSettings
 from provledger.events import encode_record
 from provledger.events.codec import MAGIC, batch_header
-from provledger.events.model import Event
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.core import Sealer
 
 KEY = SigningKey.generate("test.sealer")
 MAX_RECORD_BYTES = 4096
-
-
-def _with(event: Event, **changes: Any) -> Event:
-    """A copy of ``event`` with fields changed behind its validation (what a broken producer sends)."""
-    broken = dataclasses.replace(event)
-    for name, value in changes.items():
-        object.__setattr__(broken, name, value)
-    return broken
-
-
-async def _fetchval(database_url: str, sql: str) -> object:
-    conn = await asyncpg.connect(database_url)
-    try:
-        return await conn.fetchval(sql)
-    finally:
-        await conn.close()
 
 
 @pytest.fixture
@@ -67,10 +49,12 @@ async def test_each_reason_is_dead_lettered_and_its_good_neighbour_sealed(
         "not_single_object": b"this is not avro",
         "malformed_avro": batch_header() + b"\xff\xff\xff\xff\xff\xff\xff\xff\x01",
         "unknown_fingerprint": MAGIC + os.urandom(8) + encode_record([template])[10:],
-        "bad_event_id": encode_record([_with(template, event_id=str(uuid.uuid4()))]),
-        "bad_digest": encode_record([_with(template, payload_digest="sha256:nothex")]),
+        "bad_event_id": encode_record([with_fields(template, event_id=str(uuid.uuid4()))]),
+        "bad_digest": encode_record([with_fields(template, payload_digest="sha256:nothex")]),
         "oversized": encode_record(events_of_run(40)),
-        "conflicting_duplicate": encode_record([_with(sealed_before[0], producer="https://other.example/")]),
+        "conflicting_duplicate": encode_record(
+            [with_fields(sealed_before[0], producer="https://other.example/")]
+        ),
     }
     assert len(bad["oversized"]) > MAX_RECORD_BYTES
     good = [events_of_run(1) for _ in bad]
@@ -79,7 +63,7 @@ async def test_each_reason_is_dead_lettered_and_its_good_neighbour_sealed(
         values += [rejected, encode_record(accepted)]
     # Inside one record, a repeat of an event with another body is dead-lettered as well.
     twice = events_of_run(1)[0]
-    values.append(encode_record([twice, _with(twice, producer="https://other.example/")]))
+    values.append(encode_record([twice, with_fields(twice, producer="https://other.example/")]))
     # A byte-identical repeat is dropped and counted, not dead-lettered.
     values.append(encode_record(sealed_before))
     await produce(bootstrap, topic, values, partition=0)
@@ -107,7 +91,7 @@ async def test_each_reason_is_dead_lettered_and_its_good_neighbour_sealed(
         assert sealer.metrics.dead_letters.labels(reason)._value.get() == (
             2 if reason == "conflicting_duplicate" else 1
         )
-    assert await _fetchval(database_url, "SELECT next_offset FROM consumer_offsets") == 1 + len(values)
+    assert await fetchval(database_url, "SELECT next_offset FROM consumer_offsets") == 1 + len(values)
 
 
 async def test_malformed_openlineage_json_is_dead_lettered(
@@ -120,8 +104,8 @@ async def test_malformed_openlineage_json_is_dead_lettered(
     letters = await read_topic(bootstrap, kafka_settings.topic_dead_letter, 2)
     reasons = sorted(dict(letter.headers)["provledger-reason"].decode() for letter in letters)  # type: ignore[attr-defined]
     assert reasons == ["malformed_json", "missing_field"]
-    assert await _fetchval(database_url, "SELECT count(*) FROM events") == 0
-    assert await _fetchval(database_url, "SELECT next_offset FROM consumer_offsets") == 2
+    assert await fetchval(database_url, "SELECT count(*) FROM events") == 0
+    assert await fetchval(database_url, "SELECT next_offset FROM consumer_offsets") == 2
 
 
 async def test_one_event_on_two_partitions_of_one_batch_is_sealed_once(
@@ -136,4 +120,4 @@ async def test_one_event_on_two_partitions_of_one_batch_is_sealed_once(
     await sealer.handle(await source_records(bootstrap, topic, 2))
     await check_ledger(database_url, sent_events(both))
     assert sealer.metrics.duplicates._value.get() == 3
-    assert await _fetchval(database_url, "SELECT count(*) FROM consumer_offsets WHERE next_offset = 1") == 2
+    assert await fetchval(database_url, "SELECT count(*) FROM consumer_offsets WHERE next_offset = 1") == 2

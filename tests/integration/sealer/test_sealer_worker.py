@@ -13,7 +13,7 @@ from sealer_harness import (
     SealerWorker,
     check_ledger,
     events_of_run,
-    generate_key_file,
+    new_worker,
     openlineage_run_event,
     produce,
     produce_batches,
@@ -28,13 +28,7 @@ from provledger.events.openlineage import from_openlineage
 
 @pytest.fixture
 def worker(tmp_path: Path, database_url: str, kafka_settings: KafkaSettings) -> SealerWorker:
-    return SealerWorker(
-        database_url=database_url,
-        kafka=kafka_settings,
-        key_file=generate_key_file(tmp_path),
-        log_path=tmp_path / "sealer.log",
-        group=f"g{uuid.uuid4().hex[:8]}",
-    )
+    return new_worker(tmp_path, database_url, kafka_settings)
 
 
 def _metric(text: str, name: str, **labels: str) -> float:

@@ -1,0 +1,104 @@
+"""Why a block write failed, decided in one place: wait for the database, reload, or find the records.
+
+The sealer must never stop on data: whatever a client manages to put into a record, the worst
+outcome is that record in the dead-letter topic. It must also never dead-letter a good record
+because Postgres was down. So every exception out of a write is put in one of four classes::
+
+    >>> import asyncpg
+    >>> classify(asyncpg.exceptions.CharacterNotInRepertoireError("invalid byte sequence: 0x00"))
+    <Failure.DATA: 'data'>
+    >>> classify(ConnectionResetError())
+    <Failure.OUTAGE: 'outage'>
+
+``STALE``: :class:`StaleShard`, the compare-and-set on the shard head (``blocks_pkey``,
+    ``events_pkey``, the consumer offset) lost a race. Reload the head and seal again.
+``OUTAGE``: the database or broker is away or misconfigured, which no record causes and a
+    record's dead letter would not cure. ``OSError``, ``TimeoutError``,
+    :class:`ServiceUnavailable`, asyncpg's ``InterfaceError`` (a connection closed under us), and
+    SQLSTATE classes 08 (connection), 28 (authorization), 3D/3F (no such database or schema),
+    40 (deadlock, serialization failure: a retry is the cure), 42 (insufficient privilege,
+    undefined table or column: a role or a migration is missing), 53 (disk, memory,
+    connections), 55 (object in use, lock not available), 57 (shutdown, cancel, statement
+    timeout), 58 (I/O). Wait and retry forever; never dead-letter.
+``DATA``: the values of the block. SQLSTATE classes 22 (a value Postgres cannot hold: NUL in
+    text, an out-of-range time or number), 23 (a constraint other than the head's, which
+    ``store.blocks`` already turns into :class:`StaleShard`), 54 (a program limit, e.g. an
+    index row larger than a btree page); ``OverflowError`` (a time beyond ``datetime``),
+    ``ValueError`` (``UnicodeEncodeError``; asyncpg's client-side ``DataError``). Split the
+    batch until the records are found, dead-letter them as ``unsealable``, seal the rest.
+``UNKNOWN``: anything else, SQLSTATE classes 25 (transaction state) and XX (internal error)
+    included. Retry once; a second failure counts as ``DATA``.
+
+An unanticipated error is tried again once before the batch is narrowed, so a fluke costs a
+retry and a deterministic failure costs a dead letter instead of the whole shard. Other
+SQLSTATE classes (25 transaction state, XX internal error, ...) are ``UNKNOWN`` for that reason.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import asyncpg
+
+from provledger.errors import ServiceUnavailable, StaleShard
+
+
+class Failure(enum.Enum):
+    """What a failed write means for the records it carried."""
+
+    STALE = "stale"
+    OUTAGE = "outage"
+    DATA = "data"
+    UNKNOWN = "unknown"
+
+
+#: SQLSTATE classes (first two characters) by what they mean for the block; see the module table.
+SQLSTATE_CLASSES: dict[str, Failure] = {
+    "08": Failure.OUTAGE,
+    "28": Failure.OUTAGE,
+    "3D": Failure.OUTAGE,
+    "3F": Failure.OUTAGE,
+    "40": Failure.OUTAGE,
+    "42": Failure.OUTAGE,
+    "53": Failure.OUTAGE,
+    "55": Failure.OUTAGE,
+    "57": Failure.OUTAGE,
+    "58": Failure.OUTAGE,
+    "22": Failure.DATA,
+    "23": Failure.DATA,
+    "54": Failure.DATA,
+}
+
+#: Errors raised when a server is away; ``InterfaceError`` covers a connection closed under us.
+_OUTAGES = (OSError, TimeoutError, ServiceUnavailable, asyncpg.InterfaceError)
+
+
+def classify(exc: BaseException) -> Failure:
+    """The class of ``exc`` as a block write's failure (module table).
+
+    The order matters: asyncpg's client-side ``DataError`` (a value it cannot encode) is both an
+    ``InterfaceError`` and a ``ValueError``, and it is data.
+    """
+    if isinstance(exc, StaleShard):
+        return Failure.STALE
+    if isinstance(exc, asyncpg.PostgresError):
+        return SQLSTATE_CLASSES.get(str(exc.sqlstate or "")[:2], Failure.UNKNOWN)
+    if isinstance(exc, OverflowError | ValueError):
+        return Failure.DATA
+    if isinstance(exc, _OUTAGES):
+        return Failure.OUTAGE
+    return Failure.UNKNOWN
+
+
+#: Longest error message kept in a dead letter's detail; the header itself is capped at 2 KiB.
+MAX_MESSAGE_CHARS = 1000
+
+
+def describe(exc: BaseException) -> str:
+    """What a person reading the dead letter needs: the exception's class, SQLSTATE and message."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    message = str(exc)
+    if len(message) > MAX_MESSAGE_CHARS:
+        message = message[:MAX_MESSAGE_CHARS] + "..."
+    state = f" (SQLSTATE {sqlstate})" if sqlstate else ""
+    return f"the block holding this record could not be written: {type(exc).__name__}{state}: {message}"
