@@ -112,13 +112,14 @@ def screen(records: Sequence[SourceRecord], *, openlineage_topic: str, max_bytes
             continue
         try:
             events = decode(record, openlineage=record.topic == openlineage_topic, max_bytes=max_bytes)
+            accepted = [accept(event, record.offset) for event in events]
         except InvalidEvent as exc:
             result.rejected.append(Rejected(record, exc.reason, exc.detail))
             continue
         except Exception as exc:  # a decoder bug must dead-letter one record, never stop the shard
             result.rejected.append(Rejected(record, "decoder_error", f"{type(exc).__name__}: {exc}"[:500]))
             continue
-        result.candidates.extend(accept(event, record.offset) for event in events)
+        result.candidates += accepted
     return result
 
 
