@@ -25,9 +25,10 @@ from provledger.config import SealerSettings, masked
 from provledger.events import compiled
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.core import Prepared, Sealer, SealerOptions, now_micros
-from provledger.sealer.deadletter import KafkaDeadLetters
+from provledger.sealer.deadletter import KafkaDeadLetters, max_request_bytes
 from provledger.sealer.intake import SourceRecord
 from provledger.sealer.keyfiles import load_signing_key
+from provledger.sealer.metrics import SealerMetrics
 from provledger.sealer.pgstore import PoolShardStore
 from provledger.sealer.pipeline import GroupCommitter
 from provledger.sealer.tuning import collect_garbage_less_often, return_large_buffers_to_the_os
@@ -98,14 +99,18 @@ class SealerRuntime:
             bootstrap_servers=s.require_kafka_bootstrap(),
             acks="all",
             client_id=f"{s.kafka_client_id}-dead-letters",
+            # Every record the sealer accepts can go back out as a dead letter, headers included.
+            max_request_size=max_request_bytes(s.max_record_bytes),
         )
         await self._producer.start()
+        metrics = SealerMetrics()
         sealer = Sealer(
             PoolShardStore(pool),
             self.key,
             SealerOptions(s.log_origin, s.topic_openlineage, s.max_record_bytes),
-            KafkaDeadLetters(self._producer, s.topic_dead_letter),
+            KafkaDeadLetters(self._producer, s.topic_dead_letter, metrics),
             seek=self._seek,
+            metrics=metrics,
         )
         await self._serve_metrics(sealer)
         return sealer

@@ -84,6 +84,18 @@ class SealerMetrics:
         self.dead_letters = Counter(
             "provledger_sealer_dead_letters", "Rejected records and events.", ["reason"], registry=r
         )
+        self.dead_letters_produced = Counter(
+            "provledger_sealer_dead_letters_produced",
+            "Dead letters the brokers acknowledged, original bytes included (resent ones too).",
+            ["reason"],
+            registry=r,
+        )
+        self.dead_letter_stubs = Counter(
+            "provledger_sealer_dead_letter_stubs",
+            "Dead letters that could not be produced whole, sent as a stub with the original's SHA-256.",
+            ["reason"],
+            registry=r,
+        )
         self.unsealable = Counter(
             "provledger_sealer_unsealable_records",
             "Records dead-lettered because Postgres refused the block holding them (data, not an outage).",

@@ -39,8 +39,9 @@ from provledger.ledger.keys import KeySet, SigningKey
 from provledger.ledger.merkle import leaf_hash, root, verify_consistency, verify_inclusion
 from provledger.local.process import ManagedProcess, free_port
 from provledger.sealer.core import Sealer, SealerOptions
-from provledger.sealer.deadletter import KafkaDeadLetters
+from provledger.sealer.deadletter import KafkaDeadLetters, max_request_bytes
 from provledger.sealer.intake import SourceRecord
+from provledger.sealer.metrics import SealerMetrics
 from provledger.sealer.pgstore import PoolShardStore
 from provledger.store.db import create_pool
 from provledger.store.keys import load_keyset, register_key
@@ -374,11 +375,24 @@ async def stream_batches(
 
 @contextlib.asynccontextmanager
 async def direct_sealer(
-    database_url: str, kafka: KafkaSettings, key: SigningKey, *, max_record_bytes: int = 4 << 20
+    database_url: str,
+    kafka: KafkaSettings,
+    key: SigningKey,
+    *,
+    max_record_bytes: int = 4 << 20,
+    dead_letter_request_bytes: int | None = None,
 ) -> AsyncIterator[Sealer]:
-    """A :class:`Sealer` driven by the test itself, with its real pool and dead-letter producer."""
+    """A :class:`Sealer` driven by the test itself, with its real pool and dead-letter producer.
+
+    The producer's request size follows ``max_record_bytes`` as the worker's does, unless
+    ``dead_letter_request_bytes`` says otherwise (a broker with a lower limit).
+    """
     pool = await create_pool(database_url)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.require_kafka_bootstrap(), acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka.require_kafka_bootstrap(),
+        acks="all",
+        max_request_size=dead_letter_request_bytes or max_request_bytes(max_record_bytes),
+    )
     await producer.start()
     try:
         async with pool.acquire() as conn:
@@ -387,12 +401,14 @@ async def direct_sealer(
         async def no_seek(topic: str, partition: int, offset: int) -> None:
             raise AssertionError(f"no seek expected, got {topic}/{partition} -> {offset}")
 
+        metrics = SealerMetrics()
         yield Sealer(
             PoolShardStore(pool),
             key,
             SealerOptions("test.example/ledger", kafka.topic_openlineage, max_record_bytes),
-            KafkaDeadLetters(producer, kafka.topic_dead_letter),
+            KafkaDeadLetters(producer, kafka.topic_dead_letter, metrics),
             seek=no_seek,
+            metrics=metrics,
         )
     finally:
         await producer.stop()
