@@ -11,7 +11,6 @@ relate it to a newer checkpoint, use ``/v1/shards/{shard}/consistency``.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -26,7 +25,8 @@ from provledger.api.pagination import (
     Limit,
     decode_cursor,
     encode_cursor,
-    invalid_cursor,
+    moment,
+    uuid_key,
 )
 from provledger.api.problems import ProblemError, responses
 from provledger.events.canonical import decode_canonical
@@ -81,13 +81,7 @@ async def get_run(
     request: Request, run_id: RunId, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
 ) -> models.RunOut:
     """A run and its sealed events with their event ids, in event-time order (paginated)."""
-    after = None
-    if cursor is not None:
-        moment, last_id = decode_cursor(cursor, (str, str))
-        try:
-            after = (datetime.fromisoformat(str(moment)), uuid.UUID(str(last_id)))
-        except ValueError:
-            raise invalid_cursor() from None
+    after = None if cursor is None else decode_cursor(cursor, (moment, uuid_key))
     async with connection(request) as conn:
         run = await reads.run(conn, run_id)
         if run is None:

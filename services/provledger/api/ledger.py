@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -11,13 +10,17 @@ from provledger.api import models
 from provledger.api.auth import read_access
 from provledger.api.conn import connection
 from provledger.api.pagination import (
+    BIGINT_KEY,
     DEFAULT_LIMIT,
+    SHARD_KEY,
     Cursor,
+    KeyPart,
     Limit,
     decode_cursor,
     encode_cursor,
-    invalid_cursor,
+    moment,
 )
+from provledger.api.params import INT4_MAX, INT8_MAX
 from provledger.api.problems import ProblemError, responses
 from provledger.ledger.block import BlockHeader
 from provledger.ledger.evidence import header_fields
@@ -27,8 +30,8 @@ from provledger.store.tiles import consistency_proof
 router = APIRouter(tags=["ledger"], dependencies=[Depends(read_access)], responses=responses(401, 403, 503))
 
 #: Postgres ``integer`` and ``bigint`` bounds: larger numbers cannot name a shard or a height.
-MAX_SHARD: Final = 2**31 - 1
-MAX_BIGINT: Final = 2**63 - 1
+MAX_SHARD: Final = INT4_MAX
+MAX_BIGINT: Final = INT8_MAX
 
 ShardNumber = Annotated[int, Path(ge=0, le=MAX_SHARD, description="Shard number (see /v1/shards).")]
 Height = Annotated[int, Path(ge=0, le=MAX_BIGINT, description="Block height within the shard.")]
@@ -70,8 +73,8 @@ def _block(row: dict[str, Any]) -> models.BlockOut:
     )
 
 
-def _after(cursor: str | None) -> int | None:
-    return None if cursor is None else int(decode_cursor(cursor, (int,))[0])
+def _after(cursor: str | None, part: KeyPart) -> Any:
+    return None if cursor is None else decode_cursor(cursor, (part,))[0]
 
 
 @router.get("/v1/shards", response_model=models.ShardPage, responses=responses(400, 422))
@@ -80,7 +83,7 @@ async def list_shards(
 ) -> models.ShardPage:
     """Every shard (one partition of one ingested topic) with its latest block."""
     async with connection(request) as conn:
-        rows = await reads.shards(conn, _after(cursor), limit)
+        rows = await reads.shards(conn, _after(cursor, SHARD_KEY), limit)
     last = rows[-1]["shard"] if len(rows) == limit else None
     return models.ShardPage(
         items=[_shard(row) for row in rows], next_cursor=None if last is None else encode_cursor([last])
@@ -105,7 +108,7 @@ async def list_blocks(
     async with connection(request) as conn:
         if await reads.tree_size(conn, shard) is None:
             raise no_shard(shard)
-        rows = await reads.blocks(conn, shard, _after(cursor), limit)
+        rows = await reads.blocks(conn, shard, _after(cursor, BIGINT_KEY), limit)
     last = rows[-1]["height"] if len(rows) == limit else None
     return models.BlockPage(
         items=[_block(row) for row in rows], next_cursor=None if last is None else encode_cursor([last])
@@ -165,14 +168,8 @@ async def get_consistency(
 @router.get("/v1/keys", response_model=models.KeyPage, responses=responses(400, 422))
 async def list_keys(request: Request, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> models.KeyPage:
     """Public keys that sign blocks and checkpoints, in succession, with validity ranges."""
-    after = None
-    if cursor is not None:
-        try:
-            after = datetime.fromisoformat(str(decode_cursor(cursor, (str,))[0]))
-        except ValueError:
-            raise invalid_cursor() from None
     async with connection(request) as conn:
-        rows = await reads.keys(conn, after, limit)
+        rows = await reads.keys(conn, _after(cursor, moment), limit)
     last = rows[-1]["valid_from"] if len(rows) == limit else None
     return models.KeyPage(
         items=[

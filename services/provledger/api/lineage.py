@@ -20,7 +20,6 @@ from typing import Annotated, Any, Final
 
 from asyncpg.pool import PoolConnectionProxy
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AwareDatetime
 
 from provledger.api import marquez
 from provledger.api.auth import read_access
@@ -35,7 +34,19 @@ from provledger.api.lineage_models import (
     RunPage,
     RunSummary,
 )
-from provledger.api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor
+from provledger.api.pagination import (
+    BIGINT_KEY,
+    DEFAULT_LIMIT,
+    MICROS_KEY,
+    SIDE_KEY,
+    TEXT_KEY,
+    Cursor,
+    KeyPart,
+    Limit,
+    decode_cursor,
+    encode_cursor,
+)
+from provledger.api.params import INT8_MAX, NO_NUL, UtcMoment
 from provledger.api.problems import ProblemError, responses
 from provledger.errors import InvalidRequest
 from provledger.store import lineage as store
@@ -49,9 +60,13 @@ TRUNCATED_HEADER: Final = "Provledger-Truncated"
 router = APIRouter(tags=["lineage"], dependencies=[Depends(read_access)], responses=responses(401, 403))
 
 AsOf = Annotated[
-    AwareDatetime | None,
+    UtcMoment,
     Query(description="RFC 3339 time with offset: see lineage as the ledger knew it then. Omit: now."),
 ]
+
+
+def _exact(what: str) -> Any:
+    return Query(max_length=1024, pattern=NO_NUL, description=f"Exact {what}.")
 
 
 @asynccontextmanager
@@ -64,9 +79,9 @@ async def store_connection(request: Request) -> AsyncIterator[PoolConnectionProx
         raise ProblemError(400, "invalid-request", str(exc)) from exc
 
 
-def after_key(cursor: str | None, kinds: tuple[type, ...]) -> Any:
+def after_key(cursor: str | None, parts: tuple[KeyPart, ...]) -> Any:
     """The keyset a cursor continues after, as the store takes it (``None`` for the first page)."""
-    return tuple(decode_cursor(cursor, kinds)) if cursor else None
+    return decode_cursor(cursor, parts) if cursor else None
 
 
 def next_cursor(page: store.Page[Any, Any]) -> str | None:
@@ -77,12 +92,14 @@ def next_cursor(page: store.Page[Any, Any]) -> str | None:
 async def list_artifacts(
     request: Request,
     as_of: AsOf = None,
-    namespace: Annotated[str | None, Query(max_length=1024, description="Exact namespace.")] = None,
-    name: Annotated[str | None, Query(max_length=1024, description="Exact name.")] = None,
+    namespace: Annotated[str | None, _exact("namespace")] = None,
+    name: Annotated[str | None, _exact("name")] = None,
     digest: Annotated[
         str | None, Query(pattern="^sha256:[0-9a-f]{64}$", description="Content digest, sha256:<64 hex>.")
     ] = None,
-    kind: Annotated[str | None, Query(max_length=64, description="dataset, model, checkpoint...")] = None,
+    kind: Annotated[
+        str | None, Query(max_length=64, pattern=NO_NUL, description="dataset, model, checkpoint...")
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> ArtifactPage:
@@ -90,14 +107,14 @@ async def list_artifacts(
     async with store_connection(request) as conn:
         page = await store.find_artifacts(
             conn, namespace=namespace, name=name, digest=digest, kind=kind, as_of=as_of,
-            after=after_key(cursor, (int,)), limit=limit,
+            after=after_key(cursor, (BIGINT_KEY,)), limit=limit,
         )  # fmt: skip
     return ArtifactPage(items=[ArtifactOut.of(a) for a in page.items], next_cursor=next_cursor(page))
 
 
 @router.get("/v1/artifacts/{artifact_id}", responses=responses(404, 422, 503))
 async def get_artifact(
-    request: Request, artifact_id: Annotated[int, Path(ge=1, le=2**63 - 1)], as_of: AsOf = None
+    request: Request, artifact_id: Annotated[int, Path(ge=1, le=INT8_MAX)], as_of: AsOf = None
 ) -> ArtifactOut:
     """One artifact; 404 if none has this id (or none had it yet at ``as_of``)."""
     async with store_connection(request) as conn:
@@ -112,8 +129,8 @@ async def get_artifact(
 @router.get("/v1/runs", responses=responses(400, 422, 503))
 async def list_runs(
     request: Request,
-    job_namespace: Annotated[str | None, Query(max_length=1024, description="Exact job namespace.")] = None,
-    job_name: Annotated[str | None, Query(max_length=1024, description="Exact job name.")] = None,
+    job_namespace: Annotated[str | None, _exact("job namespace")] = None,
+    job_name: Annotated[str | None, _exact("job name")] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> RunPage:
@@ -123,7 +140,7 @@ async def list_runs(
             conn,
             job_namespace=job_namespace,
             job_name=job_name,
-            after=after_key(cursor, (int, str)),
+            after=after_key(cursor, (MICROS_KEY, TEXT_KEY)),
             limit=limit,
         )
     return RunPage(items=[RunSummary.of(r) for r in page.items], next_cursor=next_cursor(page))
@@ -143,7 +160,7 @@ async def run_lineage(
         if run is None:
             raise ProblemError(404, "not-found", _unknown(f"run {run_id}", as_of, "/v1/runs?job_name="))
         page = await store.run_artifacts(
-            conn, run_id, as_of=as_of, after=after_key(cursor, (int, int)), limit=limit
+            conn, run_id, as_of=as_of, after=after_key(cursor, (SIDE_KEY, BIGINT_KEY)), limit=limit
         )
     sides: dict[str, list[RunArtifactOut]] = {"used": [], "generated": []}
     for item in page.items:
@@ -207,6 +224,7 @@ async def marquez_lineage(
         Query(
             alias="nodeId",
             max_length=2048,
+            pattern=NO_NUL,
             description="dataset:<namespace>:<name>, job:<namespace>:<name> or run:<uuid>.",
             examples=["dataset:s3://lake:features"],
         ),
