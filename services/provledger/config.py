@@ -240,7 +240,21 @@ class ApiSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
         10.0, gt=0, le=300, description="How long ingest waits for the broker's acknowledgement."
     )
     max_ingest_bytes: int = Field(
-        16 << 20, ge=1024, description="Largest ingest body, after gzip decompression."
+        8 << 20,
+        ge=1024,
+        le=64 << 20,
+        description="Largest OpenLineage ingest body, on the wire and after gzip decompression (413 beyond). "
+        "8 MiB holds a batch of 1000 RunEvents of ~8 KB (or several of the 1 MiB one RunEvent may be); a "
+        "body being handled costs 3-6x its size in memory, and larger bodies add no throughput.",
+    )
+    large_ingest_slots: int = Field(
+        2,
+        ge=1,
+        le=16,
+        description="Most ingest bodies over 64 KiB read and validated at once, each in a worker thread off "
+        "the event loop, so ingest's memory is bounded whatever the number of clients; another waits up to "
+        "1 s for a slot, then gets 503 with Retry-After. Validating is CPU-bound under the GIL, so more "
+        "slots add memory, not throughput; two keep one slow upload from holding up the rest.",
     )
 
 

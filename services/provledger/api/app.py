@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from provledger.api import events, health, ingest, ledger, lineage, tlog
 from provledger.api.conn import create_api_pool
+from provledger.api.gate import LargeBodies
 from provledger.api.observe import ApiMetrics, Observe
 from provledger.api.problems import install_handlers
 from provledger.api.publisher import LineagePublisher
@@ -41,6 +42,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         try:
             yield
         finally:
+            app.state.large_bodies.close()
             await app.state.publisher.close()
             try:
                 await asyncio.wait_for(app.state.pool.close(), settings.db_connect_timeout_s)
@@ -59,6 +61,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.tokens = TokenStore(settings.tokens_file)
     app.state.metrics = ApiMetrics()
     app.state.publisher = LineagePublisher(settings)
+    app.state.large_bodies = LargeBodies(settings.large_ingest_slots)
     install_handlers(app)
     for router in (
         events.router,

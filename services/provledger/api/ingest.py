@@ -7,12 +7,18 @@ by run id, to the OpenLineage topic the sealer consumes; the answer is 201 only 
 acknowledged every record, listing the event id assigned to each. A batch (a JSON array of
 RunEvents, or ``{"events": [...]}``) is all or nothing: if any event is invalid, none is
 published and the 400 lists the reason for each invalid one, so the client fixes and resends.
+
+Nothing a client sends can stop the API: a body is refused before it costs more than the bounds
+of :mod:`provledger.api.body` (size on the wire and inflated, one gzip member, JSON structure),
+and a body over 64 KiB is parsed and validated in a worker thread, in one of a few slots
+(:mod:`provledger.api.gate`), so ``/healthz`` and reads keep answering meanwhile.
 """
 
 from __future__ import annotations
 
 import json
-import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, Final
 
 from fastapi import APIRouter, Depends, Request
@@ -20,13 +26,15 @@ from fastapi.responses import JSONResponse
 
 from provledger.api import models
 from provledger.api.auth import emit_access
+from provledger.api.body import body_text, json_items, json_value, read_body
+from provledger.api.gate import LargeBodies, pause_for_loop
 from provledger.api.observe import ApiMetrics
 from provledger.api.problems import ProblemError, ProblemItem, responses
 from provledger.api.publisher import LineagePublisher
 from provledger.config import ApiSettings
 from provledger.errors import InvalidEvent
 from provledger.events.model import Event
-from provledger.events.openlineage import from_openlineage, load_json
+from provledger.events.openlineage import from_openlineage
 
 router = APIRouter(
     tags=["openlineage"],
@@ -66,70 +74,97 @@ _BATCH_BODY: Final[dict[str, Any]] = {
 }
 
 
-def _too_large(limit: int) -> ProblemError:
-    return ProblemError(
-        413, "too-large", f"the body is larger than {limit} bytes (after decompression): send smaller batches"
-    )
+@dataclass(frozen=True, slots=True)
+class _Validated:
+    """What a body held: the events to publish, or the reason for each invalid one."""
+
+    events: list[Event]
+    problems: list[ProblemItem]
+    count: int
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, gunzipped if ``Content-Encoding: gzip``, refusing more than ``limit`` bytes."""
-    chunks, received = [], 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding in ("", "identity"):
-        return body
-    if encoding != "gzip":
-        raise ProblemError(
-            415, "unsupported-encoding", f"Content-Encoding {encoding!r} is not supported: send gzip or none"
-        )
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        plain = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise ProblemError(
-            400, "bad-gzip", f"the body is not valid gzip ({exc}): check the client's compression"
-        ) from None
-    if len(plain) > limit:
-        raise _too_large(limit)
-    if not inflater.eof:
-        raise ProblemError(
-            400, "bad-gzip", "the gzip body is truncated: the client sent an incomplete stream"
-        )
-    return plain
-
-
-def _validate(documents: list[Any], prefix: str) -> tuple[list[Event], list[ProblemItem]]:
-    events, problems = [], []
-    for position, document in enumerate(documents):
-        where = prefix.format(position)
+def _validate(documents: Iterable[Any], prefix: str) -> _Validated:
+    """Validate each document as it comes; at most :data:`MAX_BATCH_EVENTS` (413 past it)."""
+    events, problems, count = [], [], 0
+    for count, document in enumerate(documents, 1):
+        if count > MAX_BATCH_EVENTS:
+            raise ProblemError(
+                413,
+                "batch-too-large",
+                f"more than {MAX_BATCH_EVENTS} RunEvents in one batch; send at most that",
+            )
         try:
             events.append(from_openlineage(document if isinstance(document, dict) else json.dumps(document)))
         except InvalidEvent as exc:
+            where = prefix.format(count - 1)
             problems.append(ProblemItem(location=where, reason=exc.reason, detail=exc.detail))
-    return events, problems
+        pause_for_loop()
+    return _Validated(events, problems, count)
 
 
-async def _publish(request: Request, documents: list[Any], prefix: str) -> JSONResponse:
+def _drain(items: list[Any]) -> Iterator[Any]:
+    """Each item, dropped from ``items`` as it is handed out, so it is freed once validated."""
+    items.reverse()
+    while items:
+        yield items.pop()
+
+
+def _one(body: bytearray) -> _Validated:
+    """Parse and validate the body of ``POST /api/v1/lineage`` (in a worker thread if large)."""
+    return _validate([json_value(body_text(body))], "body")
+
+
+def _batch(body: bytearray) -> _Validated:
+    """Parse and validate the body of ``POST /api/v1/lineage/batch`` (in a worker thread if large).
+
+    An array is parsed and validated one RunEvent at a time, so only one is held as objects.
+    """
+    text = body_text(body)
+    documents = json_items(text)
+    if documents is None:
+        document = json_value(text)
+        if not isinstance(document, dict) or not isinstance(document.get("events"), list):
+            raise _not_a_batch()
+        documents = _drain(document["events"])
+    validated = _validate(documents, "events[{}]")
+    if validated.count == 0:
+        raise _not_a_batch()
+    return validated
+
+
+def _not_a_batch() -> ProblemError:
+    return ProblemError(
+        400, "not-a-batch", 'a batch is a non-empty JSON array of RunEvents (or {"events": [...]})'
+    )
+
+
+async def _ingest(request: Request, parse: Callable[[bytearray], _Validated]) -> JSONResponse:
+    """Read, validate and publish: inline for a small body, in a slot and a worker thread for a large one.
+
+    The body is not kept once parsed (only the events, whose canonical bytes are what gets
+    published), so a slot holds the body, then its events, not both at the peak of each.
+    """
+    settings: ApiSettings = request.app.state.settings
+    gate: LargeBodies = request.app.state.large_bodies
     metrics: ApiMetrics = request.app.state.metrics
-    events, problems = _validate(documents, prefix)
-    for problem in problems:
-        metrics.rejected.labels(problem.reason).inc()
-    if problems:
-        raise ProblemError(
-            400,
-            "invalid-run-events",
-            f"{len(problems)} of {len(documents)} RunEvents are invalid and nothing was accepted: "
-            + "; ".join(f"{p.location}: {p.reason}: {p.detail}" for p in problems[:5]),
-            errors=problems,
+    async with gate.admission() as admission:
+        validated = await admission.run(
+            parse, await read_body(request, settings.max_ingest_bytes, admission.acquire)
         )
-    publisher: LineagePublisher = request.app.state.publisher
-    await publisher.publish([(e.run.run_id.encode(), e.openlineage or b"") for e in events])
+        for problem in validated.problems:
+            metrics.rejected.labels(problem.reason).inc()
+        if validated.problems:
+            problems = validated.problems
+            raise ProblemError(
+                400,
+                "invalid-run-events",
+                f"{len(problems)} of {validated.count} RunEvents are invalid and nothing was accepted: "
+                + "; ".join(f"{p.location}: {p.reason}: {p.detail}" for p in problems[:5]),
+                errors=problems,
+            )
+        events = validated.events
+        publisher: LineagePublisher = request.app.state.publisher
+        await publisher.publish([(e.run.run_id.encode(), e.openlineage or b"") for e in events])
     metrics.ingested.inc(len(events))
     body = models.IngestOut(
         accepted=[
@@ -140,25 +175,12 @@ async def _publish(request: Request, documents: list[Any], prefix: str) -> JSONR
     return JSONResponse(body.model_dump(mode="json"), status_code=201)
 
 
-def _json(body: bytes) -> Any:
-    try:
-        return load_json(body)
-    except InvalidEvent as exc:
-        raise ProblemError(
-            400,
-            "malformed-json",
-            f"the body is not JSON ({exc.detail}); send a RunEvent as application/json",
-            errors=[ProblemItem(location="body", reason=exc.reason, detail=exc.detail)],
-        ) from None
-
-
 @router.post(
     "/api/v1/lineage", status_code=201, response_model=models.IngestOut, openapi_extra=_RUN_EVENT_BODY
 )
 async def post_lineage(request: Request) -> JSONResponse:
     """Ingest one OpenLineage RunEvent (what the OpenLineage HTTP transport posts)."""
-    settings: ApiSettings = request.app.state.settings
-    return await _publish(request, [_json(await read_body(request, settings.max_ingest_bytes))], "body")
+    return await _ingest(request, _one)
 
 
 @router.post(
@@ -166,16 +188,4 @@ async def post_lineage(request: Request) -> JSONResponse:
 )
 async def post_lineage_batch(request: Request) -> JSONResponse:
     """Ingest several RunEvents at once, all or nothing."""
-    settings: ApiSettings = request.app.state.settings
-    document = _json(await read_body(request, settings.max_ingest_bytes))
-    if isinstance(document, dict) and isinstance(document.get("events"), list):
-        document = document["events"]
-    if not isinstance(document, list) or not document:
-        raise ProblemError(
-            400, "not-a-batch", 'a batch is a non-empty JSON array of RunEvents (or {"events": [...]})'
-        )
-    if len(document) > MAX_BATCH_EVENTS:
-        raise ProblemError(
-            413, "batch-too-large", f"{len(document)} RunEvents in one batch; send at most {MAX_BATCH_EVENTS}"
-        )
-    return await _publish(request, document, "events[{}]")
+    return await _ingest(request, _batch)

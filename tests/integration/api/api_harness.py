@@ -6,6 +6,8 @@ with the sealer's own :class:`ShardLog` and written with ``write_block``, as the
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -16,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
 from provledger.api.app import create_app
@@ -24,6 +27,7 @@ from provledger.config import ApiSettings, KafkaSettings, load
 from provledger.events import ArtifactRef, Event, EventType, Job, Run
 from provledger.ledger.block import BlockHeader
 from provledger.ledger.keys import SigningKey
+from provledger.local.process import ManagedProcess, free_port
 from provledger.sealer.intake import accept
 from provledger.sealer.shardlog import ShardLog
 from provledger.store.blocks import ensure_shard, load_head, write_block
@@ -131,3 +135,73 @@ def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str
     assert body["detail"]
     assert body["title"]
     return body
+
+
+@asynccontextmanager
+async def openlineage_consumer(kafka: KafkaSettings) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer of the OpenLineage topic from its first record, outside any group."""
+    consumer = AIOKafkaConsumer(
+        kafka.topic_openlineage, bootstrap_servers=kafka.kafka_bootstrap, auto_offset_reset="earliest",
+        enable_auto_commit=False, group_id=None,
+    )  # fmt: skip
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+@dataclass(frozen=True)
+class ApiProcess:
+    """``provledger api`` in a process of its own, so a test measures its memory and latency alone."""
+
+    process: ManagedProcess
+    url: str
+    tokens: Tokens
+
+    def client(self, token: str | None = None, timeout_s: float = 60) -> httpx.AsyncClient:
+        """An HTTP client of this API, sending ``token`` if given."""
+        return httpx.AsyncClient(
+            base_url=self.url, headers=Tokens.bearer(token) if token else None, timeout=timeout_s
+        )
+
+    async def _wait_ready(self, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        async with self.client(timeout_s=2) as client:
+            while time.monotonic() < deadline:
+                if self.process.exit_code() is not None:
+                    raise AssertionError(f"the API exited early:\n{self.process.log_tail()}")
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"the API did not answer in {timeout_s} s:\n{self.process.log_tail()}")
+
+
+@asynccontextmanager
+async def api_process(
+    database_url: str, kafka: KafkaSettings, tmp_path: Path, **settings: str
+) -> AsyncIterator[ApiProcess]:
+    """``provledger api`` on a free port with ``settings`` (as PROVLEDGER_* values), answering /healthz."""
+    port = free_port()
+    tokens = make_tokens(tmp_path / "tokens")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PROVLEDGER_DATABASE_URL": database_url,
+        "PROVLEDGER_KAFKA_BOOTSTRAP": kafka.require_kafka_bootstrap(),
+        "PROVLEDGER_TOPIC_OPENLINEAGE": kafka.topic_openlineage,
+        "PROVLEDGER_LOG_ORIGIN": LOG_ORIGIN,
+        "PROVLEDGER_TOKENS_FILE": str(tmp_path / "tokens"),
+        "PROVLEDGER_API_PORT": str(port),
+    } | {f"PROVLEDGER_{name.upper()}": value for name, value in settings.items()}
+    process = ManagedProcess(
+        "api", [sys.executable, "-m", "provledger", "api"], tmp_path / "api.log", env=env
+    )
+    try:
+        api = ApiProcess(process, f"http://127.0.0.1:{port}", tokens)
+        await api._wait_ready()
+        yield api
+    finally:
+        process.stop()

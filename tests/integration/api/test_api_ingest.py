@@ -11,8 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
-from api_harness import KEY, LOG_ORIGIN, api_settings, assert_problem, client_for, make_tokens
+from api_harness import (
+    KEY,
+    LOG_ORIGIN,
+    api_settings,
+    assert_problem,
+    client_for,
+    make_tokens,
+    openlineage_consumer,
+)
 from openlineage.client.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompression, HttpConfig, HttpTransport
@@ -49,22 +56,14 @@ def _run_event(state: RunState, run_id: str, when: str) -> RunEvent:
 
 
 async def _consume(kafka: KafkaSettings, count: int) -> list[SourceRecord]:
-    consumer = AIOKafkaConsumer(
-        kafka.topic_openlineage, bootstrap_servers=kafka.kafka_bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False, group_id=None,
-    )  # fmt: skip
-    await consumer.start()
     records: list[SourceRecord] = []
-    try:
-        async with asyncio.timeout(30):
-            while len(records) < count:
-                for tp_records in (await consumer.getmany(timeout_ms=500)).values():
-                    records += [
-                        SourceRecord(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value)
-                        for m in tp_records
-                    ]
-    finally:
-        await consumer.stop()
+    async with openlineage_consumer(kafka) as consumer, asyncio.timeout(30):
+        while len(records) < count:
+            for tp_records in (await consumer.getmany(timeout_ms=500)).values():
+                records += [
+                    SourceRecord(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value)
+                    for m in tp_records
+                ]
     return records
 
 
