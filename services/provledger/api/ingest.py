@@ -16,7 +16,6 @@ and a body over 64 KiB is parsed and validated in a worker thread, in one of a f
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -24,6 +23,7 @@ from typing import Any, Final
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from provledger import logs
 from provledger.api import models
 from provledger.api.auth import emit_access
 from provledger.api.body import body_text, json_items, json_value, read_body
@@ -35,6 +35,8 @@ from provledger.config import ApiSettings
 from provledger.errors import InvalidEvent
 from provledger.events.model import Event
 from provledger.events.openlineage import from_openlineage
+
+_log = logs.get_logger(__name__)
 
 router = APIRouter(
     tags=["openlineage"],
@@ -83,6 +85,23 @@ class _Validated:
     count: int
 
 
+def _event(document: Any) -> Event:
+    """The event of one parsed RunEvent; InvalidEvent with the reason if it is not one.
+
+    Any other error that data can cause (ValueError, OverflowError, KeyError...) is a RunEvent
+    the mapping failed to refuse with a reason (a bug to fix there): it is refused as
+    ``unreadable`` and logged, since a 500 would invite the client to resend it, and publishing
+    it could stop the sealer.
+    """
+    if not isinstance(document, dict):
+        raise InvalidEvent("bad_type", f"a RunEvent is a JSON object, not {type(document).__name__}")
+    try:
+        return from_openlineage(document)
+    except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError, RecursionError) as exc:
+        _log.warning("RunEvent refused without a reason", error=repr(exc)[:300], exc_info=True)
+        raise InvalidEvent("unreadable", f"the RunEvent cannot be read ({type(exc).__name__})") from None
+
+
 def _validate(documents: Iterable[Any], prefix: str) -> _Validated:
     """Validate each document as it comes; at most :data:`MAX_BATCH_EVENTS` (413 past it)."""
     events, problems, count = [], [], 0
@@ -94,7 +113,7 @@ def _validate(documents: Iterable[Any], prefix: str) -> _Validated:
                 f"more than {MAX_BATCH_EVENTS} RunEvents in one batch; send at most that",
             )
         try:
-            events.append(from_openlineage(document if isinstance(document, dict) else json.dumps(document)))
+            events.append(_event(document))
         except InvalidEvent as exc:
             where = prefix.format(count - 1)
             problems.append(ProblemItem(location=where, reason=exc.reason, detail=exc.detail))
@@ -176,7 +195,10 @@ async def _ingest(request: Request, parse: Callable[[bytearray], _Validated]) ->
 
 
 @router.post(
-    "/api/v1/lineage", status_code=201, response_model=models.IngestOut, openapi_extra=_RUN_EVENT_BODY
+    "/api/v1/lineage",
+    status_code=201,
+    response_model=models.IngestOut,
+    openapi_extra=_RUN_EVENT_BODY,
 )
 async def post_lineage(request: Request) -> JSONResponse:
     """Ingest one OpenLineage RunEvent (what the OpenLineage HTTP transport posts)."""
@@ -184,7 +206,10 @@ async def post_lineage(request: Request) -> JSONResponse:
 
 
 @router.post(
-    "/api/v1/lineage/batch", status_code=201, response_model=models.IngestOut, openapi_extra=_BATCH_BODY
+    "/api/v1/lineage/batch",
+    status_code=201,
+    response_model=models.IngestOut,
+    openapi_extra=_BATCH_BODY,
 )
 async def post_lineage_batch(request: Request) -> JSONResponse:
     """Ingest several RunEvents at once, all or nothing."""

@@ -105,10 +105,11 @@ async def list_blocks(
     request: Request, shard: ShardNumber, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
 ) -> models.BlockPage:
     """The shard's signed blocks in height order."""
+    after = _after(cursor, BIGINT_KEY)  # a bad cursor is a 400 whether or not the shard exists
     async with connection(request) as conn:
         if await reads.tree_size(conn, shard) is None:
             raise no_shard(shard)
-        rows = await reads.blocks(conn, shard, _after(cursor, BIGINT_KEY), limit)
+        rows = await reads.blocks(conn, shard, after, limit)
     last = rows[-1]["height"] if len(rows) == limit else None
     return models.BlockPage(
         items=[_block(row) for row in rows], next_cursor=None if last is None else encode_cursor([last])

@@ -155,13 +155,12 @@ async def run_lineage(
     limit: Limit = DEFAULT_LIMIT,
 ) -> RunLineageOut:
     """A run's inputs and outputs, each artifact once with the event that first recorded it."""
+    after = after_key(cursor, (SIDE_KEY, BIGINT_KEY))  # a bad cursor is a 400 whether or not the run exists
     async with store_connection(request) as conn:
         run = await store.get_run(conn, run_id, as_of)
         if run is None:
             raise ProblemError(404, "not-found", _unknown(f"run {run_id}", as_of, "/v1/runs?job_name="))
-        page = await store.run_artifacts(
-            conn, run_id, as_of=as_of, after=after_key(cursor, (SIDE_KEY, BIGINT_KEY)), limit=limit
-        )
+        page = await store.run_artifacts(conn, run_id, as_of=as_of, after=after, limit=limit)
     sides: dict[str, list[RunArtifactOut]] = {"used": [], "generated": []}
     for item in page.items:
         recorded = RecordedBy.of(item.recorded_at, item.event_id)

@@ -1,0 +1,60 @@
+"""Parsing and validating ingest bodies: every outcome is events or reasons, never an exception."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from provledger.api import ingest
+from provledger.api.problems import ProblemError
+
+
+def _run_event() -> dict[str, Any]:
+    return {
+        "eventType": "START", "eventTime": datetime.now(UTC).isoformat(), "producer": "https://provledger.test/p",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": str(uuid.uuid4())}, "job": {"namespace": "n", "name": "j"},
+    }  # fmt: skip
+
+
+def _body(document: Any) -> bytearray:
+    return bytearray(json.dumps(document).encode())
+
+
+@pytest.mark.parametrize(
+    "wrap", [lambda events: events, lambda events: {"events": events}], ids=["array", "object"]
+)
+def test_a_batch_gives_each_event_or_the_reason_for_each_invalid_one(wrap: Any) -> None:
+    validated = ingest._batch(_body(wrap([_run_event(), [1], "x", _run_event()])))
+    assert validated.count == 4
+    assert len(validated.events) == 2
+    assert [(p.location, p.reason) for p in validated.problems] == [
+        ("events[1]", "bad_type"),
+        ("events[2]", "bad_type"),
+    ]
+
+
+@pytest.mark.parametrize("document", [[], {"events": []}, {"events": 1}, {}, 7, "events"])
+def test_what_is_not_a_non_empty_batch_is_400(document: Any) -> None:
+    with pytest.raises(ProblemError, check=lambda exc: (exc.status, exc.slug) == (400, "not-a-batch")):
+        ingest._batch(_body(document))
+
+
+def test_more_than_the_batch_limit_is_413_before_the_rest_is_parsed() -> None:
+    body = bytearray(b"[" + b"{}," * ingest.MAX_BATCH_EVENTS + b"{}, not json at all")
+    with pytest.raises(ProblemError, check=lambda exc: (exc.status, exc.slug) == (413, "batch-too-large")):
+        ingest._batch(body)
+
+
+def test_a_mapping_failure_without_a_reason_is_refused_as_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(document: Any) -> Any:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(ingest, "from_openlineage", broken)
+    validated = ingest._one(_body(_run_event()))
+    assert validated.events == []
+    assert [(p.location, p.reason) for p in validated.problems] == [("body", "unreadable")]
