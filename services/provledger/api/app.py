@@ -56,6 +56,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # operationId = the handler's name (get_shard, list_blocks...): stable and short, so the
+        # OpenAPI links between operations (models.links) can name them.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.settings = settings
     app.state.tokens = TokenStore(settings.tokens_file)

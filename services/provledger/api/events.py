@@ -55,7 +55,21 @@ def _not_sealed(event_id: uuid.UUID) -> ProblemError:
     )
 
 
-@router.get("/v1/events/{event_id}", response_model=models.EventOut, responses=responses(404, 422))
+@router.get(
+    "/v1/events/{event_id}",
+    response_model=models.EventOut,
+    responses={
+        **responses(404, 422),
+        **models.links(
+            GetEvidence=("get_evidence", {"event_id": "$request.path.event_id"}),
+            GetRun=("get_run", {"run_id": "$response.body#/run/run_id"}),
+            GetBlock=(
+                "get_block",
+                {"shard": "$response.body#/ledger/shard", "height": "$response.body#/ledger/height"},
+            ),
+        ),
+    },
+)
 async def get_event(request: Request, event_id: EventId) -> models.EventOut:
     """A sealed event: its decoded content and where it sits in the ledger."""
     async with connection(request) as conn:
@@ -76,7 +90,19 @@ async def get_event(request: Request, event_id: EventId) -> models.EventOut:
     )
 
 
-@router.get("/v1/runs/{run_id}", response_model=models.RunOut, responses=responses(400, 404, 422))
+@router.get(
+    "/v1/runs/{run_id}",
+    response_model=models.RunOut,
+    responses={
+        **responses(400, 404, 422),
+        **models.links(
+            GetEvent=("get_event", {"event_id": "$response.body#/events/0/event_id"}),
+            GetEvidence=("get_evidence", {"event_id": "$response.body#/events/0/event_id"}),
+            RunLineage=("run_lineage", {"run_id": "$request.path.run_id"}),
+            NextPage=("get_run", {"run_id": "$request.path.run_id", "cursor": "$response.body#/next_cursor"}),
+        ),
+    },
+)
 async def get_run(
     request: Request, run_id: RunId, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
 ) -> models.RunOut:

@@ -194,11 +194,19 @@ async def _ingest(request: Request, parse: Callable[[bytearray], _Validated]) ->
     return JSONResponse(body.model_dump(mode="json"), status_code=201)
 
 
+_ACCEPTED_LINKS: Final = models.links(
+    201,
+    GetRun=("get_run", {"run_id": "$response.body#/accepted/0/run_id"}),
+    GetEvent=("get_event", {"event_id": "$response.body#/accepted/0/event_id"}),
+)
+
+
 @router.post(
     "/api/v1/lineage",
     status_code=201,
     response_model=models.IngestOut,
     openapi_extra=_RUN_EVENT_BODY,
+    responses=_ACCEPTED_LINKS,
 )
 async def post_lineage(request: Request) -> JSONResponse:
     """Ingest one OpenLineage RunEvent (what the OpenLineage HTTP transport posts)."""
@@ -210,6 +218,7 @@ async def post_lineage(request: Request) -> JSONResponse:
     status_code=201,
     response_model=models.IngestOut,
     openapi_extra=_BATCH_BODY,
+    responses=_ACCEPTED_LINKS,
 )
 async def post_lineage_batch(request: Request) -> JSONResponse:
     """Ingest several RunEvents at once, all or nothing."""

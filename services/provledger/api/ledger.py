@@ -77,7 +77,19 @@ def _after(cursor: str | None, part: KeyPart) -> Any:
     return None if cursor is None else decode_cursor(cursor, (part,))[0]
 
 
-@router.get("/v1/shards", response_model=models.ShardPage, responses=responses(400, 422))
+@router.get(
+    "/v1/shards",
+    response_model=models.ShardPage,
+    responses={
+        **responses(400, 422),
+        **models.links(
+            GetShard=("get_shard", {"shard": "$response.body#/items/0/shard"}),
+            ListBlocks=("list_blocks", {"shard": "$response.body#/items/0/shard"}),
+            GetCheckpoint=("checkpoint", {"shard": "$response.body#/items/0/shard"}),
+            NextPage=("list_shards", {"cursor": "$response.body#/next_cursor"}),
+        ),
+    },
+)
 async def list_shards(
     request: Request, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
 ) -> models.ShardPage:
@@ -90,7 +102,20 @@ async def list_shards(
     )
 
 
-@router.get("/v1/shards/{shard}", response_model=models.ShardOut, responses=responses(404, 422))
+@router.get(
+    "/v1/shards/{shard}",
+    response_model=models.ShardOut,
+    responses={
+        **responses(404, 422),
+        **models.links(
+            GetHead=("get_block", {"shard": "$request.path.shard", "height": "$response.body#/head/height"}),
+            Consistency=(
+                "get_consistency",
+                {"shard": "$request.path.shard", "from": "1", "to": "$response.body#/head/tree_size"},
+            ),
+        ),
+    },
+)
 async def get_shard(request: Request, shard: ShardNumber) -> models.ShardOut:
     """One shard and its latest block."""
     async with connection(request) as conn:
@@ -100,7 +125,23 @@ async def get_shard(request: Request, shard: ShardNumber) -> models.ShardOut:
     return _shard(row)
 
 
-@router.get("/v1/shards/{shard}/blocks", response_model=models.BlockPage, responses=responses(400, 404, 422))
+@router.get(
+    "/v1/shards/{shard}/blocks",
+    response_model=models.BlockPage,
+    responses={
+        **responses(400, 404, 422),
+        **models.links(
+            GetBlock=(
+                "get_block",
+                {"shard": "$request.path.shard", "height": "$response.body#/items/0/height"},
+            ),
+            NextPage=(
+                "list_blocks",
+                {"shard": "$request.path.shard", "cursor": "$response.body#/next_cursor"},
+            ),
+        ),
+    },
+)
 async def list_blocks(
     request: Request, shard: ShardNumber, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
 ) -> models.BlockPage:
@@ -117,7 +158,17 @@ async def list_blocks(
 
 
 @router.get(
-    "/v1/shards/{shard}/blocks/{height}", response_model=models.BlockOut, responses=responses(404, 422)
+    "/v1/shards/{shard}/blocks/{height}",
+    response_model=models.BlockOut,
+    responses={
+        **responses(404, 422),
+        **models.links(
+            Consistency=(
+                "get_consistency",
+                {"shard": "$request.path.shard", "from": "1", "to": "$response.body#/tree_size"},
+            )
+        ),
+    },
 )
 async def get_block(request: Request, shard: ShardNumber, height: Height) -> models.BlockOut:
     """One signed block header, decoded, with the shard checkpoint sealed with it."""
@@ -166,7 +217,14 @@ async def get_consistency(
     )
 
 
-@router.get("/v1/keys", response_model=models.KeyPage, responses=responses(400, 422))
+@router.get(
+    "/v1/keys",
+    response_model=models.KeyPage,
+    responses={
+        **responses(400, 422),
+        **models.links(NextPage=("list_keys", {"cursor": "$response.body#/next_cursor"})),
+    },
+)
 async def list_keys(request: Request, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> models.KeyPage:
     """Public keys that sign blocks and checkpoints, in succession, with validity ranges."""
     async with connection(request) as conn:

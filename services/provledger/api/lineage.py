@@ -34,6 +34,7 @@ from provledger.api.lineage_models import (
     RunPage,
     RunSummary,
 )
+from provledger.api.models import links
 from provledger.api.pagination import (
     BIGINT_KEY,
     DEFAULT_LIMIT,
@@ -88,7 +89,17 @@ def next_cursor(page: store.Page[Any, Any]) -> str | None:
     return encode_cursor(list(page.next_key)) if page.next_key is not None else None
 
 
-@router.get("/v1/artifacts", responses=responses(400, 422, 503))
+@router.get(
+    "/v1/artifacts",
+    responses={
+        **responses(400, 422, 503),
+        **links(
+            GetArtifact=("get_artifact", {"artifact_id": "$response.body#/items/0/artifact_id"}),
+            Lineage=("lineage", {"node": "$response.body#/items/0/node"}),
+            NextPage=("list_artifacts", {"cursor": "$response.body#/next_cursor"}),
+        ),
+    },
+)
 async def list_artifacts(
     request: Request,
     as_of: AsOf = None,
@@ -126,7 +137,18 @@ async def get_artifact(
     return ArtifactOut.of(artifact)
 
 
-@router.get("/v1/runs", responses=responses(400, 422, 503))
+@router.get(
+    "/v1/runs",
+    responses={
+        **responses(400, 422, 503),
+        **links(
+            GetRun=("get_run", {"run_id": "$response.body#/items/0/run_id"}),
+            RunLineage=("run_lineage", {"run_id": "$response.body#/items/0/run_id"}),
+            Lineage=("lineage", {"node": "$response.body#/items/0/node"}),
+            NextPage=("list_runs", {"cursor": "$response.body#/next_cursor"}),
+        ),
+    },
+)
 async def list_runs(
     request: Request,
     job_namespace: Annotated[str | None, _exact("job namespace")] = None,
@@ -146,7 +168,20 @@ async def list_runs(
     return RunPage(items=[RunSummary.of(r) for r in page.items], next_cursor=next_cursor(page))
 
 
-@router.get("/v1/runs/{run_id}/lineage", responses=responses(400, 404, 422, 503))
+@router.get(
+    "/v1/runs/{run_id}/lineage",
+    responses={
+        **responses(400, 404, 422, 503),
+        **links(
+            GetInput=("get_artifact", {"artifact_id": "$response.body#/inputs/0/artifact/artifact_id"}),
+            GetOutput=("get_artifact", {"artifact_id": "$response.body#/outputs/0/artifact/artifact_id"}),
+            NextPage=(
+                "run_lineage",
+                {"run_id": "$request.path.run_id", "cursor": "$response.body#/next_cursor"},
+            ),
+        ),
+    },
+)
 async def run_lineage(
     request: Request,
     run_id: Annotated[str, Path(pattern=RUN_ID_PATTERN, description="The run's UUID, lowercase hyphenated.")],

@@ -16,6 +16,24 @@ from pydantic import BaseModel, Field
 from provledger.ledger.evidence import EVIDENCE_FORMAT
 
 
+def links(status: int = 200, **targets: tuple[str, dict[str, str]]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``links`` of a response: name -> (operationId, parameters as runtime expressions).
+
+    SPEC: OpenAPI 3.1 section 4.8.20: a link names the operation a value of this response feeds,
+    and how (``$response.body#/items/0/shard``, ``$request.path.shard``). Clients can follow them;
+    schemathesis's stateful phase chains requests along them. An operation's id is its function's
+    name (:func:`provledger.api.app.create_app`).
+    """
+    return {
+        status: {
+            "links": {
+                name: {"operationId": operation, "parameters": parameters}
+                for name, (operation, parameters) in targets.items()
+            }
+        }
+    }
+
+
 def b64(data: bytes | memoryview) -> str:
     """Standard base64, the encoding of every hash, header and signature in these bodies."""
     return base64.b64encode(bytes(data)).decode()
