@@ -12,7 +12,7 @@ by the worker (``hashlib`` drops the GIL for each digest of 2 KiB or more, once 
 counts as one, so the loop's thread was measured starved for the whole second a maximal batch
 took to validate (the convoy effect, bpo-7946). :func:`pause_for_loop`, called between events,
 sleeps 0.1 ms once per switch interval, which hands the GIL over; ``/healthz`` then answered
-within ~20 ms while a maximal batch was validated, for ~2 % more validation time.
+within ~50 ms while a maximal batch was validated, for ~2 % more validation time.
 
 A request takes a slot once its body passes :data:`provledger.api.body.SMALL_BODY_BYTES` and
 holds it while the body is read, validated and published, so ``slots`` bounds the memory of
