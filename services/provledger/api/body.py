@@ -101,6 +101,9 @@ async def read_body(request: Request, limit: int, on_large: Callable[[], Awaitab
             "unsupported-encoding",
             f"Content-Encoding {encoding!r:.40} is not supported: send gzip or none",
         )
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and (len(declared) > 19 or int(declared) > limit):
+        raise too_large(limit)  # before a byte is read: what arrives on the wire is never inflated less
     gunzip = Gunzip(limit) if encoding == "gzip" else None
     raw, received, large = bytearray(), 0, False
     async for chunk in request.stream():

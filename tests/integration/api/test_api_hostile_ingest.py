@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import socket
 import time
 import uuid
 import zlib
@@ -30,6 +31,7 @@ from api_harness import (
 )
 
 from provledger.api.body import MAX_JSON_NODES
+from provledger.api.server import BackgroundApi
 from provledger.config import KafkaSettings
 
 MIB = 1 << 20
@@ -132,6 +134,32 @@ async def test_hostile_bodies_are_refused_with_their_reason_and_nothing_is_publi
         assert_problem(await post(small_bomb, gz, "/batch"), 413, "too-complex")
         assert (await post(gzip.compress(valid), gz)).status_code == 201
     assert await _published(kafka_settings) == [rfc8785.dumps(json.loads(valid))]
+
+
+def _declare_only(port: int, token: str, length: int) -> bytes:
+    """Send only the headers of a POST declaring ``length`` bytes; what the server answers, if anything."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /api/v1/lineage HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {token}\r\nContent-Length: {length}\r\n\r\n".encode()
+        )
+        return sock.recv(65536)
+
+
+async def test_a_declared_length_past_the_cap_is_refused_before_the_body_is_sent(
+    database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    tokens = make_tokens(tmp_path / "tokens")
+    server = await asyncio.to_thread(
+        BackgroundApi, api_settings(database_url, kafka_settings, tmp_path / "tokens", api_port=0)
+    )
+    try:
+        port = int(server.url.rsplit(":", 1)[1])
+        answer = await asyncio.to_thread(_declare_only, port, tokens.emit, CAP + 1)
+    finally:
+        await asyncio.to_thread(server.stop)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"/problems/too-large" in answer
 
 
 async def _healthz_until(api: ApiProcess, done: asyncio.Event) -> list[tuple[float, float]]:
