@@ -85,7 +85,7 @@ class _Validated:
     count: int
 
 
-def _event(document: Any) -> Event:
+def _event(document: Any, max_bytes: int) -> Event:
     """The event of one parsed RunEvent; InvalidEvent with the reason if it is not one.
 
     Any other error that data can cause (ValueError, OverflowError, KeyError...) is a RunEvent
@@ -96,14 +96,18 @@ def _event(document: Any) -> Event:
     if not isinstance(document, dict):
         raise InvalidEvent("bad_type", f"a RunEvent is a JSON object, not {type(document).__name__}")
     try:
-        return from_openlineage(document)
+        return from_openlineage(document, max_bytes)
     except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError, RecursionError) as exc:
         _log.warning("RunEvent refused without a reason", error=repr(exc)[:300], exc_info=True)
         raise InvalidEvent("unreadable", f"the RunEvent cannot be read ({type(exc).__name__})") from None
 
 
-def _validate(documents: Iterable[Any], prefix: str) -> _Validated:
-    """Validate each document as it comes; at most :data:`MAX_BATCH_EVENTS` (413 past it)."""
+def _validate(documents: Iterable[Any], prefix: str, max_bytes: int) -> _Validated:
+    """Validate each document as it comes; at most :data:`MAX_BATCH_EVENTS` (413 past it).
+
+    ``max_bytes`` is the record limit: each RunEvent is published as one record of its RFC 8785
+    bytes, so a larger one would only be dead-lettered.
+    """
     events, problems, count = [], [], 0
     for count, document in enumerate(documents, 1):
         if count > MAX_BATCH_EVENTS:
@@ -113,7 +117,7 @@ def _validate(documents: Iterable[Any], prefix: str) -> _Validated:
                 f"more than {MAX_BATCH_EVENTS} RunEvents in one batch; send at most that",
             )
         try:
-            events.append(_event(document))
+            events.append(_event(document, max_bytes))
         except InvalidEvent as exc:
             where = prefix.format(count - 1)
             problems.append(ProblemItem(location=where, reason=exc.reason, detail=exc.detail))
@@ -128,12 +132,12 @@ def _drain(items: list[Any]) -> Iterator[Any]:
         yield items.pop()
 
 
-def _one(body: bytearray) -> _Validated:
+def _one(max_bytes: int, body: bytearray) -> _Validated:
     """Parse and validate the body of ``POST /api/v1/lineage`` (in a worker thread if large)."""
-    return _validate([json_value(body_text(body))], "body")
+    return _validate([json_value(body_text(body))], "body", max_bytes)
 
 
-def _batch(body: bytearray) -> _Validated:
+def _batch(max_bytes: int, body: bytearray) -> _Validated:
     """Parse and validate the body of ``POST /api/v1/lineage/batch`` (in a worker thread if large).
 
     An array is parsed and validated one RunEvent at a time, so only one is held as objects.
@@ -145,7 +149,7 @@ def _batch(body: bytearray) -> _Validated:
         if not isinstance(document, dict) or not isinstance(document.get("events"), list):
             raise _not_a_batch()
         documents = _drain(document["events"])
-    validated = _validate(documents, "events[{}]")
+    validated = _validate(documents, "events[{}]", max_bytes)
     if validated.count == 0:
         raise _not_a_batch()
     return validated
@@ -157,7 +161,7 @@ def _not_a_batch() -> ProblemError:
     )
 
 
-async def _ingest(request: Request, parse: Callable[[bytearray], _Validated]) -> JSONResponse:
+async def _ingest(request: Request, parse: Callable[[int, bytearray], _Validated]) -> JSONResponse:
     """Read, validate and publish: inline for a small body, in a slot and a worker thread for a large one.
 
     The body is not kept once parsed (only the events, whose canonical bytes are what gets
@@ -168,7 +172,9 @@ async def _ingest(request: Request, parse: Callable[[bytearray], _Validated]) ->
     metrics: ApiMetrics = request.app.state.metrics
     async with gate.admission() as admission:
         validated = await admission.run(
-            parse, await read_body(request, settings.max_ingest_bytes, admission.acquire)
+            parse,
+            settings.max_record_bytes,
+            await read_body(request, settings.max_ingest_bytes, admission.acquire),
         )
         for problem in validated.problems:
             metrics.rejected.labels(problem.reason).inc()

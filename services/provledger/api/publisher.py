@@ -44,6 +44,9 @@ class LineagePublisher:
                     acks="all",
                     enable_idempotence=False,
                     request_timeout_ms=int(self._settings.kafka_ack_timeout_s * 1000),
+                    # A record of PROVLEDGER_MAX_RECORD_BYTES (ingest refuses larger RunEvents), its
+                    # key and the request's framing: aiokafka's 1 MB default is less than that.
+                    max_request_size=self._settings.max_record_bytes + 64 * 1024,
                 )
                 try:
                     async with asyncio.timeout(self._settings.kafka_ack_timeout_s):

@@ -195,16 +195,21 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
-def from_openlineage(run_event: Mapping[str, Any] | bytes | str) -> Event:
-    """The provledger event of an OpenLineage RunEvent (a parsed object or its JSON text)."""
+def from_openlineage(
+    run_event: Mapping[str, Any] | bytes | str, max_bytes: int = MAX_OPENLINEAGE_BYTES
+) -> Event:
+    """The provledger event of an OpenLineage RunEvent (a parsed object or its JSON text).
+
+    ``max_bytes`` (at most :data:`~provledger.events.limits.MAX_OPENLINEAGE_BYTES`) bounds its
+    RFC 8785 bytes: the API passes the record limit, since those bytes travel as one record.
+    """
+    max_bytes = min(max_bytes, MAX_OPENLINEAGE_BYTES)
     document = _object(load_json(run_event) if isinstance(run_event, bytes | str) else run_event, "RunEvent")
     _check_spec(document)
-    check_size(document)
+    check_size(document, max_bytes)
     original = canonical_json(document, "the RunEvent")
-    if len(original) > MAX_OPENLINEAGE_BYTES:
-        raise InvalidEvent(
-            "oversized", f"RunEvent of {len(original)} bytes, more than {MAX_OPENLINEAGE_BYTES}"
-        )
+    if len(original) > max_bytes:
+        raise InvalidEvent("oversized", f"RunEvent of {len(original)} bytes, more than {max_bytes}")
     moment = parse_event_time(_string(document, "eventTime", "RunEvent"))
     if not time_in_range(unix_micros(moment)):
         raise InvalidEvent(

@@ -26,8 +26,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import asyncpg
-
 from provledger import logs
 from provledger.errors import StaleShard
 from provledger.ledger.keys import SigningKey
@@ -35,7 +33,6 @@ from provledger.sealer.deadletter import DeadLetterSink
 from provledger.sealer.failures import Failure, classify, describe
 from provledger.sealer.intake import Rejected, Screened, SourceRecord, dedupe, screen
 from provledger.sealer.metrics import SealerMetrics
-from provledger.sealer.pgstore import PoolShardStore
 from provledger.sealer.shardlog import Accepted, ShardLog
 from provledger.store.blocks import ShardHead
 from provledger.store.records import SealedBlock
@@ -113,7 +110,7 @@ class Sealer:
 
     def __init__(
         self,
-        store: ShardStore | asyncpg.Pool,
+        store: ShardStore,
         key: SigningKey,
         options: SealerOptions,
         dead_letters: DeadLetterSink,
@@ -121,8 +118,7 @@ class Sealer:
         metrics: SealerMetrics | None = None,
         clock: Clock = now_micros,
     ) -> None:
-        # A pool is still taken, wrapped, for callers written before the ShardStore seam.
-        self._store: ShardStore = PoolShardStore(store) if isinstance(store, asyncpg.Pool) else store
+        self._store = store
         self._key = key
         self._options = options
         self._dead_letters = dead_letters

@@ -31,6 +31,7 @@ from provledger.ledger.keys import KeySet
 from provledger.local.process import free_port
 from provledger.sealer.core import Sealer, SealerOptions
 from provledger.sealer.intake import Rejected, SourceRecord
+from provledger.sealer.pgstore import PoolShardStore
 from provledger.store.db import create_pool
 from provledger.store.keys import register_key
 
@@ -101,7 +102,7 @@ async def test_the_openlineage_http_transport_posts_events_that_get_sealed(
         async def no_seek(topic: str, partition: int, offset: int) -> None:
             raise AssertionError("no seek expected")
 
-        await Sealer(pool, KEY, options, dead, no_seek).handle(records)
+        await Sealer(PoolShardStore(pool), KEY, options, dead, no_seek).handle(records)
         assert dead.rejected == []
     finally:
         await pool.close()

@@ -11,6 +11,9 @@ import pytest
 
 from provledger.api import ingest
 from provledger.api.problems import ProblemError
+from provledger.events.limits import DEFAULT_MAX_RECORD_BYTES
+
+LIMIT = DEFAULT_MAX_RECORD_BYTES
 
 
 def _run_event() -> dict[str, Any]:
@@ -29,7 +32,7 @@ def _body(document: Any) -> bytearray:
     "wrap", [lambda events: events, lambda events: {"events": events}], ids=["array", "object"]
 )
 def test_a_batch_gives_each_event_or_the_reason_for_each_invalid_one(wrap: Any) -> None:
-    validated = ingest._batch(_body(wrap([_run_event(), [1], "x", _run_event()])))
+    validated = ingest._batch(LIMIT, _body(wrap([_run_event(), [1], "x", _run_event()])))
     assert validated.count == 4
     assert len(validated.events) == 2
     assert [(p.location, p.reason) for p in validated.problems] == [
@@ -41,13 +44,13 @@ def test_a_batch_gives_each_event_or_the_reason_for_each_invalid_one(wrap: Any) 
 @pytest.mark.parametrize("document", [[], {"events": []}, {"events": 1}, {}, 7, "events"])
 def test_what_is_not_a_non_empty_batch_is_400(document: Any) -> None:
     with pytest.raises(ProblemError, check=lambda exc: (exc.status, exc.slug) == (400, "not-a-batch")):
-        ingest._batch(_body(document))
+        ingest._batch(LIMIT, _body(document))
 
 
 def test_more_than_the_batch_limit_is_413_before_the_rest_is_parsed() -> None:
     body = bytearray(b"[" + b"{}," * ingest.MAX_BATCH_EVENTS + b"{}, not json at all")
     with pytest.raises(ProblemError, check=lambda exc: (exc.status, exc.slug) == (413, "batch-too-large")):
-        ingest._batch(body)
+        ingest._batch(LIMIT, body)
 
 
 def test_a_mapping_failure_without_a_reason_is_refused_as_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,6 +58,15 @@ def test_a_mapping_failure_without_a_reason_is_refused_as_unreadable(monkeypatch
         raise OverflowError("date value out of range")
 
     monkeypatch.setattr(ingest, "from_openlineage", broken)
-    validated = ingest._one(_body(_run_event()))
+    validated = ingest._one(LIMIT, _body(_run_event()))
     assert validated.events == []
     assert [(p.location, p.reason) for p in validated.problems] == [("body", "unreadable")]
+
+
+def test_a_run_event_larger_than_a_record_is_refused_not_published() -> None:
+    """Each RunEvent travels as one record of its RFC 8785 bytes: past the record limit it is refused."""
+    event = _run_event() | {"run": {"runId": str(uuid.uuid4()), "facets": {"big": {"x": "y" * 70_000}}}}
+    assert ingest._one(LIMIT, _body(event)).events
+    validated = ingest._one(64 << 10, _body(event))
+    assert validated.events == []
+    assert [problem.reason for problem in validated.problems] == ["oversized"]
