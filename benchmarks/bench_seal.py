@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -71,13 +71,13 @@ RUNS = 64
 READY_TIMEOUT_S = 120.0
 
 
-def _event_maker() -> Callable[[int], Event]:
-    """The ``i``-th event of ~300 bytes over RUNS runs: a dataset in, a model out, one attribute.
+def event_maker(runs: Sequence[Run] | None = None) -> Callable[[int], Event]:
+    """The ``i``-th event of ~300 bytes over ``runs`` (default RUNS new runs): a dataset in, a model out.
 
     Events are made when they are emitted, so each ``event_time`` is its emission time: the
     latency phase measures from there, not from before the pacing held the event back.
     """
-    runs = [Run(str(uuid.uuid4())) for _ in range(RUNS)]
+    runs = list(runs or [Run(str(uuid.uuid4())) for _ in range(RUNS)])
     job = Job("bench", "train")
     dataset = ArtifactRef("s3://lake", "imagenet", "sha256:" + "ab" * 32, "dataset")
 
@@ -95,7 +95,7 @@ def _event_maker() -> Callable[[int], Event]:
     return event
 
 
-async def _drop_databases(admin_url: str, *names: str) -> None:
+async def drop_databases(admin_url: str, *names: str) -> None:
     """Drop databases, stopping whatever works in them (autovacuum included)."""
     conn = await asyncpg.connect(admin_url)
     try:
@@ -105,8 +105,8 @@ async def _drop_databases(admin_url: str, *names: str) -> None:
         await conn.close()
 
 
-async def _create_database(admin_url: str, name: str) -> str:
-    await _drop_databases(admin_url, name)
+async def create_database(admin_url: str, name: str) -> str:
+    await drop_databases(admin_url, name)
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
@@ -117,7 +117,7 @@ async def _create_database(admin_url: str, name: str) -> str:
     return url
 
 
-async def _create_topic(bootstrap: str, topic: str) -> None:
+async def create_topic(bootstrap: str, topic: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -126,10 +126,12 @@ async def _create_topic(bootstrap: str, topic: str) -> None:
         await admin.close()
 
 
-async def _emit(bootstrap: str, topic: str, count: int, rate: float | None) -> float:
+async def emit(
+    bootstrap: str, topic: str, count: int, rate: float | None, event: Callable[[int], Event] | None = None
+) -> float:
     """Emit ``count`` events with the SDK, paced at ``rate`` events/s if given; returns events/s achieved."""
     settings = load(KafkaSettings, kafka_bootstrap=bootstrap, topic_events=topic)
-    event = _event_maker()
+    event = event or event_maker()
     start = time.perf_counter()
     async with Emitter(settings) as emitter:
         for i in range(count):
@@ -317,7 +319,7 @@ async def _replicas_phase(
     admin_url: str, bootstrap: str, topic: str, key_file: Path, folder: Path, events: int
 ) -> tuple[Rates, int]:
     """Seal the backlog again with REPLICAS sealers in one group; its rates and the largest RSS."""
-    database = await _create_database(admin_url, "bench_replicas")
+    database = await create_database(admin_url, "bench_replicas")
     group = f"bench-{uuid.uuid4().hex[:8]}"
     async with contextlib.AsyncExitStack() as stack:
         replicas = [
@@ -326,20 +328,20 @@ async def _replicas_phase(
         ]
         await _wait_sealed(database, events, 600)
     rates = await _rates(database)
-    await _drop_databases(admin_url, "bench_replicas")
+    await drop_databases(admin_url, "bench_replicas")
     return rates, max(replica.peak_rss for replica in replicas)
 
 
-async def _warm_up(admin_url: str, bootstrap: str, topic: str, events: int, max_records: int) -> None:
+async def warm_up(admin_url: str, bootstrap: str, topic: str, events: int, max_records: int) -> None:
     """Write the backlog once, unmeasured, so that no measured phase runs on a cold Postgres.
 
     A freshly started server creates its WAL segments and fills its buffers during the first
     writes: the first of two identical baseline runs cost Postgres 20 µs of CPU per event, the
     second 12. Whichever phase came first paid that, and the sealer's phase comes first.
     """
-    database = await _create_database(admin_url, "bench_warm_up")
+    database = await create_database(admin_url, "bench_warm_up")
     await copy_loop(bootstrap, topic, database, events, max_records)
-    await _drop_databases(admin_url, "bench_warm_up")
+    await drop_databases(admin_url, "bench_warm_up")
 
 
 def _server_pids(servers: LocalServers) -> dict[str, int]:
@@ -390,12 +392,12 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
     generate_key_file(key_file, defaults.signing_key_name)
     backlog, live = f"bench.{uuid.uuid4().hex[:8]}.backlog", f"bench.{uuid.uuid4().hex[:8]}.live"
     for topic in (backlog, live):
-        await _create_topic(bootstrap, topic)
-    emit_rate = await _emit(bootstrap, backlog, args.events, None)
+        await create_topic(bootstrap, topic)
+    emit_rate = await emit(bootstrap, backlog, args.events, None)
     print(f"emitted {args.events:,} events into {backlog} at {emit_rate:,.0f} events/s")
-    await _warm_up(admin_url, bootstrap, backlog, args.events, defaults.batch_max_records)
+    await warm_up(admin_url, bootstrap, backlog, args.events, defaults.batch_max_records)
 
-    sealer_db = await _create_database(admin_url, "bench_sealer")
+    sealer_db = await create_database(admin_url, "bench_sealer")
     async with sealer(folder, sealer_db, bootstrap, backlog, key_file) as backlog_sealer:
         # Measured from readiness on: start-up (imports, Faust) is not per-event work.
         await backlog_sealer.wait_ready()
@@ -412,7 +414,7 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
 
     # Each phase starts on a quiet server: left alone, autovacuum of the events just sealed ran
     # for seconds into the next phase (pg_stat_activity), on the cores that phase measures.
-    await _drop_databases(admin_url, "bench_sealer")
+    await drop_databases(admin_url, "bench_sealer")
     replicas, replicas_rss = await _replicas_phase(
         admin_url, bootstrap, backlog, key_file, folder, args.events
     )
@@ -420,7 +422,7 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
         f"{REPLICAS} replicas: {replicas.sustained:,.0f} events/s sustained, {replicas.drain:,.0f} to drain"
     )
 
-    baseline_db = await _create_database(admin_url, "bench_baseline")
+    baseline_db = await create_database(admin_url, "bench_baseline")
     copying = CpuMeter(server_pids, own="baseline loop")
     copying.start()
     await copy_loop(bootstrap, backlog, baseline_db, args.events, defaults.batch_max_records)
@@ -428,12 +430,12 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
     baseline = await _rates(baseline_db)
     print(f"baseline: {baseline.sustained:,.0f} events/s sustained, {baseline.drain:,.0f} to drain")
 
-    await _drop_databases(admin_url, "bench_baseline")
-    live_db = await _create_database(admin_url, "bench_live")
+    await drop_databases(admin_url, "bench_baseline")
+    live_db = await create_database(admin_url, "bench_live")
     offered = int(args.rate * args.latency_seconds)
     async with sealer(folder, live_db, bootstrap, live, key_file) as live_sealer:
         await live_sealer.wait_ready()
-        achieved = await _emit(bootstrap, live, offered, args.rate)
+        achieved = await emit(bootstrap, live, offered, args.rate)
         await _wait_sealed(live_db, offered, 120)
         metrics = await live_sealer.metrics()
     p50, p99 = await _latency(live_db)
@@ -480,6 +482,21 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
     ]
 
 
+@contextlib.contextmanager
+def bench_servers(prefix: str) -> Iterator[tuple[LocalServers, Path]]:
+    """Servers (PROVLEDGER_DATABASE_URL / _KAFKA_BOOTSTRAP when set, else embedded) and a scratch folder."""
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix) as tmp,
+        local_servers(
+            data_dir=Path(tmp),
+            database_url=os.environ.get("PROVLEDGER_DATABASE_URL"),
+            kafka_bootstrap=os.environ.get("PROVLEDGER_KAFKA_BOOTSTRAP"),
+            durable=False,
+        ) as servers,
+    ):
+        yield servers, Path(tmp)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=300_000, help="events in the pre-filled topic")
@@ -488,16 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the JSON summary")
     args = parser.parse_args(argv)
     settings = load(SealerSettings)
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-seal-") as tmp,
-        local_servers(
-            data_dir=Path(tmp),
-            database_url=os.environ.get("PROVLEDGER_DATABASE_URL"),
-            kafka_bootstrap=os.environ.get("PROVLEDGER_KAFKA_BOOTSTRAP"),
-            durable=False,
-        ) as servers,
-    ):
-        figures = run_blocking(lambda: run(args, servers, Path(tmp)))
+    with bench_servers("bench-seal-") as (servers, folder):
+        figures = run_blocking(lambda: run(args, servers, folder))
     print_figures("provledger sealer, end to end (2 shared cores, measured under contention)", figures)
     write_summary(
         args.json,

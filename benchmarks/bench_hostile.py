@@ -1,0 +1,708 @@
+"""Good traffic beside hostile inputs: what 1,000 hostile inputs/s cost the ledger (issue 15).
+
+Two phases of ``--seconds`` each against the same servers, each with its own topics, database,
+``provledger sealer`` and ``provledger api`` processes, so neither sees the other's data:
+
+* **clean**: good traffic only: 5,000 events/s through the SDK (``bench_seal.py``'s events, job
+  ``bench/train``) and 20 OpenLineage RunEvents/s through ``POST /api/v1/lineage`` (job
+  ``bench/api-good``), so the API's ingest path runs in both phases;
+* **hostile**: the same good traffic, plus 1,000 hostile inputs/s from a process of their own
+  (so the client's CPU does not delay the good emitter's loop), round-robin over the classes
+  below. Kafka records carry the record keys of the good events, so they land on the same
+  partitions, in the same shards' queues. The large classes get a few per second, so that what
+  is measured is the ledger's handling of them, not two shared cores moving megabytes:
+
+  ==========================================  =====  ==================================
+  class (door)                                /s     expected
+  ==========================================  =====  ==================================
+  HTTP eventTime 9999-12-31T23:59:59-23:59     76    400 bad_event_time
+  HTTP NUL in the job namespace                76    400 bad_text
+  HTTP lone surrogate in a facet key           76    400 (JSON text with a \\ud800 escape)
+  HTTP gzip followed by garbage                76    400 bad-gzip
+  HTTP two gzip members                        76    400 bad-gzip
+  HTTP gzip bomb (~16 KB, inflates 2x cap)      4    413
+  HTTP structure bomb to /batch (gzipped)       2    4xx ([{},{},...] just under the cap)
+  HTTP GET /v1/runs?cursor=<out of range>      76    400 invalid-cursor
+  events: NUL in the job name                  76    dead letter bad_text
+  events: event time past year 9999            76    dead letter bad_event_time
+  events: ~1 MB of empty attributes             2    dead letter oversized
+  events: unknown fingerprint                  76    dead letter unknown_fingerprint
+  events: random garbage                       76    dead letter not_single_object
+  events: record over the record limit          2    dead letter oversized
+  events: conflicting duplicate                76    dead letter conflicting_duplicate
+  openlineage: eventTime past 9999             76    dead letter bad_event_time
+  openlineage: not JSON                        76    dead letter malformed_json
+  openlineage: structure bomb RunEvent          2    dead letter oversized
+  ==========================================  =====  ==================================
+
+  A conflicting duplicate takes the id of a good event already sealed (read from Postgres), so
+  it can only ever be the second copy; until the first good event is sealed none is sent. The
+  OpenLineage structure bomb is a RunEvent whose run facet holds ``[{},{},...]`` up to 1 KiB
+  under the record limit: valid JSON, within every size limit, ~350,000 objects.
+
+Measured per phase: seal latency p50/p99 of the good events (``sealed_at`` minus ``event_time``
+in Postgres, selected by job), good events sealed against sent (all must be), peak RSS and CPU
+of the sealer and the API (psutil, every 0.1 s, from readiness to the end of the phase), dead
+letters by reason (the dead-letter topic's ``provledger-reason`` header, matched to the class
+by its ``provledger-source``), hostile HTTP answers by status and problem type, hostile
+records that were sealed, alarming lines in the sealer's and API's logs, how busy the machine
+was while the traffic flowed, and the CPU that work outside this benchmark took meanwhile (the
+cores are shared: a figure taken beside another job's tests is not this code's figure).
+
+Printed as measure | clean | hostile | ratio | target | met?, then each hostile class with what
+happened to it ("no dead letter": the record was accepted, so sealed or dropped as an identical
+duplicate; events sealed of other jobs than the good ones are listed below the classes).
+Targets (issue 15): good-event p99 under 1 s and within 1.5x of the clean run; sealer RSS under
+300 MB; API RSS under 256 MB.
+
+Usage: ``python benchmarks/bench_hostile.py [--seconds 60] [--exclude WORDS] [--logs DIR]
+[--json PATH]``; ``--exclude`` leaves out classes (by words of their names) to see what the rest
+cost, ``--logs`` keeps the sealer's and API's logs. Servers are ``PROVLEDGER_DATABASE_URL`` /
+``PROVLEDGER_KAFKA_BOOTSTRAP`` when set, else embedded ones; hostile inputs go only to a broker
+and an API on 127.0.0.1 (the script refuses any other), bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench_seal import (
+    PARTITIONS,
+    RUNS,
+    bench_servers,
+    create_database,
+    create_topic,
+    drop_databases,
+    emit,
+    event_maker,
+    sealer,
+    warm_up,
+)
+from hostile_inputs import (
+    API_JOB,
+    GOOD_JOB,
+    HOSTILE,
+    NAMESPACE,
+    Hostile,
+    HostilePlan,
+    HostileSent,
+    api_session,
+    ask,
+    check_loopback,
+    hostile_worker,
+    run_event,
+)
+from provledger.config import ApiSettings, KafkaSettings, SealerSettings, load
+from provledger.events.model import Run
+from provledger.local import LocalServers
+from provledger.local.probes import run_blocking
+from provledger.local.process import ManagedProcess, free_port
+from provledger.sealer.keyfiles import generate_key_file
+from report import Figure, write_summary
+
+DEFAULT_JSON = Path(__file__).parent / "results" / "hostile.json"
+GOOD_RATE = 5_000
+API_GOOD_RATE = 20
+#: How long good events may take to be sealed after the traffic ends, and dead letters to settle.
+DRAIN_TIMEOUT_S, SETTLE_S = 120.0, 10.0
+#: Log lines of the sealer and the API that mean trouble: both log at WARNING here, so any line of
+#: provledger's own loggers, and whatever else says it crashed.
+LOG_ALARMS = ('"logger": "provledger.', "Traceback", "agent stops", "crashed", '"level": "error"')
+SEALER_RSS_TARGET, API_RSS_TARGET, P99_TARGET_S, P99_RATIO_TARGET = 300e6, 256e6, 1.0, 1.5
+
+
+# The phases. -------------------------------------------------------------------------------------
+
+
+class Watch:
+    """Peak RSS and CPU seconds of one process, sampled every 0.1 s from now until :meth:`stop`."""
+
+    def __init__(self, pid: int) -> None:
+        self._process = psutil.Process(pid)
+        self._cpu_start = self._cpu()
+        self.peak_rss, self.cpu_s = 0, 0.0
+        self._task = asyncio.create_task(self._sample())
+
+    def _cpu(self) -> float:
+        times = self._process.cpu_times()
+        return float(times.user + times.system)
+
+    async def _sample(self) -> None:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            while True:
+                self.peak_rss = max(self.peak_rss, self._process.memory_info().rss)
+                self.cpu_s = self._cpu() - self._cpu_start
+                await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
+class Bystanders:
+    """CPU seconds the machine spent outside this benchmark's processes, from creation to :meth:`stop`.
+
+    The machine's busy time less that of this process and its descendants (servers, sealer, API,
+    hostile sender), counting a descendant that exited in the one that reaped it (Postgres'
+    backends and autovacuum workers in the postmaster): other work on the shared cores, which
+    slows every figure here.
+    """
+
+    def __init__(self) -> None:
+        self._busy_start, self._ours_start, self._started = self._busy(), self._ours(), time.monotonic()
+        self.cpu_s, self.machine_busy = 0.0, 0.0
+
+    @staticmethod
+    def _busy() -> float:
+        times = psutil.cpu_times()  # on Linux guest time is already in user and nice
+        busy = ("user", "nice", "system", "irq", "softirq", "steal")
+        return float(sum(getattr(times, name, 0.0) for name in busy))
+
+    @staticmethod
+    def _ours() -> float:
+        me = psutil.Process()
+        total = 0.0
+        for process in [me, *me.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                t = process.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+        return total
+
+    def stop(self) -> None:
+        busy = self._busy() - self._busy_start
+        self.cpu_s = busy - (self._ours() - self._ours_start)
+        self.machine_busy = busy / (time.monotonic() - self._started) / (psutil.cpu_count() or 1)
+
+
+@contextlib.asynccontextmanager
+async def api_process(folder: Path, env: dict[str, str]) -> AsyncIterator[tuple[str, ManagedProcess]]:
+    """A ``provledger api`` child configured by ``env``, ready; its URL and process."""
+    port = free_port()
+    process = ManagedProcess(
+        "api",
+        [sys.executable, "-m", "provledger", "api"],
+        folder / f"api-{port}.log",
+        env=dict(os.environ) | env | {"PROVLEDGER_API_PORT": str(port), "PROVLEDGER_LOG_LEVEL": "WARNING"},
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def probe() -> None:
+        httpx.get(f"{url}/readyz", timeout=2).raise_for_status()
+
+    try:
+        await asyncio.to_thread(process.wait_ready, probe, 120.0, "/readyz")
+        yield url, process
+    finally:
+        await asyncio.to_thread(process.stop)
+
+
+async def _post_good_run_events(url: str, token: str, runs: list[Run], seconds: float) -> Counter[str]:
+    """POST API_GOOD_RATE good RunEvents/s, one at a time; the answers by status."""
+    answers: Counter[str] = Counter()
+    as_json = {"Content-Type": "application/json"}
+    async with api_session(url, token, 1) as session:
+        start = time.monotonic()
+        for n in range(int(API_GOOD_RATE * seconds)):
+            if (ahead := start + n / API_GOOD_RATE - time.monotonic()) > 0:
+                await asyncio.sleep(ahead)
+            body = json.dumps(run_event(runs[n % RUNS].run_id)).encode()
+            answers[await ask(session, "POST", "/api/v1/lineage", body, as_json)] += 1
+    return answers
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """The good events of one job in a phase's Postgres: how many, and their seal latency."""
+
+    count: int
+    p50_s: float
+    p99_s: float
+
+
+async def _sealed(database_url: str, job: str) -> Sealed:
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, percentile_cont(0.5) WITHIN GROUP (ORDER BY s) AS p50, "
+            "percentile_cont(0.99) WITHIN GROUP (ORDER BY s) AS p99 FROM ("
+            "SELECT extract(epoch FROM b.sealed_at - e.event_time)::float8 AS s FROM events e "
+            "JOIN blocks b USING (shard, height) WHERE e.job_namespace = $1 AND e.job_name = $2) AS t",
+            NAMESPACE,
+            job,
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return Sealed(row["n"], row["p50"] or 0.0, row["p99"] or 0.0)
+
+
+async def _wait_sealed(database_url: str, expected: dict[str, int]) -> None:
+    """Wait until each job has its expected events sealed, or DRAIN_TIMEOUT_S has passed."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    conn = await asyncpg.connect(database_url)
+    try:
+        while time.monotonic() < deadline:
+            rows = await conn.fetch(
+                "SELECT job_name, count(*) FROM events WHERE job_namespace = $1 GROUP BY 1", NAMESPACE
+            )
+            counts = {row[0]: row[1] for row in rows}
+            if all(counts.get(job, 0) >= n for job, n in expected.items()):
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
+
+
+async def _other_sealed(database_url: str) -> Counter[str]:
+    """Events sealed that are not good traffic, by job name: hostile records that got through."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT job_namespace || '/' || job_name, count(*) FROM events "
+            "WHERE NOT (job_namespace = $1 AND job_name IN ($2, $3)) GROUP BY 1",
+            NAMESPACE,
+            GOOD_JOB,
+            API_JOB,
+        )
+    finally:
+        await conn.close()
+    return Counter({row[0]: row[1] for row in rows})
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """Why a record was dead-lettered and which record it was (``topic/partition/offset``)."""
+
+    reason: str
+    source: str
+    stub: bool
+
+
+async def _dead_letters(bootstrap: str, topic: str, expected: int) -> list[DeadLetter]:
+    """Every dead letter of ``topic`` once ``expected`` are there or none came for SETTLE_S seconds."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=16 << 20,
+        fetch_max_bytes=64 << 20,
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        deadline, last, settled_at = time.monotonic() + DRAIN_TIMEOUT_S, -1, time.monotonic()
+        while time.monotonic() < deadline:
+            total = sum((await consumer.end_offsets(partitions)).values())
+            if total >= expected:
+                break
+            if total != last:
+                last, settled_at = total, time.monotonic()
+            elif time.monotonic() - settled_at > SETTLE_S:
+                break
+            await asyncio.sleep(1.0)
+        end = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        letters = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                for record in records:
+                    headers = dict(record.headers)
+                    letters.append(
+                        DeadLetter(
+                            headers.get("provledger-reason", b"(none)").decode(),
+                            headers.get("provledger-source", b"").decode(),
+                            "provledger-stub" in headers,
+                        )
+                    )
+        return letters
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class Phase:
+    """What one phase sent and what the ledger made of it."""
+
+    name: str
+    sdk_sent: int
+    sdk_rate: float
+    sdk: Sealed
+    api_answers: Counter[str]
+    api: Sealed
+    sealer_rss: int
+    api_rss: int
+    sealer_cpu: float
+    api_cpu: float
+    dead_letters: list[DeadLetter]
+    other_sealed: Counter[str]
+    bystanders_cpu: float
+    machine_busy: float  # of all cores, while the traffic flowed
+    exited: list[str]
+    log_alarms: list[str]  # lines of the sealer's and API's logs holding one of LOG_ALARMS
+    hostile: HostileSent | None
+
+
+@dataclass(frozen=True)
+class Bench:
+    """What every phase shares: servers, the signing key, the API token, the hostile sender's pool."""
+
+    admin_url: str
+    bootstrap: str
+    folder: Path
+    key_file: Path
+    token: str
+    tokens_file: Path
+    seconds: float
+    pool: ProcessPoolExecutor
+    classes: tuple[Hostile, ...]
+
+
+async def _hostile(pool: ProcessPoolExecutor, plan: HostilePlan) -> HostileSent | None:
+    return await asyncio.get_running_loop().run_in_executor(pool, hostile_worker, plan)
+
+
+async def _nothing() -> HostileSent | None:
+    return None
+
+
+async def run_phase(bench: Bench, name: str, hostile: bool) -> Phase:
+    """Good traffic (and hostile inputs if ``hostile``) for ``bench.seconds`` through new processes."""
+    topic = f"bench.{uuid.uuid4().hex[:8]}.{name}"
+    for suffix in ("", ".openlineage", ".dead-letter"):
+        await create_topic(bench.bootstrap, topic + suffix)
+    database = await create_database(bench.admin_url, f"bench_hostile_{name}")
+    runs = [Run(str(uuid.uuid4())) for _ in range(RUNS)]
+    api_env = {
+        "PROVLEDGER_DATABASE_URL": database,
+        "PROVLEDGER_KAFKA_BOOTSTRAP": bench.bootstrap,
+        "PROVLEDGER_TOPIC_EVENTS": topic,
+        "PROVLEDGER_TOPIC_OPENLINEAGE": f"{topic}.openlineage",
+        "PROVLEDGER_TOKENS_FILE": str(bench.tokens_file),
+    }
+    count = int(GOOD_RATE * bench.seconds)
+    async with (
+        sealer(bench.folder, database, bench.bootstrap, topic, bench.key_file) as sealer_process,
+        api_process(bench.folder, api_env) as (api_url, api),
+    ):
+        await sealer_process.wait_ready()
+        watches, bystanders, traffic = (
+            (Watch(sealer_process.popen.pid), Watch(api.pid)),
+            Bystanders(),
+            Bystanders(),
+        )
+        plan = HostilePlan(
+            bench.bootstrap, topic, f"{topic}.openlineage", api_url, bench.token, database,
+            tuple(run.run_id.encode() for run in runs), bench.seconds,
+            load(KafkaSettings).max_record_bytes, load(ApiSettings).max_ingest_bytes, bench.classes,
+        )  # fmt: skip
+        sdk_rate, api_answers, sent = await asyncio.gather(
+            emit(bench.bootstrap, topic, count, GOOD_RATE, event_maker(runs)),
+            _post_good_run_events(api_url, bench.token, runs, bench.seconds),
+            _hostile(bench.pool, plan) if hostile else _nothing(),
+        )
+        await asyncio.to_thread(traffic.stop)
+        accepted = api_answers["201"]
+        await _wait_sealed(database, {GOOD_JOB: count, API_JOB: accepted})
+        kafka_records = len(sent.records) if sent else 0
+        letters = await _dead_letters(bench.bootstrap, f"{topic}.dead-letter", kafka_records)
+        for watch in watches:
+            watch.stop()
+        await asyncio.to_thread(bystanders.stop)
+        exited = [
+            f"{what} exited with status {status}"
+            for what, status in (("sealer", sealer_process.popen.poll()), ("api", api.exit_code()))
+            if status is not None
+        ]
+    log = sealer_process.log_path.read_text(errors="replace") + api.log_path.read_text(errors="replace")
+    alarms = [line for line in log.splitlines() if any(alarm in line for alarm in LOG_ALARMS)]
+    sdk, api_events = await _sealed(database, GOOD_JOB), await _sealed(database, API_JOB)
+    phase = Phase(
+        name, count, sdk_rate, sdk, api_answers, api_events,
+        watches[0].peak_rss, watches[1].peak_rss, watches[0].cpu_s, watches[1].cpu_s, letters,
+        await _other_sealed(database), bystanders.cpu_s, traffic.machine_busy, exited, alarms, sent,
+    )  # fmt: skip
+    await drop_databases(bench.admin_url, f"bench_hostile_{name}")
+    return phase
+
+
+# What is printed. --------------------------------------------------------------------------------
+
+HEADER = ("measure", "clean", "hostile", "ratio", "target", "met?")
+MIB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measure of both phases, and whether the hostile phase (or both) met its target."""
+
+    measure: str
+    clean: str
+    hostile: str
+    ratio: str = ""
+    target: str = ""
+    met: str = ""
+
+    @classmethod
+    def of(
+        cls, measure: str, value: Callable[[Phase], float], phases: tuple[Phase, Phase], fmt: str = "{:,.0f}",
+        target: str = "", met: bool | None = None,
+    ) -> Row:  # fmt: skip
+        clean, hostile = (value(phase) for phase in phases)
+        ratio = f"{hostile / clean:.2f}x" if clean else ""
+        return cls(measure, fmt.format(clean), fmt.format(hostile), ratio, target, _met(met))
+
+    @classmethod
+    def counts(
+        cls, measure: str, text: Callable[[Phase], str], phases: tuple[Phase, Phase], met: bool
+    ) -> Row:
+        """A row of counts written as ``text`` makes them (``sealed / sent``), which must all be equal."""
+        return cls(measure, text(phases[0]), text(phases[1]), "", "all", _met(met))
+
+    def cells(self) -> tuple[str, ...]:
+        return (self.measure, self.clean, self.hostile, self.ratio, self.target, self.met)
+
+
+def _met(ok: bool | None) -> str:
+    return "" if ok is None else "yes" if ok else "NO"
+
+
+def _http_failures(phase: Phase) -> int:
+    """Hostile requests answered with anything but a 4xx (a 5xx, a 2xx, no answer at all)."""
+    answers = phase.hostile.answers.values() if phase.hostile else ()
+    return sum(n for counts in answers for answer, n in counts.items() if not answer.startswith("4"))
+
+
+def _stray_letters(phase: Phase) -> Counter[str]:
+    """Dead letters of records not sent as hostile (good records!), by reason and source topic."""
+    records = phase.hostile.records if phase.hostile else {}
+    return Counter(
+        f"{letter.reason} from {letter.source.rsplit('/', 2)[0]}"
+        for letter in phase.dead_letters
+        if letter.source not in records
+    )
+
+
+def outcomes(phase: Phase) -> dict[str, Counter[str]]:
+    """What happened to each hostile class: HTTP answers, or dead-letter reasons (and none)."""
+    sent = phase.hostile or HostileSent()
+    found = {
+        h.name: Counter(sent.answers.get(h.name, {})) + sent.unsent.get(h.name, Counter()) for h in HOSTILE
+    }
+    for letter in phase.dead_letters:
+        if (name := sent.records.get(letter.source)) is not None:
+            found[name][f"dead letter {letter.reason}" + (" (stub)" if letter.stub else "")] += 1
+    for name, sources in without_dead_letter(phase).items():
+        found[name]["no dead letter"] += len(sources)
+    return found
+
+
+def without_dead_letter(phase: Phase) -> dict[str, list[str]]:
+    """The hostile Kafka records that got no dead letter (``topic/partition/offset``), by class."""
+    sent = phase.hostile or HostileSent()
+    lettered = {letter.source for letter in phase.dead_letters}
+    missing: dict[str, list[str]] = defaultdict(list)
+    for source, name in sent.records.items():
+        if source not in lettered:
+            missing[name].append(source)
+    return missing
+
+
+def _alarms(phase: Phase) -> Counter[str]:
+    """The alarming log lines by what they say (their ``event``), for a person to follow up."""
+    events: Counter[str] = Counter()
+    for line in phase.log_alarms:
+        try:
+            entry = json.loads(line)
+            events[f"{entry.get('logger', '?')}: {entry.get('event', line)}"[:300]] += 1
+        except (ValueError, AttributeError):
+            events[line[:300]] += 1
+    return events
+
+
+def rows(clean: Phase, hostile: Phase) -> list[Row]:
+    """The table of issue 15's benchmark, each measure beside its target."""
+    both = (clean, hostile)
+    sent = hostile.hostile or HostileSent()
+    sealed_all = all(p.sdk.count == p.sdk_sent for p in both)
+    api_all = all(p.api.count == p.api_answers["201"] for p in both)
+    api_answered = all(p.api_answers.total() == p.api_answers["201"] for p in both)
+    p99_ok = hostile.sdk.p99_s < P99_TARGET_S and hostile.sdk.p99_s <= P99_RATIO_TARGET * clean.sdk.p99_s
+    strays = sum(_stray_letters(p).total() for p in both)
+    failures = sum(len(p.exited) + len(p.log_alarms) for p in both)
+    return [
+        Row.of("SDK events/s offered", lambda p: p.sdk_rate, both, target=f"{GOOD_RATE:,}"),
+        Row.counts("SDK events sealed / sent", lambda p: f"{p.sdk.count:,} / {p.sdk_sent:,}", both,
+                   sealed_all),
+        Row.of("good-event seal latency p50 (ms)", lambda p: p.sdk.p50_s * 1000, both),
+        Row.of("good-event seal latency p99 (ms)", lambda p: p.sdk.p99_s * 1000, both,
+               target="< 1,000, <= 1.5x", met=p99_ok),
+        Row.counts("API RunEvents sealed / accepted", lambda p: f"{p.api.count:,} / {p.api_answers['201']:,}",
+                   both, api_all),
+        Row.of("API RunEvent seal latency p99 (ms)", lambda p: p.api.p99_s * 1000, both),
+        Row.of("good RunEvents answered other than 201",
+               lambda p: p.api_answers.total() - p.api_answers["201"], both, target="0", met=api_answered),
+        Row.of("sealer peak RSS (MiB)", lambda p: p.sealer_rss / MIB, both, target="< 300 MB",
+               met=hostile.sealer_rss < SEALER_RSS_TARGET),
+        Row.of("API peak RSS (MiB)", lambda p: p.api_rss / MIB, both, target="< 256 MB",
+               met=hostile.api_rss < API_RSS_TARGET),
+        Row.of("sealer CPU (s)", lambda p: p.sealer_cpu, both, "{:,.1f}"),
+        Row.of("API CPU (s)", lambda p: p.api_cpu, both, "{:,.1f}"),
+        Row.of("CPU of other work on the machine (s)", lambda p: p.bystanders_cpu, both, "{:,.1f}", "~0"),
+        Row.of("machine busy while traffic flows (%)", lambda p: p.machine_busy * 100, both),
+        Row("hostile inputs/s sent", "0", f"{sent.sent.total() / (sent.seconds or 1):,.0f}", "",
+            f"{sent.rate:,}"),
+        Row("hostile HTTP answers not 4xx", "0", f"{_http_failures(hostile):,}", "", "0",
+            _met(_http_failures(hostile) == 0)),
+        Row.of("dead letters", lambda p: len(p.dead_letters), both),
+        Row.of("dead letters of good records", lambda p: _stray_letters(p).total(), both, target="0",
+               met=strays == 0),
+        Row.of("events sealed not of good jobs", lambda p: p.other_sealed.total(), both, target="0",
+               met=not any(p.other_sealed for p in both)),
+        Row.of("processes exited + log alarms", lambda p: len(p.exited) + len(p.log_alarms), both, target="0",
+               met=failures == 0),
+    ]  # fmt: skip
+
+
+def print_report(clean: Phase, hostile: Phase, table: list[Row]) -> None:
+    """The table, each hostile class with what happened to it, then anything that went wrong."""
+    lines = [HEADER, *(row.cells() for row in table)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
+    print(f"\nprovledger under hostile input, {clean.sdk_sent // GOOD_RATE} s a phase (2 shared cores)")
+    for line in lines:
+        print(
+            "  ".join(
+                [line[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True))]
+            )
+        )
+    sent = hostile.hostile or HostileSent()
+    found = outcomes(hostile)
+    print(f"\nhostile classes ({sent.rate:,}/s in all): /s | expected | sent | observed")
+    for h in HOSTILE:
+        observed = "; ".join(f"{what} x {n:,}" for what, n in found[h.name].most_common())
+        observed = observed if h.name in sent.classes else "excluded (--exclude)"
+        print(f"  {h.name:<32} {h.rate:>3} | {h.expected:<21} | {sent.sent[h.name]:>6,} | {observed}")
+    for phase in (clean, hostile):
+        problems = [
+            *phase.exited,
+            *(f"{n:,} dead letters of good records: {why}" for why, n in _stray_letters(phase).items()),
+            *(f"{n:,} events sealed of job {job!r}" for job, n in phase.other_sealed.items()),
+        ]
+        problems += [f"log, {n:,} x: {event}" for event, n in _alarms(phase).most_common()]
+        for problem in problems:
+            print(f"{phase.name}: {problem}")
+
+
+def figures(table: list[Row]) -> list[Figure]:
+    """The table's numeric rows as figures (hostile beside clean), for the JSON summary."""
+    out = []
+    for row in table:
+        with contextlib.suppress(ValueError):
+            hostile, clean = (float(cell.replace(",", "")) for cell in (row.hostile, row.clean))
+            out.append(Figure(row.measure, hostile, "", clean, "clean run"))
+    return out
+
+
+# Wiring. -----------------------------------------------------------------------------------------
+
+WARM_UP_EVENTS = 100_000
+
+
+def _api_token(tokens_file: Path) -> str:
+    """An ``emit,read`` token from ``provledger tokens create``, as an operator makes one."""
+    created = subprocess.run(
+        [sys.executable, "-m", "provledger", "tokens", "create", "--scopes", "emit,read",
+         "--name", "bench-hostile", "--tokens-file", str(tokens_file)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return created.stdout.strip()
+
+
+async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> tuple[Phase, Phase]:
+    """Warm Postgres up, then the clean phase, then the hostile one."""
+    admin_url, bootstrap = servers.database_url, servers.kafka_bootstrap
+    check_loopback(bootstrap, "http://127.0.0.1")  # before any phase, not when the hostile one starts
+    settings = load(SealerSettings)
+    key_file = folder / "bench.pem"
+    generate_key_file(key_file, settings.signing_key_name)
+    tokens_file = folder / "tokens.jsonl"
+    token = await asyncio.to_thread(_api_token, tokens_file)
+    # As in bench_seal: the first writes to a new Postgres cost more; no measured phase pays them.
+    backlog = f"bench.{uuid.uuid4().hex[:8]}.warm-up"
+    await create_topic(bootstrap, backlog)
+    await emit(bootstrap, backlog, WARM_UP_EVENTS, None)
+    await warm_up(admin_url, bootstrap, backlog, WARM_UP_EVENTS, settings.batch_max_records)
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        await asyncio.get_running_loop().run_in_executor(pool, int)  # its imports are not timed
+        classes = tuple(h for h in HOSTILE if not any(word in h.name for word in args.exclude))
+        bench = Bench(admin_url, bootstrap, folder, key_file, token, tokens_file, args.seconds, pool, classes)
+        clean = await run_phase(bench, "clean", hostile=False)
+        hostile = await run_phase(bench, "hostile", hostile=True)
+    return clean, hostile
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase's traffic")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the JSON summary")
+    parser.add_argument(
+        "--logs", type=Path, help="keep the sealer's and API's logs here (default: discarded)"
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="WORDS",
+        help="leave out the hostile classes whose name holds WORDS (repeatable), to see what the rest cost",
+    )
+    args = parser.parse_args(argv)
+    with bench_servers("bench-hostile-") as (servers, scratch):
+        folder = args.logs or scratch
+        folder.mkdir(parents=True, exist_ok=True)
+        clean, hostile = run_blocking(lambda: run(args, servers, folder))
+    table = rows(clean, hostile)
+    print_report(clean, hostile, table)
+    write_summary(
+        args.json,
+        "hostile",
+        figures(table),
+        seconds=args.seconds,
+        good_rate=GOOD_RATE,
+        api_good_rate=API_GOOD_RATE,
+        hostile_rate=(hostile.hostile or HostileSent()).rate,
+        excluded=args.exclude,
+        partitions=PARTITIONS,
+        table=[dict(zip(HEADER, row.cells(), strict=True)) for row in table],
+        classes={
+            h.name: {
+                "rate": h.rate,
+                "expected": h.expected,
+                "observed": dict(outcomes(hostile)[h.name]),
+                "without_dead_letter": without_dead_letter(hostile).get(h.name, [])[:100],
+            }
+            for h in HOSTILE
+        },
+        log_alarms={phase.name: dict(_alarms(phase)) for phase in (clean, hostile)},
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
