@@ -33,6 +33,7 @@ from starlette.requests import Request
 
 from provledger.api.gate import pause_for_loop
 from provledger.api.problems import ProblemError, ProblemItem
+from provledger.events.limits import json_structure
 
 #: Bodies up to this size are read and validated inline; larger ones need a slot (:mod:`.gate`).
 SMALL_BODY_BYTES: Final = 64 << 10
@@ -41,7 +42,6 @@ SMALL_BODY_BYTES: Final = 64 << 10
 #: most ~35 MB and 50-120 ms of CPU with the GIL held (2-core machine, 2026); a batch is parsed per
 #: RunEvent. A batch of 1000 RunEvents of ~8 KB and ~500 nodes each (schema facets included) fits.
 MAX_JSON_NODES: Final = 500_000
-_STRUCTURE: Final = (b",", b":", b"{", b"[")
 
 
 def too_large(limit: int) -> ProblemError:
@@ -123,7 +123,7 @@ async def read_body(request: Request, limit: int, on_large: Callable[[], Awaitab
 
 def check_structure(body: bytes | bytearray) -> None:
     """413 ``too-complex`` if parsing ``body`` could build more than :data:`MAX_JSON_NODES` objects."""
-    nodes = 1 + sum(body.count(mark) for mark in _STRUCTURE)
+    nodes = json_structure(body)
     if nodes > MAX_JSON_NODES:
         raise ProblemError(
             413,

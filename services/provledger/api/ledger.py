@@ -94,8 +94,9 @@ async def list_shards(
     request: Request, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
 ) -> models.ShardPage:
     """Every shard (one partition of one ingested topic) with its latest block."""
+    after = _after(cursor, SHARD_KEY)  # a bad cursor is a 400 before it costs a connection
     async with connection(request) as conn:
-        rows = await reads.shards(conn, _after(cursor, SHARD_KEY), limit)
+        rows = await reads.shards(conn, after, limit)
     last = rows[-1]["shard"] if len(rows) == limit else None
     return models.ShardPage(
         items=[_shard(row) for row in rows], next_cursor=None if last is None else encode_cursor([last])
@@ -227,8 +228,9 @@ async def get_consistency(
 )
 async def list_keys(request: Request, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> models.KeyPage:
     """Public keys that sign blocks and checkpoints, in succession, with validity ranges."""
+    after = _after(cursor, moment)  # a bad cursor is a 400 before it costs a connection
     async with connection(request) as conn:
-        rows = await reads.keys(conn, _after(cursor, moment), limit)
+        rows = await reads.keys(conn, after, limit)
     last = rows[-1]["valid_from"] if len(rows) == limit else None
     return models.KeyPage(
         items=[

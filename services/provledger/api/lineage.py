@@ -115,11 +115,18 @@ async def list_artifacts(
     limit: Limit = DEFAULT_LIMIT,
 ) -> ArtifactPage:
     """Artifacts by name, namespace, content digest or kind, in the order they were first sealed."""
+    after = after_key(cursor, (BIGINT_KEY,))  # a bad cursor is a 400 before it costs a connection
     async with store_connection(request) as conn:
         page = await store.find_artifacts(
-            conn, namespace=namespace, name=name, digest=digest, kind=kind, as_of=as_of,
-            after=after_key(cursor, (BIGINT_KEY,)), limit=limit,
-        )  # fmt: skip
+            conn,
+            namespace=namespace,
+            name=name,
+            digest=digest,
+            kind=kind,
+            as_of=as_of,
+            after=after,
+            limit=limit,
+        )
     return ArtifactPage(items=[ArtifactOut.of(a) for a in page.items], next_cursor=next_cursor(page))
 
 
@@ -157,13 +164,10 @@ async def list_runs(
     limit: Limit = DEFAULT_LIMIT,
 ) -> RunPage:
     """Runs, optionally of one job, oldest first."""
+    after = after_key(cursor, (MICROS_KEY, TEXT_KEY))  # a bad cursor is a 400 before it costs a connection
     async with store_connection(request) as conn:
         page = await store.list_runs(
-            conn,
-            job_namespace=job_namespace,
-            job_name=job_name,
-            after=after_key(cursor, (MICROS_KEY, TEXT_KEY)),
-            limit=limit,
+            conn, job_namespace=job_namespace, job_name=job_name, after=after, limit=limit
         )
     return RunPage(items=[RunSummary.of(r) for r in page.items], next_cursor=next_cursor(page))
 

@@ -37,7 +37,13 @@ import rfc8785
 
 from provledger.errors import InvalidEvent
 from provledger.events.ids import derived_event_id
-from provledger.events.limits import MAX_ARTIFACTS, MAX_OPENLINEAGE_BYTES, time_in_range
+from provledger.events.limits import (
+    MAX_ARTIFACTS,
+    MAX_OPENLINEAGE_BYTES,
+    MAX_OPENLINEAGE_NODES,
+    json_structure,
+    time_in_range,
+)
 from provledger.events.model import (
     ArtifactRef,
     Event,
@@ -204,12 +210,19 @@ def from_openlineage(
     RFC 8785 bytes: the API passes the record limit, since those bytes travel as one record.
     """
     max_bytes = min(max_bytes, MAX_OPENLINEAGE_BYTES)
-    document = _object(load_json(run_event) if isinstance(run_event, bytes | str) else run_event, "RunEvent")
+    parsed: object = run_event
+    if isinstance(run_event, bytes | str):
+        _check_structure(
+            run_event if isinstance(run_event, bytes) else run_event.encode("utf-8", "surrogatepass")
+        )
+        parsed = load_json(run_event)
+    document = _object(parsed, "RunEvent")
     _check_spec(document)
     check_size(document, max_bytes)
     original = canonical_json(document, "the RunEvent")
     if len(original) > max_bytes:
         raise InvalidEvent("oversized", f"RunEvent of {len(original)} bytes, more than {max_bytes}")
+    _check_structure(original)
     moment = parse_event_time(_string(document, "eventTime", "RunEvent"))
     if not time_in_range(unix_micros(moment)):
         raise InvalidEvent(
@@ -246,6 +259,21 @@ def from_openlineage(
         payload_digest=extra.get("payloadDigest"),
         openlineage=original,
     )
+
+
+def _check_structure(text: bytes) -> None:
+    """InvalidEvent(oversized) for a RunEvent of more than MAX_OPENLINEAGE_NODES JSON nodes.
+
+    Checked on the text as it came, before it is parsed (what a structure bomb costs is the
+    parsing), and again on the RFC 8785 text, which is what the rule is about.
+    """
+    nodes = json_structure(text)
+    if nodes > MAX_OPENLINEAGE_NODES:
+        raise InvalidEvent(
+            "oversized",
+            f"the RunEvent holds up to {nodes} JSON values, keys and containers, "
+            f"more than {MAX_OPENLINEAGE_NODES}",
+        )
 
 
 def _facet(schema_url: str, **fields: object) -> dict[str, object]:

@@ -274,6 +274,13 @@ async def test_no_hostile_input_stops_the_ledger(
             "bad_text",
         ),
         "not JSON": (b"\xff{not json", "malformed_json"),
+        # Under the record limit, but 350,000 objects to parse: refused from its bytes.
+        "structure bomb": (
+            json.dumps(_run_event(""))
+            .replace('"outputs": []', '"outputs": [], "x": [' + "{}," * 350_000 + "{}]")
+            .encode(),
+            "oversized",
+        ),
         # Under the record limit as sent, four times over it as RFC 8785 writes 1e20.
         "numbers that grow when canonicalised": (
             json.dumps(_run_event(""))

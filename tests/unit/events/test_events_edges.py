@@ -8,6 +8,7 @@ a reason. They share :mod:`provledger.events.limits`; this is what keeps them fr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -22,7 +23,13 @@ from provledger.events import compiled, reader
 from provledger.events.binary import array_of, event_body, zigzag_varint
 from provledger.events.canonical import canonical_event_bytes
 from provledger.events.codec import batch_header, decode_record
-from provledger.events.limits import MAX_TEXT_BYTES, MAX_TIME_US, MIN_TIME_US, time_in_range
+from provledger.events.limits import (
+    MAX_OPENLINEAGE_NODES,
+    MAX_TEXT_BYTES,
+    MAX_TIME_US,
+    MIN_TIME_US,
+    time_in_range,
+)
 from provledger.events.model import ArtifactRef, Event, Job, time_from_micros
 from provledger.events.openlineage import RUN_EVENT_SCHEMA_URL, from_openlineage
 
@@ -207,6 +214,19 @@ def test_a_run_event_too_large_is_refused_before_it_is_canonicalised() -> None:
             _run_event(run={"runId": "01938a6e-7c00-7000-8000-000000000001", "facets": {"x": bomb}})
         )
     assert caught.value.reason == "oversized"
+
+
+def test_a_structure_bomb_is_refused_from_its_bytes_and_as_a_parsed_document_alike() -> None:
+    """The sealer reads a RunEvent's bytes, the API a parsed document: one rule for both."""
+    facets: dict[str, list[dict[str, str]]] = {"x": [{}] * MAX_OPENLINEAGE_NODES}
+    document = _run_event(run={"runId": "01938a6e-7c00-7000-8000-000000000001", "facets": facets})
+    for sent in (document, json.dumps(document).encode()):
+        with pytest.raises(InvalidEvent) as caught:
+            from_openlineage(sent)
+        assert caught.value.reason == "oversized"
+    facets["x"] = [{}] * (MAX_OPENLINEAGE_NODES // 2 - 100)
+    assert _mapped(document) is not None
+    assert from_openlineage(json.dumps(document).encode()) == _mapped(document)
 
 
 def test_texts_are_limited_in_utf8_bytes_not_characters() -> None:
