@@ -42,6 +42,14 @@ SMALL_BODY_BYTES: Final = 64 << 10
 #: most ~35 MB and 50-120 ms of CPU with the GIL held (2-core machine, 2026); a batch is parsed per
 #: RunEvent. A batch of 1000 RunEvents of ~8 KB and ~500 nodes each (schema facets included) fits.
 MAX_JSON_NODES: Final = 500_000
+#: Most plain bytes per gzip byte once a body has inflated past :data:`RATIO_FROM_BYTES`. JSON
+#: compresses ~20x (1000 distinct RunEvents: 19x; 20,000 identical ones: 227x); a gzip bomb of
+#: spaces ~1000x. Without it 16 KB on the wire cost 8 MiB of inflating (~30 ms of CPU) before the
+#: size cap said no; with it, ~1 MiB.
+MAX_GZIP_RATIO: Final = 256
+RATIO_FROM_BYTES: Final = 1 << 20
+#: Most bytes one call inflates, so the ratio is checked every so often, not once per chunk.
+_INFLATE_STEP: Final = 128 << 10
 
 
 def too_large(limit: int) -> ProblemError:
@@ -64,21 +72,32 @@ class Gunzip:
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._received = 0
         self.plain = bytearray()
 
     def feed(self, data: bytes) -> None:
-        """Inflate ``data``; 413 past the limit, 400 for invalid gzip or anything after the member."""
+        """Inflate ``data``; 413 past the limit or :data:`MAX_GZIP_RATIO`, 400 for invalid gzip or
+        anything after the member."""
+        self._received += len(data)
         while data:
             if self._inflater.eof:
                 raise _bad_gzip(f"{len(data)} bytes follow the end of the gzip member (a second member?)")
             try:
-                self.plain += self._inflater.decompress(data, self._limit + 1 - len(self.plain))
+                room = min(self._limit + 1 - len(self.plain), _INFLATE_STEP)
+                self.plain += self._inflater.decompress(data, room)
             except zlib.error as exc:
                 raise _bad_gzip(f"the body is not valid gzip ({exc})") from None
             if len(self.plain) > self._limit:
                 raise too_large(self._limit)
-            # Input left over is either held back by the output cap (unconsumed_tail, only when
-            # the cap was reached, refused above) or follows the member's end (unused_data).
+            if len(self.plain) > RATIO_FROM_BYTES and len(self.plain) > MAX_GZIP_RATIO * self._received:
+                raise ProblemError(
+                    413,
+                    "too-compressed",
+                    f"the gzip body inflates more than {MAX_GZIP_RATIO}x (a compression bomb?): send it "
+                    "uncompressed, or in smaller batches",
+                )
+            # Input left over is either held back by the output cap (unconsumed_tail: inflated
+            # next round) or follows the member's end (unused_data).
             data = self._inflater.unconsumed_tail or self._inflater.unused_data
 
     def finish(self) -> bytearray:

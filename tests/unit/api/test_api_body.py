@@ -12,7 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provledger.api.body import MAX_JSON_NODES, Gunzip, body_text, check_structure, json_items, json_value
+from provledger.api.body import (
+    MAX_GZIP_RATIO,
+    MAX_JSON_NODES,
+    RATIO_FROM_BYTES,
+    Gunzip,
+    body_text,
+    check_structure,
+    json_items,
+    json_value,
+)
 from provledger.api.problems import ProblemError
 
 LIMIT = 64 << 10
@@ -127,3 +136,21 @@ def test_malformed_arrays_are_400_when_reached(text: str) -> None:
 def test_malformed_values_are_400(text: str) -> None:
     with _refused(400, "malformed-json"):
         json_value(text)
+
+
+def test_a_body_inflating_past_the_ratio_is_refused_soon_after_the_first_mebibyte() -> None:
+    bomb = gzip.compress(b" " * (8 << 20))  # ~1000x: 8 MiB of spaces in ~8 KB
+    gunzip = Gunzip(8 << 20)
+    with _refused(413, "too-compressed"):
+        for start in range(0, len(bomb), 1024):
+            gunzip.feed(bomb[start : start + 1024])
+    assert len(gunzip.plain) < RATIO_FROM_BYTES + MAX_GZIP_RATIO * 1024 + (64 << 10)
+
+
+def test_json_compressing_as_json_does_is_not_refused_for_its_ratio() -> None:
+    events = [
+        {"run": {"runId": f"01938a6e-7c00-7000-8000-{i:012x}"}, "job": {"name": "etl"}} for i in range(40_000)
+    ]
+    body = json.dumps(events).encode()
+    assert len(body) > 2 * RATIO_FROM_BYTES
+    assert _inflate([gzip.compress(body)], limit=8 << 20) == body
