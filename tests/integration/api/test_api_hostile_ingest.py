@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
 import socket
 import time
 import uuid
@@ -122,7 +123,10 @@ async def test_hostile_bodies_are_refused_with_their_reason_and_nothing_is_publi
             "truncated"
             in assert_problem(await post(gzip.compress(valid)[:-6], gz), 400, "bad-gzip")["detail"]
         )
-        assert_problem(await post(gzip_bomb(4 * CAP), gz), 413, "too-large")
+        assert_problem(await post(gzip_bomb(4 * CAP), gz), 413, "too-compressed")
+        assert_problem(
+            await post(gzip.compress(os.urandom(CAP // 2 + 1).hex().encode()), gz), 413, "too-large"
+        )
         assert_problem(await post(b" " * (CAP + 1)), 413, "too-large")
         assert_problem(await post(b'{"eventType": "\xff"}'), 400, "malformed-json")
         for path in ("", "/batch"):
@@ -130,8 +134,8 @@ async def test_hostile_bodies_are_refused_with_their_reason_and_nothing_is_publi
             problem = assert_problem(await post(structure_bomb(), path=path), 413, "too-complex")
             assert time.perf_counter() - started < 2.0, "refused before parsing, so in a fraction of a second"
             assert f"more than the {MAX_JSON_NODES}" in problem["detail"]
-        small_bomb = gzip.compress(structure_bomb(3 * MIB))  # ~3 KB on the wire
-        assert_problem(await post(small_bomb, gz, "/batch"), 413, "too-complex")
+        small_bomb = gzip.compress(structure_bomb(3 * MIB))  # ~3 KB on the wire: ~1000x
+        assert_problem(await post(small_bomb, gz, "/batch"), 413, "too-compressed")
         assert (await post(gzip.compress(valid), gz)).status_code == 201
     assert await _published(kafka_settings) == [rfc8785.dumps(json.loads(valid))]
 
