@@ -10,6 +10,7 @@ import asyncio
 import gzip
 import json
 import os
+import re
 import socket
 import time
 import uuid
@@ -147,7 +148,21 @@ def _declare_only(port: int, token: str, length: int) -> bytes:
             b"POST /api/v1/lineage HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
             + f"Authorization: Bearer {token}\r\nContent-Length: {length}\r\n\r\n".encode()
         )
-        return sock.recv(65536)
+        # The status line and the body may come in separate writes (httptools sends them apart):
+        # read until the declared body is whole, the server closes, or the timeout says no more.
+        answer = b""
+        while True:
+            head, _, body = answer.partition(b"\r\n\r\n")
+            declared = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
+            if declared and len(body) >= int(declared.group(1)):
+                return answer
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                return answer
+            if not chunk:
+                return answer
+            answer += chunk
 
 
 async def test_a_declared_length_past_the_cap_is_refused_before_the_body_is_sent(
