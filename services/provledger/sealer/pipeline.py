@@ -30,6 +30,8 @@ from provledger.sealer.shardlog import Accepted
 _log = logs.get_logger(__name__)
 
 Commit = Callable[[list[Prepared]], Awaitable[None]]
+#: Most bytes of record values the pending batches may hold before they are written.
+MAX_PENDING_BYTES = 32 << 20
 
 
 def merge(batches: Sequence[Prepared]) -> list[Prepared]:
@@ -72,23 +74,32 @@ class GroupCommitter:
     not committed), so the records of the failed write are sealed, not skipped.
     """
 
-    def __init__(self, commit: Commit, interval_s: float, max_pending_events: int) -> None:
+    def __init__(
+        self,
+        commit: Commit,
+        interval_s: float,
+        max_pending_events: int,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
+    ) -> None:
         self._commit = commit
         self._interval_s = interval_s
         self._max_pending = max_pending_events
+        self._max_pending_bytes = max_pending_bytes
         self._pending: list[Prepared] = []
         self._pending_events = 0
+        self._pending_bytes = 0
         self._full = asyncio.Event()
         self._taken = asyncio.Event()
         self._last_write = -float("inf")
         self._writing: asyncio.Task[None] | None = None
 
     async def submit(self, batch: list[Prepared]) -> None:
-        """Queue a decoded batch; while ``max_pending_events`` are queued, wait until a write takes them."""
+        """Queue a decoded batch; while the pending batches are full, wait until a write takes them."""
         self._pending += batch
         self._pending_events += _events(batch)
+        self._pending_bytes += _bytes(batch)
         writing = self._ensure_writing()
-        while self._pending_events >= self._max_pending:
+        while self._is_full():
             self._full.set()
             self._taken.clear()
             taken = asyncio.ensure_future(self._taken.wait())
@@ -106,6 +117,7 @@ class GroupCommitter:
         revoked = set(partitions)
         self._pending = [p for p in self._pending if p.tp not in revoked]
         self._pending_events = _events(self._pending)
+        self._pending_bytes = _bytes(self._pending)
 
     async def close(self) -> None:
         """Stop writing; a write cut short rolls back whole, and Postgres says where to resume."""
@@ -123,7 +135,7 @@ class GroupCommitter:
     async def _write_pending(self) -> None:
         while self._pending:
             await self._until_due()
-            batches, self._pending, self._pending_events = self._pending, [], 0
+            batches, self._pending, self._pending_events, self._pending_bytes = self._pending, [], 0, 0
             self._taken.set()
             self._last_write = time.monotonic()
             await self._commit(merge(batches))
@@ -132,9 +144,17 @@ class GroupCommitter:
         """Wait until ``interval_s`` after the last write began, or until the pending batches are full."""
         self._full.clear()
         remaining = self._last_write + self._interval_s - time.monotonic()
-        if remaining > 0 and self._pending_events < self._max_pending:
+        if remaining > 0 and not self._is_full():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._full.wait(), remaining)
+
+    def _is_full(self) -> bool:
+        """``max_pending_events`` decoded, or ``max_pending_bytes`` of record values held.
+
+        Events alone do not bound memory: a refused record counts one whatever its size, and a
+        flood of 1 MiB records waiting to be dead-lettered once held the sealer at 827 MiB.
+        """
+        return self._pending_events >= self._max_pending or self._pending_bytes >= self._max_pending_bytes
 
     def _raise_failure(self) -> None:
         writing = self._writing
@@ -146,6 +166,10 @@ class GroupCommitter:
 
 def _events(batches: Sequence[Prepared]) -> int:
     return sum(len(p.screened.candidates) + len(p.screened.rejected) for p in batches)
+
+
+def _bytes(batches: Sequence[Prepared]) -> int:
+    return sum(len(r.value) for p in batches for r in p.records if r.value is not None)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -104,6 +104,21 @@ async def test_writes_wait_for_the_interval_unless_the_pending_events_reach_the_
     await committer.close()
 
 
+async def test_writes_wait_for_the_interval_unless_the_pending_record_bytes_reach_the_limit() -> None:
+    """A refused record counts one event whatever its size: its bytes bound the pending batches too."""
+    writes = _Writes()
+    size = len(_batch([0]).records[0].value or b"")
+    committer = GroupCommitter(writes, interval_s=60, max_pending_events=1000, max_pending_bytes=3 * size)
+    await committer.submit([_batch([0], rejected=(0,))])
+    await _settle()
+    await committer.submit([_batch([1], rejected=(1,))])
+    await _settle()
+    assert writes.offsets() == [[0]], "the interval has not passed and one record's bytes wait"
+    await committer.submit([_batch([2, 3], rejected=(2, 3))])  # three records' bytes: written now
+    assert writes.offsets() == [[0], [1, 2, 3]]
+    await committer.close()
+
+
 async def test_a_failed_write_is_raised_by_the_next_submit() -> None:
     writes = _Writes()
     writes.error = RuntimeError("constraint violated")
