@@ -166,9 +166,7 @@ class KafkaDeadLetters:
     async def _queue(self, item: Rejected) -> tuple[asyncio.Future[object], bool]:
         """Queue the whole dead letter, or its stub when the producer refuses it at once; and which."""
         try:
-            return await self._producer.send(
-                self._topic, value=item.record.value, key=item.record.key, headers=headers_of(item)
-            ), False
+            return await self._queue_whole(item), False
         except KafkaError as exc:
             if not refuses_record(exc):
                 raise
@@ -181,9 +179,7 @@ class KafkaDeadLetters:
         neighbour is refused too; alone it goes through.
         """
         try:
-            await (await self._producer.send(
-                self._topic, value=item.record.value, key=item.record.key, headers=headers_of(item)
-            ))  # fmt: skip
+            await (await self._queue_whole(item))
             self._count(item, stub=False)
             return
         except KafkaError as exc:
@@ -192,6 +188,13 @@ class KafkaDeadLetters:
             refused = exc
         await (await self._queue_stub(item, refused))
         self._count(item, stub=True)
+
+    async def _queue_whole(self, item: Rejected) -> asyncio.Future[object]:
+        """Queue the dead letter itself: the original key and value, the reason in headers."""
+        future: asyncio.Future[object] = await self._producer.send(
+            self._topic, value=item.record.value, key=item.record.key, headers=headers_of(item)
+        )
+        return future
 
     async def _queue_stub(self, item: Rejected, cause: KafkaError) -> asyncio.Future[object]:
         key, value, headers = stub_of(item, cause)

@@ -27,11 +27,8 @@ because Postgres was down. So every exception out of a write is put in one of fo
     ``ValueError`` (``UnicodeEncodeError``; asyncpg's client-side ``DataError``). Split the
     batch until the records are found, dead-letter them as ``unsealable``, seal the rest.
 ``UNKNOWN``: anything else, SQLSTATE classes 25 (transaction state) and XX (internal error)
-    included. Retry once; a second failure counts as ``DATA``.
-
-An unanticipated error is tried again once before the batch is narrowed, so a fluke costs a
-retry and a deterministic failure costs a dead letter instead of the whole shard. Other
-SQLSTATE classes (25 transaction state, XX internal error, ...) are ``UNKNOWN`` for that reason.
+    included. Retry once; a second failure counts as ``DATA``: a fluke costs a retry, and a
+    deterministic failure a dead letter instead of the whole shard.
 """
 
 from __future__ import annotations
