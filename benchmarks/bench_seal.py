@@ -229,7 +229,7 @@ async def _sealed(database_url: str) -> int:
         await conn.close()
 
 
-async def _wait_sealed(database_url: str, count: int, timeout_s: float) -> None:
+async def wait_sealed(database_url: str, count: int, timeout_s: float) -> None:
     conn = await asyncpg.connect(database_url)
     try:
         deadline = time.monotonic() + timeout_s
@@ -326,7 +326,7 @@ async def _replicas_phase(
             await stack.enter_async_context(sealer(folder, database, bootstrap, topic, key_file, group=group))
             for _ in range(REPLICAS)
         ]
-        await _wait_sealed(database, events, 600)
+        await wait_sealed(database, events, 600)
     rates = await _rates(database)
     await drop_databases(admin_url, "bench_replicas")
     return rates, max(replica.peak_rss for replica in replicas)
@@ -404,7 +404,7 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
         sealing = CpuMeter(server_pids | {"sealer": backlog_sealer.popen.pid})
         sealing.start()
         sealed_before = await _sealed(sealer_db)
-        await _wait_sealed(sealer_db, args.events, 600)
+        await wait_sealed(sealer_db, args.events, 600)
         sealing.stop()
     sealed = await _rates(sealer_db)
     print(
@@ -436,7 +436,7 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
     async with sealer(folder, live_db, bootstrap, live, key_file) as live_sealer:
         await live_sealer.wait_ready()
         achieved = await emit(bootstrap, live, offered, args.rate)
-        await _wait_sealed(live_db, offered, 120)
+        await wait_sealed(live_db, offered, 120)
         metrics = await live_sealer.metrics()
     p50, p99 = await _latency(live_db)
     commit_p99 = _histogram_p99(metrics, "provledger_sealer_latency_from_event_time_seconds")

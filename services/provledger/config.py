@@ -149,9 +149,11 @@ class SealerSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
         100,
         ge=1,
         le=100_000,
-        description="Kafka records taken per batch (each may hold up to 1000 events); one batch is decoded "
-        "while the one before it is written, so this bounds the sealer's memory too. A 150,000-event "
-        "backlog sealed as fast with 100 as with 200, with less memory (benchmarks/bench_seal.py).",
+        description="Most Kafka records taken per batch (each may hold up to 1000 events); one batch is "
+        "decoded while the one before it is written. The sealer takes fewer when max_record_bytes is large, "
+        "so that a batch and the two Faust buffers ahead of it fit in 48 MiB of the largest records "
+        "(16 at the 1 MiB default): a flood of refused 1 MiB records then peaks at ~230 MiB RSS "
+        "(benchmarks/bench_flood.py).",
     )
     block_interval_ms: int = Field(
         250,

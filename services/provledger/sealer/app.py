@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
@@ -36,6 +37,32 @@ from provledger.store.db import create_pool
 from provledger.store.keys import check_signing_key
 
 _log = logs.get_logger(__name__)
+
+#: Bytes of record values that Faust's stream buffer and the take being filled may hold together,
+#: counted as if every record were as large as the sealer accepts: a flood of refused 1 MiB records
+#: held 446 MiB with a buffer of 200 records and takes of 100, and 279 MiB with 64 and 32
+#: (``benchmarks/bench_flood.py``; the sealer's memory limit in deploy/ is 512 MiB).
+RECORD_BUFFER_BYTES = 48 << 20
+
+
+@dataclass(frozen=True)
+class TakeSizes:
+    """How many records a take holds, and how many Faust buffers ahead of it."""
+
+    take: int
+    buffered: int
+
+    @classmethod
+    def sized(cls, batch_max_records: int, max_record_bytes: int) -> TakeSizes:
+        """Two takes ahead keep the decoder fed, within :data:`RECORD_BUFFER_BYTES` of the largest records.
+
+        At the defaults (100 records, 1 MiB) this takes 16 records and buffers 32: a record of 1000
+        events is ~350 KB, so a take still fills a block, and a backlog of such records sealed as
+        fast (``benchmarks/bench_seal.py``).
+        """
+        fit = max(3, RECORD_BUFFER_BYTES // max_record_bytes)
+        take = min(batch_max_records, fit // 3)
+        return cls(take=take, buffered=2 * take)
 
 
 def _partitions(tps: Iterable[Any]) -> list[tuple[str, int]]:
@@ -152,6 +179,7 @@ class SealerRuntime:
 
 def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, SealerRuntime]:
     """The Faust app with its one agent, and the runtime it drives."""
+    sizes = TakeSizes.sized(settings.batch_max_records, settings.max_record_bytes)
     app = faust.App(
         settings.consumer_group,
         broker=[f"kafka://{address.strip()}" for address in settings.require_kafka_bootstrap().split(",")],
@@ -161,10 +189,10 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         # Records wait here between fetch and take_events, and Faust pauses a partition's fetches
-        # only once this queue is 80% full: sized in records (an SDK record is up to 512 KiB), it
-        # bounds the sealer's memory. Two takes ahead keep the decoder fed; Faust's default of
-        # 4096 held ~3,300 records under a backlog, 57 MiB more peak RSS for no more events/s.
-        stream_buffer_maxsize=settings.batch_max_records * 2,
+        # only once this queue is 80% full: sized in records, it bounds the sealer's memory.
+        # Faust's default of 4096 held ~3,300 records under a backlog, 57 MiB more peak RSS for
+        # no more events/s.
+        stream_buffer_maxsize=sizes.buffered,
         broker_client_id=f"{settings.kafka_client_id}-sealer",
         broker_session_timeout=settings.session_timeout_s,
         broker_rebalance_timeout=settings.session_timeout_s,
@@ -192,7 +220,7 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
         )
         try:
             async for batch in cast("faust.Stream[bytes]", stream).take_events(
-                settings.batch_max_records, within=settings.batch_linger_ms / 1000
+                sizes.take, within=settings.batch_linger_ms / 1000
             ):
                 await committer.submit(await sealer.prepare([_source(event) for event in batch]))
         finally:
