@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from provledger.api.body import (
+    INFLATE_STEP,
     MAX_GZIP_RATIO,
     MAX_JSON_NODES,
     RATIO_FROM_BYTES,
@@ -145,6 +146,14 @@ def test_a_body_inflating_past_the_ratio_is_refused_soon_after_the_first_mebibyt
         for start in range(0, len(bomb), 1024):
             gunzip.feed(bomb[start : start + 1024])
     assert len(gunzip.plain) < RATIO_FROM_BYTES + MAX_GZIP_RATIO * 1024 + (64 << 10)
+
+
+def test_a_bomb_arriving_in_one_chunk_is_refused_as_soon() -> None:
+    bomb = gzip.compress(bytes(16 << 20), 9)  # ~1000x, 16 KB: what one read of the socket holds
+    gunzip = Gunzip(8 << 20)
+    with _refused(413, "too-compressed"):
+        gunzip.feed(bomb)
+    assert len(gunzip.plain) <= RATIO_FROM_BYTES + INFLATE_STEP
 
 
 def test_json_compressing_as_json_does_is_not_refused_for_its_ratio() -> None:
