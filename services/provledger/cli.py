@@ -1,7 +1,9 @@
 """``provledger``: the one command-line entry point; the only place that reads flags.
 
-Each command is a thin wrapper that imports its implementation when run, so ``--help`` stays
-fast and a command whose part is not built yet says so plainly instead of pretending.
+Each command parses its options and calls its implementation in :mod:`provledger.commands`,
+imported when the command runs, so ``--help`` stays fast; a command whose part is not built yet
+says so plainly instead of pretending. :func:`main` turns provledger errors into one line and an
+exit code.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def up(
     ] = None,
 ) -> int:
     """Start the all-in-one local stack: Postgres, a Kafka-compatible broker, and every built service."""
-    from provledger.up import run_stack
+    from provledger.commands.up import run_stack
 
     return run_stack(data_dir=data_dir, demo=demo, exit_after=exit_after)
 
@@ -63,7 +65,7 @@ def up(
 @app.command()
 def migrate() -> int:
     """Apply pending database migrations to PROVLEDGER_DATABASE_URL (safe to run twice or concurrently)."""
-    from provledger.up import migrate_command
+    from provledger.commands.migrate import migrate_command
 
     return migrate_command()
 
@@ -71,10 +73,9 @@ def migrate() -> int:
 @app.command()
 def sealer() -> int:
     """Run the sealer: Kafka events into signed Merkle blocks in Postgres (PROVLEDGER_SIGNING_KEY_FILE)."""
-    from provledger.config import SealerSettings, load
-    from provledger.sealer.app import run_sealer
+    from provledger.commands.sealer import sealer_command
 
-    return run_sealer(load(SealerSettings))
+    return sealer_command()
 
 
 @app.command()
@@ -89,13 +90,9 @@ def api() -> int:
 
     Listens on PROVLEDGER_API_HOST:PROVLEDGER_API_PORT; tokens from PROVLEDGER_TOKENS_FILE.
     """
-    from provledger import logs
-    from provledger.api.server import serve
-    from provledger.config import ApiSettings, load
+    from provledger.commands.api import api_command
 
-    settings = load(ApiSettings)
-    logs.configure(settings.log_level, settings.log_format)
-    return serve(settings)
+    return api_command()
 
 
 @app.command()
@@ -117,7 +114,7 @@ def emit(
     A JSON-lines file may mix native events and OpenLineage RunEvents: each line is read in the
     format its keys show. A bad line is listed with the format it was read in, then what to do.
     """
-    from provledger.emit.command import emit_command
+    from provledger.commands.emit import emit_command
 
     return emit_command(sources, source_format)
 
@@ -130,7 +127,7 @@ def demo(
     inference_rate: Annotated[float, typer.Option(help="Inference events per second.")] = 50.0,
 ) -> int:
     """Simulate an ML platform (datasets, training, deployment, inference, a federated round)."""
-    from provledger.emit.command import demo_command
+    from provledger.commands.demo import demo_command
 
     return demo_command(duration, inference_rate)
 
@@ -148,7 +145,7 @@ def verify(
     ] = None,
 ) -> int:
     """Check an evidence bundle offline: exit 0 if no check failed, 1 if one did, 2 if unreadable."""
-    from provledger.verify_command import verify_command
+    from provledger.commands.verify import verify_command
 
     return verify_command(bundle, trusted_keys, as_json=as_json, log_origin=log_origin)
 
@@ -163,7 +160,7 @@ def audit(
     ] = 1000,
 ) -> int:
     """Recheck every event, block, signature, chain link, tile and checkpoint note; exit 1 on a mismatch."""
-    from provledger.audit.command import audit_command
+    from provledger.commands.audit import audit_command
 
     return audit_command(json_output, max_listed)
 
@@ -174,13 +171,9 @@ def bench(
     rate: Annotated[int, typer.Option(help="Offered load of the latency phase, events/s.")] = 5_000,
 ) -> int:
     """Run the standard end-to-end benchmark (benchmarks/bench_seal.py) and print its figures."""
-    import subprocess
+    from provledger.commands.bench import bench_command
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_seal.py"
-    if not script.exists():
-        raise ConfigurationError(f"{script} is missing: run `provledger bench` from a source checkout")
-    argv = [sys.executable, str(script), "--events", str(events), "--rate", str(rate)]
-    return subprocess.run(argv, check=False).returncode
+    return bench_command(events, rate)
 
 
 @keys_app.command("generate")
@@ -189,11 +182,9 @@ def keys_generate(
     name: Annotated[str, typer.Option(help="Key name, as in C2SP verifier keys.")] = "provledger",
 ) -> int:
     """Generate an Ed25519 signing key file (mode 0600) and print its public verifier key."""
-    from provledger.sealer.keyfiles import generate_key_file
+    from provledger.commands.keys import generate_command
 
-    key = generate_key_file(out, name)
-    typer.echo(f"wrote {out}\nverifier key: {key.verifier.verifier_key_string()}")
-    return 0
+    return generate_command(out, name)
 
 
 @keys_app.command("rotate")
@@ -215,7 +206,7 @@ def keys_rotate(
 
     Stop the sealers first, rotate, then restart them with the new key file.
     """
-    from provledger.sealer.keyfiles import rotate_command
+    from provledger.commands.keys import rotate_command
 
     return rotate_command(key_file, name, from_height, shard, now)
 
@@ -229,18 +220,9 @@ def tokens_create(
     ] = None,
 ) -> int:
     """Create an API token: print it once, append only its SHA-256 hash to the tokens file."""
-    from provledger.api.tokens import create_token, parse_scopes
-    from provledger.config import ApiSettings, load
+    from provledger.commands.tokens import create_command
 
-    path = tokens_file or load(ApiSettings).tokens_file
-    if path is None:
-        raise ConfigurationError(
-            "set PROVLEDGER_TOKENS_FILE or pass --tokens-file: where the API reads tokens"
-        )
-    token = create_token(path, parse_scopes(scopes), name)
-    _stderr.print(f"token '{name}' added to {path}; it is shown only now, keep it secret:", highlight=False)
-    typer.echo(token)
-    return 0
+    return create_command(scopes, name, tokens_file)
 
 
 def main(argv: list[str] | None = None) -> None:

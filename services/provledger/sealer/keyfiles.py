@@ -1,20 +1,16 @@
-"""Signing-key files: create them safely, load them with errors that say what to do, rotate to a new one."""
+"""Signing-key files: create them safely, load them with errors that say what to do.
+
+Rotating to a new key is a command (:mod:`provledger.commands.keys`); this module only reads and
+writes the files.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
-from rich.console import Console
-
-from provledger.config import SealerSettings, load
 from provledger.errors import ConfigurationError
 from provledger.ledger.keys import SigningKey
-from provledger.sealer.core import now_micros
-from provledger.store.db import create_pool
-from provledger.store.keys import Rotation, only_shard, rotate_key, rotation_point_at_height
-from provledger.store.records import from_micros
 
 
 def generate_key_file(out: Path, name: str) -> SigningKey:
@@ -45,44 +41,3 @@ def load_signing_key(path: Path, name: str) -> SigningKey:
         return SigningKey.from_pem(data, name)
     except ValueError as exc:
         raise ConfigurationError(f"signing key file {str(path)!r} is not an Ed25519 PEM key: {exc}") from exc
-
-
-def rotate_command(
-    key_file: Path, name: str | None, from_height: int | None, shard: int | None, now: bool
-) -> int:
-    """``provledger keys rotate``: register the key in ``key_file`` as the signer from a rotation point on.
-
-    Exactly one of ``from_height`` (with ``shard`` when the ledger has several) and ``now``
-    chooses the point (see :mod:`provledger.store.keys`). Only the public key is stored.
-    """
-    if (from_height is None) == (not now):
-        raise ConfigurationError("say where the new key takes over: either --from-height H or --now")
-    if shard is not None and from_height is None:
-        raise ConfigurationError("--shard only qualifies --from-height")
-    settings = load(SealerSettings)
-    key = load_signing_key(key_file, name or settings.signing_key_name)
-    rotation = asyncio.run(_rotate(settings.require_database_url(), key, from_height, shard))
-    start = from_micros(rotation.key.valid_from).isoformat()
-    retired = rotation.retired.verifier_key_string() if rotation.retired else "none (first key)"
-    echo = Console(highlight=False, soft_wrap=True).print
-    echo(f"signing key {key.verifier.verifier_key_string()}\nsigns every block sealed from {start} on")
-    echo(f"retired key {retired}: still verifies every block sealed before then")
-    echo(
-        f"Restart every sealer now with PROVLEDGER_SIGNING_KEY_FILE={key_file} and "
-        f"PROVLEDGER_SIGNING_KEY_NAME={key.name}: a block the old key signs after {start} fails verification."
-    )
-    return 0
-
-
-async def _rotate(dsn: str, key: SigningKey, from_height: int | None, shard: int | None) -> Rotation:
-    pool = await create_pool(dsn, max_size=1)
-    try:
-        async with pool.acquire() as conn:
-            if from_height is None:
-                point = now_micros()
-            else:
-                shard = await only_shard(conn) if shard is None else shard
-                point = await rotation_point_at_height(conn, shard, from_height)
-            return await rotate_key(conn, key.verifier, point)
-    finally:
-        await pool.close()

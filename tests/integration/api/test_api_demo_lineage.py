@@ -12,14 +12,14 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from api_harness import api_settings, client_for, seal
 
 from provledger.config import KafkaSettings
-from provledger.emit import SyncEmitter
-from provledger.emit.demo import run_demo
-from provledger.emit.demo_story import (
+from provledger.demo.story import (
     DEMO_MODEL,
     DEMO_MODEL_UPSTREAM,
     FL_GLOBAL_NEXT,
     FL_GLOBAL_NEXT_UPSTREAM,
 )
+from provledger.demo.workload import run_demo
+from provledger.emit import SyncEmitter
 from provledger.events import ArtifactRef, Event, decode_record
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from emit_consume import consume_events
 
 from provledger.config import KafkaSettings
-from provledger.emit import demo_story as story
+from provledger.demo import story
 from provledger.emit.artifacts import bytes_digest
 from provledger.events import ArtifactRef, Event, EventType, Job, Run
 from provledger.events.native_json import event_to_json

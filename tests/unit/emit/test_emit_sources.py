@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from provledger.commands.emit import next_step
 from provledger.emit.artifacts import bytes_digest
-from provledger.emit.command import next_step
 from provledger.emit.sources import (
     BadInput,
     Basis,

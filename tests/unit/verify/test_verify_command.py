@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from provledger.cli import main
+from provledger.commands.verify import check_bundle, load_trusted_keys
 from provledger.events import Event, EventType, Job, Run, canonical_event_bytes
 from provledger.ledger.evidence import Evidence
 from provledger.ledger.keys import KeySet, SigningKey
 from provledger.ledger.merkle import inclusion_proof, leaf_hash
 from provledger.sealer.shardlog import Accepted, ShardLog
 from provledger.store.blocks import ShardHead
-from provledger.verify_command import check_bundle, load_trusted_keys
 
 ORIGIN = "ledger.example.com/log"
 KEY = SigningKey.from_seed(ORIGIN, b"\x05" * 32)

@@ -1,6 +1,6 @@
 """``provledger demo``: an ML platform's provenance traffic, told through the SDK as users would.
 
-The story and its artifacts are in :mod:`provledger.emit.demo_story`; this module plays it:
+The story and its artifacts are in :mod:`provledger.demo.story`; this module plays it:
 every step is a run opened with ``emitter.run(...)``, so the events are exactly what
 instrumented code sends. After the training story, inference runs for ``duration_s`` at
 ``inference_rate`` per second, then one federated-learning round closes the demo.
@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from provledger.emit import demo_story as story
+from provledger.demo import story
 from provledger.emit.artifacts import new_salt
 from provledger.emit.emitter import SyncEmitter
 from provledger.events import ArtifactRef

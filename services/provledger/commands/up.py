@@ -1,6 +1,6 @@
-"""``provledger up`` and ``provledger migrate``: bring the local stack up, apply the schema.
+"""``provledger up``: bring the all-in-one local stack up, show what it seals, stop it all on exit.
 
-``up`` starts (or connects to) Postgres and a Kafka-compatible broker, applies migrations, then
+It starts (or connects to) Postgres and a Kafka-compatible broker, applies migrations, then
 runs every built service as a child process of its own (its log in the data directory's
 ``logs/``), each stopped in reverse order on exit, Ctrl-C or SIGTERM, and killed by
 the kernel if ``up`` itself is killed. It prints, every few seconds, what the sealer has sealed.
@@ -26,14 +26,15 @@ from rich.console import Console
 from rich.table import Table
 
 from provledger import logs
-from provledger.config import DatabaseSettings, SealerSettings, StackSettings, load, masked
+from provledger.commands.showcase import DemoShowcase
+from provledger.config import SealerSettings, StackSettings, load, masked
 from provledger.errors import ServiceUnavailable
 from provledger.local import LocalServers, local_servers
 from provledger.local.probes import run_blocking
 from provledger.local.process import ManagedProcess, free_port
 from provledger.sealer.keyfiles import generate_key_file
-from provledger.showcase import DemoShowcase
 from provledger.store.migrate import migrate_database
+from provledger.store.totals import sealed_per_shard
 
 _console = Console()
 _log = logs.get_logger(__name__)
@@ -174,16 +175,12 @@ async def _sealed_summary(database_url: str) -> str:
     """One line: blocks and events sealed so far per shard, from Postgres."""
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch(
-            "SELECT s.topic, s.partition, count(*) AS blocks, sum(b.event_count) AS events "
-            "FROM blocks b JOIN shards s USING (shard) GROUP BY 1, 2 ORDER BY 1, 2"
-        )
+        totals = await sealed_per_shard(conn)
     finally:
         await conn.close()
-    if not rows:
+    if not totals:
         return "sealed: nothing yet (send events with `provledger emit` or the SDK)"
-    shards = "; ".join(f"{r['topic']}/{r['partition']}: {r['blocks']:,} blocks, {r['events']:,} events"
-                       for r in rows)  # fmt: skip
+    shards = "; ".join(f"{t.topic}/{t.partition}: {t.blocks:,} blocks, {t.events:,} events" for t in totals)
     return f"sealed: {shards}"
 
 
@@ -264,17 +261,4 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
     _console.print("stopped: every process started by this command has exited.")
     if failed is not None:
         raise ServiceUnavailable(failed.rstrip(":"))
-    return 0
-
-
-def migrate_command() -> int:
-    """Apply pending migrations to PROVLEDGER_DATABASE_URL and say which ran."""
-    settings = load(DatabaseSettings)
-    logs.configure(settings.log_level, settings.log_format)
-    applied = asyncio.run(migrate_database(settings.require_database_url()))
-    if applied:
-        for migration in applied:
-            _console.print(f"applied {migration.version:04d}_{migration.name}.sql")
-    else:
-        _console.print("database schema is up to date; nothing to apply")
     return 0

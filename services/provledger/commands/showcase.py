@@ -20,7 +20,7 @@ import httpx
 from rich.console import Console
 from rich.tree import Tree
 
-from provledger.emit.demo_story import DEMO_MODEL
+from provledger.demo.story import DEMO_MODEL
 from provledger.ledger.keys import SigningKey
 
 #: Seconds between polls of the API while the demo's model is not sealed yet.

@@ -1,4 +1,4 @@
-"""Command-line entry points of the emitter: ``provledger emit`` and ``provledger demo``."""
+"""``provledger emit``: send events from files or standard input to Kafka, with a progress bar and summary."""
 
 from __future__ import annotations
 
@@ -128,20 +128,3 @@ def _summary(console: Console, counts: dict[str, tuple[int, int]], bad: int, top
     console.print(table)
     if bad > MAX_LISTED_BAD:
         console.print(f"{bad - MAX_LISTED_BAD} more bad inputs not listed", highlight=False)
-
-
-def demo_command(duration_s: float, inference_rate: float) -> int:
-    """Simulate an ML platform emitting provenance; returns the exit code."""
-    from provledger.emit.demo import run_demo
-
-    settings = load(KafkaSettings)
-    settings.require_kafka_bootstrap()
-    console = Console(stderr=True)
-    with SyncEmitter(settings) as emitter:
-        story = run_demo(emitter, duration_s=duration_s, inference_rate=inference_rate, say=console.print)
-    console.print(
-        f"demo: {story.events} events ({story.inferences} inferences) sent to {emitter.topic}; "
-        f"model {story.model.name} {story.model.digest}",
-        highlight=False,
-    )
-    return 0
