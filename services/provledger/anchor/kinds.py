@@ -1,0 +1,49 @@
+"""What an anchor kind is to the anchorer, and the registry of kinds by name.
+
+An anchor kind takes the anchorer's signed shard-heads statement somewhere the ledger's
+operator cannot rewrite (a timestamp authority, witnesses, a public chain) and brings back a
+receipt that ``provledger verify`` can check offline. The anchorer (issue 17) is the consumer of
+this contract; each kind lives in its own sub-package, ``provledger.anchor.<kind>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Protocol
+
+from provledger.ledger.evidence import Evidence, Receipt
+
+
+class AnchorKind(Protocol):
+    """One way of anchoring a statement: its name, how to publish, how to check what came back."""
+
+    @property
+    def name(self) -> str:
+        """The receipt ``type`` this kind writes into evidence bundles (``rfc3161``, ``evm``, ...)."""
+        ...
+
+    async def publish(self, statement: str) -> dict[str, Any]:
+        """Anchor ``statement``, the exact text of the signed note, and return the receipt's fields.
+
+        The fields are JSON values, without ``type`` or the ``link`` the anchorer adds. A party
+        that does not answer MUST raise :class:`~provledger.errors.ServiceUnavailable` (the
+        anchorer retries later and the other kinds go on); an answer that does not check out
+        MUST raise :class:`~provledger.errors.VerificationError` and yield no receipt.
+        """
+        ...
+
+    def verify(self, receipt: Receipt, evidence: Evidence, /) -> str:
+        """Check one of this kind's receipts offline against its bundle (a ``ReceiptVerifier``).
+
+        Returns what the receipt proves, in words ("timestamped by ... at ..."); raises
+        :class:`~provledger.errors.VerificationError` saying why it does not hold. ``provledger
+        verify`` passes ``kind.verify`` to :func:`provledger.ledger.evidence.verify_evidence`.
+        """
+        ...
+
+
+#: Every anchor kind, by the name of the receipts it writes, to a factory that builds it from its
+#: own settings (raising ConfigurationError when they are incomplete), for the anchorer and for
+#: ``provledger verify`` alike. Empty until issue 17 adds ``rfc3161``; issue 18 adds
+#: ``tlog-witness`` and issue 21 ``evm``, one line each.
+ANCHOR_KINDS: Final[Mapping[str, Callable[[], AnchorKind]]] = {}
