@@ -29,10 +29,11 @@ import httpx
 from provledger.api.app import create_app
 from provledger.api.tokens import create_token, parse_scopes
 from provledger.config import ApiSettings, load
+from provledger.events.rows import EventRow
 from provledger.ledger.keys import SigningKey
 from provledger.ledger.merkle import leaf_hash
 from provledger.local import local_servers
-from provledger.sealer.shardlog import Accepted, ShardLog
+from provledger.sealer.shardlog import ShardLog
 from provledger.store.blocks import ensure_shard, load_head, write_block
 from provledger.store.keys import register_key
 from provledger.store.migrate import migrate_database
@@ -63,7 +64,7 @@ async def load_events(dsn: str, count: int, block: int) -> list[uuid.UUID]:
                 run_id = str(uuid.UUID(int=offset // 50))
                 moment = 1_700_000_000_000_000 + offset
                 accepted.append(
-                    Accepted(event_id, canonical, leaf_hash(canonical), moment, "COMPLETE", run_id, None,
+                    EventRow(str(event_id), canonical, leaf_hash(canonical), moment, "COMPLETE", run_id, None,
                              "bench", "train", (), (), offset)
                 )  # fmt: skip
             sealed = log.seal(accepted, first, first + len(accepted) - 1, key, time.time_ns() // 1000)

@@ -35,12 +35,13 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from provledger.audit import audit_ledger
+from provledger.events.rows import EventRow, ShardState
 from provledger.ledger.block import GENESIS_PREV_HASH
 from provledger.ledger.keys import SigningKey
 from provledger.ledger.merkle import leaf_hash
 from provledger.local.postgres import EmbeddedPostgres
-from provledger.sealer.shardlog import Accepted, ShardLog
-from provledger.store.blocks import ShardHead, ensure_shard, write_block
+from provledger.sealer.shardlog import ShardLog
+from provledger.store.blocks import ensure_shard, write_block
 from provledger.store.keys import register_key
 from provledger.store.migrate import migrate_database
 from report import Figure, print_figures, write_summary
@@ -50,12 +51,12 @@ LOG_ORIGIN = "bench.local/ledger"
 START_US = 1_700_000_000_000_000
 
 
-def _events(first: int, count: int) -> list[Accepted]:
+def _events(first: int, count: int) -> list[EventRow]:
     events = []
     for offset in range(first, first + count):
         canonical = b"%d " % offset + bytes(200)  # about the size of a real event's canonical bytes
-        events.append(Accepted(uuid.uuid4(), canonical, leaf_hash(canonical), START_US + offset, "COMPLETE",
-                               "run", None, "bench", "job", (), (), offset))  # fmt: skip
+        events.append(EventRow(str(uuid.uuid4()), canonical, leaf_hash(canonical), START_US + offset,
+                               "COMPLETE", "run", None, "bench", "job", (), (), offset))  # fmt: skip
     return events
 
 
@@ -66,7 +67,7 @@ async def fill(dsn: str, events: int, block_events: int) -> None:
     try:
         await register_key(conn, key.verifier, 0)
         shard = await ensure_shard(conn, "provledger.events", 0)
-        log = ShardLog(ShardHead(shard, 0, GENESIS_PREV_HASH, 0, 0, (), ()), LOG_ORIGIN)
+        log = ShardLog(ShardState(shard, 0, GENESIS_PREV_HASH, 0, 0, (), ()), LOG_ORIGIN)
         for first in range(0, events, block_events):
             count = min(block_events, events - first)
             block = log.seal(_events(first, count), first, first + count - 1, key, START_US + first)

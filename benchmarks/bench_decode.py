@@ -30,7 +30,8 @@ from fastavro import schemaless_reader
 
 from provledger.events import ArtifactRef, Event, EventType, Job, Run, compiled
 from provledger.events.codec import HEADER_SIZE, decode_record, encode_record
-from provledger.events.reader import EventRow, read_batch
+from provledger.events.reader import read_batch
+from provledger.events.rows import EventRow
 from provledger.events.schemas import registry
 from provledger.sealer.intake import accept
 from report import Figure, print_figures, write_summary

@@ -16,13 +16,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from provledger.events import decode_record
 from provledger.events.compiled import read_batch
+from provledger.events.rows import EventRow, SealedBlock
 from provledger.ledger.block import GENESIS_PREV_HASH, HEADER_VERSION, BlockHeader, log_id_for
 from provledger.sealer.intake import accept
-from provledger.sealer.shardlog import Accepted, lineage_rows, run_rows
+from provledger.sealer.shardlog import lineage_rows, run_rows
 from provledger.store.artifacts import ArtifactIds
 from provledger.store.blocks import ensure_shard, write_block
 from provledger.store.db import create_pool
-from provledger.store.records import SealedBlock
 
 _ZERO = bytes(32)
 _LOG_ID = log_id_for("bench.provledger/baseline")
@@ -33,14 +33,14 @@ class _Shard:
         self.shard, self.height, self.tree_size, self.next_offset = shard, 0, 0, 0
 
 
-def _decode(value: bytes, offset: int) -> list[Accepted]:
+def _decode(value: bytes, offset: int) -> list[EventRow]:
     fast = read_batch(value, offset)
     if fast is not None:
         return fast
     return [accept(event, offset) for event in decode_record(value)]
 
 
-def _block(state: _Shard, events: list[Accepted], first: int, last: int) -> SealedBlock:
+def _block(state: _Shard, events: list[EventRow], first: int, last: int) -> SealedBlock:
     times = [e.event_time for e in events]
     header = BlockHeader(
         HEADER_VERSION, _LOG_ID, state.shard, state.height,

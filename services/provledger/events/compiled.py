@@ -4,9 +4,10 @@ Decoding is the largest share of the sealer's CPU (~45%, py-spy); compiled, the 
 :mod:`provledger.events.reader` reads 8-event records ~3x faster (19.7 -> 6.8 us per event;
 decode plus accept 34 -> 19). The pure module stays the reference and the fallback:
 
-* a build is stored under the SHA-256 of ``reader.py``'s source and of ``limits.py`` (whose
-  ``Final`` constants mypyc compiles in), so an edited reader or limit can never run stale
-  compiled code: it runs pure until built again (``make install`` builds);
+* a build is stored under the SHA-256 of ``reader.py``'s source, of ``limits.py`` (whose
+  ``Final`` constants mypyc compiles in) and of ``rows.py`` (whose named tuples' field order it
+  compiles in), so an edited reader, limit or row can never run stale compiled code: it runs
+  pure until built again (``make install`` builds);
 * a machine without a C compiler or mypy simply runs the pure module;
 * the reader's tests run against both (``tests/unit/events/test_events_reader.py``).
 
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from provledger.events import limits
+from provledger.events import limits, rows
 from provledger.events import reader as pure
 
 #: The compiled copy's module name: distinct from the pure module's, so both can be loaded.
@@ -38,16 +39,16 @@ MODULE = "provledger_reader_mypyc"
 BUILDS = Path(sys.prefix) / "lib" / "provledger-mypyc"
 
 
-def compiled_sources() -> tuple[bytes, bytes]:
-    """What a build compiles in: ``reader.py``, and ``limits.py``, whose ``Final`` constants mypyc
-    copies into the extension (so an edited limit must not run with the old value)."""
-    return Path(pure.__file__).read_bytes(), Path(limits.__file__).read_bytes()
+def compiled_sources() -> tuple[bytes, ...]:
+    """What a build compiles in: ``reader.py`` first, then the modules whose definitions mypyc
+    copies into the extension: ``limits.py`` (its ``Final`` constants) and ``rows.py`` (the
+    field order of the named tuples the reader builds and reads)."""
+    return tuple(Path(path).read_bytes() for path in (pure.__file__, limits.__file__, rows.__file__))
 
 
-def build_folder(sources: tuple[bytes, bytes] | None = None) -> Path:
+def build_folder(sources: tuple[bytes, ...] | None = None) -> Path:
     """Where the build of ``sources`` (by default :func:`compiled_sources` now) is, or would be."""
-    reader_source, limits_source = sources or compiled_sources()
-    return BUILDS / hashlib.sha256(reader_source + b"\0" + limits_source).hexdigest()[:32]
+    return BUILDS / hashlib.sha256(b"\0".join(sources or compiled_sources())).hexdigest()[:32]
 
 
 def _extension(folder: Path, name: str) -> Path | None:
@@ -78,7 +79,7 @@ def load() -> ModuleType | None:
 
 _module = load()
 #: :func:`provledger.events.reader.read_batch`, compiled when a build of its source is installed.
-read_batch: Callable[[bytes, int], list[pure.EventRow] | None] = (
+read_batch: Callable[[bytes, int], list[rows.EventRow] | None] = (
     pure.read_batch if _module is None else _module.read_batch
 )
 COMPILED = _module is not None

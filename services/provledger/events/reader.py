@@ -5,9 +5,9 @@ so when a record is encoded the way :func:`~provledger.events.binary.event_body`
 ``long`` in its shortest form, each array in one block, attributes sorted by key) the canonical
 bytes of each event are a slice of the record, and nothing needs re-encoding. This reader walks
 the bytes once, checks every rule :class:`~provledger.events.model.Event` checks, and keeps only
-the row the sealer stores (:class:`EventRow`); for 300-byte events it is several times faster
-than fastavro's generic decoder followed by :meth:`Event.from_avro` and a re-encode
-(``benchmarks/bench_decode.py``).
+the row the sealer stores (:class:`~provledger.events.rows.EventRow`); for 300-byte events it is
+several times faster than fastavro's generic decoder followed by :meth:`Event.from_avro` and a
+re-encode (``benchmarks/bench_decode.py``).
 
 It answers ``None`` for any record it does not fully vouch for: another schema version, any
 encoding other than the canonical one, anything invalid, truncated or left over. The caller then
@@ -20,10 +20,7 @@ the general path accepts with the same canonical bytes.
 from __future__ import annotations
 
 import re
-import uuid
 from typing import NamedTuple
-
-from asyncpg.pgproto.pgproto import UUID as FastUUID
 
 from provledger.events.codec import HEADER_SIZE, MAGIC, WRITTEN_VERSION
 from provledger.events.limits import (
@@ -36,6 +33,7 @@ from provledger.events.limits import (
     MIN_TIME_US,
 )
 from provledger.events.model import EventType
+from provledger.events.rows import ArtifactKey, EventRow
 from provledger.events.schemas import SchemaRegistry, registry
 from provledger.ledger.hashing import leaf_hash
 
@@ -51,43 +49,6 @@ _KIND = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 _SYMBOLS = tuple(symbol.value for symbol in EventType)
 _INT64 = 1 << 64
-
-
-class ArtifactKey(NamedTuple):
-    """An artifact as lineage names it: the same name with another digest is another artifact.
-
-    The reader builds these and the store writes them as they are
-    (:class:`provledger.store.records.ArtifactKey` is this type), so nothing is converted per event.
-    Its mypyc build (:mod:`provledger.events.compiled`) builds equal tuples of its own class.
-    """
-
-    namespace: str
-    name: str
-    digest: str
-    kind: str
-    version: str | None = None
-
-
-class EventRow(NamedTuple):
-    """One valid event as the sealer seals and the store writes it: canonical bytes exactly as hashed.
-
-    Built once per event, here on the fast path (and by the sealer's general path), and handed
-    from decoding through the Merkle log to COPY unchanged: its leaf index follows from its place
-    in the block. :class:`provledger.store.records.EventRow` is this type.
-    """
-
-    event_id: uuid.UUID  # asyncpg's C UUID: equal to, hashing like, and parsed 6x faster than uuid.UUID
-    canonical: bytes
-    leaf_hash: bytes
-    event_time: int  # microseconds since the Unix epoch
-    event_type: str
-    run_id: str
-    parent_run_id: str | None
-    job_namespace: str
-    job_name: str
-    inputs: tuple[ArtifactKey, ...]
-    outputs: tuple[ArtifactKey, ...]
-    source_offset: int
 
 
 class _Shared(NamedTuple):
@@ -286,7 +247,7 @@ def _event(buf: bytes, start: int, offset: int, shared: _Shared) -> tuple[EventR
     texts = shared.texts
     canonical = buf[start:pos]
     row = EventRow(
-        FastUUID(event_id), canonical, leaf_hash(canonical), event_time, _SYMBOLS[symbol >> 1], run_id,
+        event_id, canonical, leaf_hash(canonical), event_time, _SYMBOLS[symbol >> 1], run_id,
         parent_run_id, texts.setdefault(job_namespace, job_namespace), texts.setdefault(job_name, job_name),
         inputs, outputs, offset,
     )  # fmt: skip

@@ -84,6 +84,19 @@ def tile_width(tile_level: int, tile_index: int, tree_size: int) -> int:
     return max(0, min(TILE_WIDTH, hashes_at_level - tile_index * TILE_WIDTH))
 
 
+def partial_tile_coordinates(tree_size: int) -> list[tuple[int, int, int]]:
+    """``(tile_level, tile_index, width)`` of every non-empty partial tile of a tree of ``tree_size``."""
+    coordinates = []
+    level = 0
+    while tree_size >> (TILE_HEIGHT * level):
+        hashes_at_level = tree_size >> (TILE_HEIGHT * level)
+        width = hashes_at_level % TILE_WIDTH
+        if width:
+            coordinates.append((level, hashes_at_level // TILE_WIDTH, width))
+        level += 1
+    return coordinates
+
+
 def _encode_index(index: int) -> str:
     # SPEC: "zero-padded 3-digit path elements. All but the last path element
     # MUST begin with an x. For example, index 1234067 will be encoded as

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -28,14 +27,13 @@ from typing import Protocol
 
 from provledger import logs
 from provledger.errors import StaleShard
+from provledger.events.rows import EventRow, SealedBlock, ShardState
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.deadletter import DeadLetterSink
 from provledger.sealer.failures import Failure, classify, describe
 from provledger.sealer.intake import Rejected, Screened, SourceRecord, dedupe, screen
 from provledger.sealer.metrics import SealerMetrics
-from provledger.sealer.shardlog import Accepted, ShardLog
-from provledger.store.blocks import ShardHead
-from provledger.store.records import SealedBlock
+from provledger.sealer.shardlog import ShardLog
 
 _log = logs.get_logger(__name__)
 
@@ -88,11 +86,11 @@ class ShardStore(Protocol):
         """The shard number of ``topic``/``partition``, registered on first sight."""
         ...
 
-    async def load_head(self, shard: int) -> ShardHead:
+    async def load_head(self, shard: int) -> ShardState:
         """Where the shard's log stands: enough to seal the next block."""
         ...
 
-    async def sealed_leaf_hashes(self, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+    async def sealed_leaf_hashes(self, event_ids: list[str]) -> dict[str, bytes]:
         """Leaf hashes of those events already sealed on any shard, for deduplication."""
         ...
 
@@ -318,7 +316,7 @@ class Sealer:
         self._count(rejected, batch.duplicates)
 
     async def _seal_or_narrow(
-        self, tp: TopicPartition, records: list[SourceRecord], accepted: list[Accepted]
+        self, tp: TopicPartition, records: list[SourceRecord], accepted: list[EventRow]
     ) -> None:
         """Seal ``records`` (contiguous, in offset order) as one block, or find the ones that cannot be.
 
@@ -348,7 +346,7 @@ class Sealer:
         await self._seal_or_narrow(tp, records[middle:], [a for a in accepted if a.source_offset >= split])
 
     async def _try_block(
-        self, tp: TopicPartition, records: list[SourceRecord], accepted: list[Accepted]
+        self, tp: TopicPartition, records: list[SourceRecord], accepted: list[EventRow]
     ) -> Exception | None:
         """Write the block; the error if it failed on data (an unknown error: on its second try).
 
@@ -370,7 +368,7 @@ class Sealer:
                 _log.warning("a block write failed unexpectedly; trying once more", error=repr(exc))
                 await asyncio.sleep(RETRY_DELAYS_S[0])
 
-    async def _write(self, tp: TopicPartition, records: list[SourceRecord], accepted: list[Accepted]) -> None:
+    async def _write(self, tp: TopicPartition, records: list[SourceRecord], accepted: list[EventRow]) -> None:
         """Commit ``accepted`` as the shard's next block covering ``records``, or only their offsets."""
         log = await self._head_before(tp, records[0].offset)
         expected_offset = log.next_offset
@@ -406,7 +404,7 @@ class Sealer:
         )
 
     def _observe(
-        self, shard: int, height: int, accepted: Sequence[Accepted], fresh: list[SourceRecord]
+        self, shard: int, height: int, accepted: Sequence[EventRow], fresh: list[SourceRecord]
     ) -> None:
         committed_us = self._clock()
         label = str(shard)

@@ -11,11 +11,8 @@ invalid) takes the general path, which decides the reason.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from asyncpg.pgproto.pgproto import UUID as FastUUID
 
 from provledger.errors import InvalidEvent
 from provledger.events.canonical import canonical_event_bytes
@@ -23,9 +20,8 @@ from provledger.events.codec import decode_record
 from provledger.events.compiled import read_batch
 from provledger.events.model import ArtifactRef, Event
 from provledger.events.openlineage import from_openlineage
+from provledger.events.rows import ArtifactKey, EventRow
 from provledger.ledger.merkle import leaf_hash
-from provledger.sealer.shardlog import Accepted
-from provledger.store.records import ArtifactKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +61,11 @@ def _artifact(ref: ArtifactRef) -> ArtifactKey:
     return ArtifactKey(ref.namespace, ref.name, ref.digest, ref.kind, ref.version)
 
 
-def accept(event: Event, offset: int) -> Accepted:
-    """The sealer's view of a valid event: canonical bytes, leaf hash, lineage it records.
-
-    Event ids are asyncpg's C ``UUID``: a ``uuid.UUID`` (equal to and hashing like one) that
-    parses six times faster, and the type asyncpg itself returns, so ids read back for dedupe
-    and ids parsed here are interchangeable dict keys.
-    """
+def accept(event: Event, offset: int) -> EventRow:
+    """The sealer's view of a valid event: canonical bytes, leaf hash, lineage it records."""
     canonical = canonical_event_bytes(event)
-    return Accepted(
-        event_id=FastUUID(event.event_id),
+    return EventRow(
+        event_id=event.event_id,
         canonical=canonical,
         leaf_hash=leaf_hash(canonical),
         event_time=event.event_time_us,
@@ -93,7 +84,7 @@ def accept(event: Event, offset: int) -> Accepted:
 class Screened:
     """A batch of one shard's records after decoding and validation, before deduplication."""
 
-    candidates: list[Accepted]
+    candidates: list[EventRow]
     rejected: list[Rejected]
 
 
@@ -127,13 +118,13 @@ def screen(records: Sequence[SourceRecord], *, openlineage_topic: str, max_bytes
 class Deduplicated:
     """What of a batch is new, what conflicts with an event recorded before, and how many repeats."""
 
-    accepted: list[Accepted]
+    accepted: list[EventRow]
     rejected: list[Rejected]
     duplicates: int
 
 
 def dedupe(
-    candidates: Sequence[Accepted], records: Sequence[SourceRecord], sealed: dict[uuid.UUID, bytes]
+    candidates: Sequence[EventRow], records: Sequence[SourceRecord], sealed: dict[str, bytes]
 ) -> Deduplicated:
     """Drop byte-identical repeats and reject conflicting reuses of an ``event_id``.
 
@@ -152,7 +143,7 @@ def dedupe(
         elif earlier == candidate.leaf_hash:
             result.duplicates += 1
         else:
-            result.rejected.append(conflicting(by_offset[candidate.source_offset], str(candidate.event_id)))
+            result.rejected.append(conflicting(by_offset[candidate.source_offset], candidate.event_id))
     return result
 
 

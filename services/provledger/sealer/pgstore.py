@@ -9,16 +9,14 @@ the sealer makes the same round trips it would make on the pool itself.
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 
+from provledger.events.rows import SealedBlock, ShardState
 from provledger.store import blocks
 from provledger.store.artifacts import ArtifactIds
-from provledger.store.blocks import ShardHead
 from provledger.store.db import Conn
-from provledger.store.records import SealedBlock
 
 
 class PoolShardStore:
@@ -47,11 +45,11 @@ class PoolShardStore:
         async with self._connection() as conn:
             return await blocks.ensure_shard(conn, topic, partition)
 
-    async def load_head(self, shard: int) -> ShardHead:
+    async def load_head(self, shard: int) -> ShardState:
         async with self._connection() as conn:
             return await blocks.load_head(conn, shard)
 
-    async def sealed_leaf_hashes(self, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+    async def sealed_leaf_hashes(self, event_ids: list[str]) -> dict[str, bytes]:
         async with self._connection() as conn:
             return await blocks.existing_leaf_hashes(conn, event_ids)
 

@@ -23,9 +23,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 
 from provledger import logs
+from provledger.events.rows import EventRow
 from provledger.sealer.core import Prepared, TopicPartition
 from provledger.sealer.intake import Rejected, Screened, SourceRecord
-from provledger.sealer.shardlog import Accepted
 
 _log = logs.get_logger(__name__)
 
@@ -49,7 +49,7 @@ def merge(batches: Sequence[Prepared]) -> list[Prepared]:
             merged.append(parts[0])
             continue
         records: dict[int, SourceRecord] = {}
-        candidates: list[Accepted] = []
+        candidates: list[EventRow] = []
         rejected: list[Rejected] = []
         for part in parts:
             new = {r.offset for r in part.records if r.offset not in records}

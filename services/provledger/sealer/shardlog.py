@@ -1,27 +1,22 @@
 """One shard's log in the sealer's memory: turns accepted events into the next signed block.
 
 Pure and synchronous ("compute, then write"): :meth:`ShardLog.seal` returns a
-:class:`~provledger.store.records.SealedBlock` value and advances the in-memory head; the caller
+:class:`~provledger.events.rows.SealedBlock` value and advances the in-memory head; the caller
 writes the value and, if the write fails for any reason, throws this object away and reloads
 the head from Postgres, so memory never runs ahead of what is committed.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
+from provledger.events.rows import ArtifactKey, EventRow, LineageRow, RunRow, SealedBlock, ShardState
 from provledger.ledger.block import HEADER_VERSION, BlockHeader, block_hash, log_id_for, sign_header
 from provledger.ledger.checkpoint import shard_checkpoint, sign_checkpoint
 from provledger.ledger.compact import CompactRange
 from provledger.ledger.keys import SigningKey
 from provledger.ledger.merkle import root
 from provledger.sealer.tiling import TileAccumulator
-from provledger.store.blocks import ShardHead
-from provledger.store.records import ArtifactKey, EventRow, LineageRow, RunRow, SealedBlock
-
-#: An event that passed validation and deduplication: already the row the store writes.
-Accepted = EventRow
 
 
 class ShardLog:
@@ -31,7 +26,7 @@ class ShardLog:
     ``<log_origin>/shard/<n>`` the origin of the shard checkpoint signed with each block.
     """
 
-    def __init__(self, head: ShardHead, log_origin: str) -> None:
+    def __init__(self, head: ShardState, log_origin: str) -> None:
         self.shard = head.shard
         self.log_origin = log_origin
         self.log_id = log_id_for(log_origin)
@@ -46,7 +41,7 @@ class ShardLog:
         return self._range.size
 
     def seal(
-        self, events: Sequence[Accepted], first_offset: int, last_offset: int, key: SigningKey, sealed_at: int
+        self, events: Sequence[EventRow], first_offset: int, last_offset: int, key: SigningKey, sealed_at: int
     ) -> SealedBlock:
         """Append ``events`` as the next block covering source offsets ``[first_offset, last_offset]``."""
         if not events:
@@ -91,7 +86,7 @@ class ShardLog:
         return sealed
 
 
-def run_rows(events: Sequence[Accepted]) -> tuple[RunRow, ...]:
+def run_rows(events: Sequence[EventRow]) -> tuple[RunRow, ...]:
     """Each run the events belong to, once, as its first event in the block describes it."""
     runs: dict[str, RunRow] = {}
     for e in events:
@@ -100,7 +95,7 @@ def run_rows(events: Sequence[Accepted]) -> tuple[RunRow, ...]:
     return tuple(runs.values())
 
 
-def lineage_rows(events: Sequence[Accepted]) -> tuple[LineageRow, ...]:
+def lineage_rows(events: Sequence[EventRow]) -> tuple[LineageRow, ...]:
     """One edge per distinct (relation, run, artifact), naming the first event that records it.
 
     Lineage reads answer every edge once, with the first event that recorded it (ordered by
@@ -108,7 +103,7 @@ def lineage_rows(events: Sequence[Accepted]) -> tuple[LineageRow, ...]:
     one block would never be read: a run that uses one dataset in each of 10,000 events costs
     one row, not 10,000.
     """
-    edges: dict[tuple[str, str, ArtifactKey], uuid.UUID] = {}
+    edges: dict[tuple[str, str, ArtifactKey], str] = {}
     for e in events:
         for artifact in e.inputs:
             edges.setdefault(("used", e.run_id, artifact), e.event_id)

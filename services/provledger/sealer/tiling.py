@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from provledger.events.rows import TileRow
 from provledger.ledger.proofs import NodeId
-from provledger.ledger.tiles import TILE_HEIGHT, TILE_WIDTH
-from provledger.store.records import TileRow
-from provledger.store.tiles import partial_tile_coordinates
+from provledger.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, partial_tile_coordinates
 
 
 class TileAccumulator:

@@ -29,8 +29,8 @@ from datetime import datetime
 
 import asyncpg
 
+from provledger.events.rows import ArtifactKey
 from provledger.store.db import Conn
-from provledger.store.records import ArtifactKey
 
 #: The artifacts' unique key: namespace, name, digest.
 Key = tuple[str, str, str]

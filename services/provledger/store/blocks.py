@@ -7,31 +7,17 @@ refuse a second writer, so two sealers that both believe they own a shard can ne
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-
 import asyncpg
 
 from provledger.errors import StaleShard
+from provledger.events.rows import SealedBlock, ShardState
 from provledger.ledger.block import GENESIS_PREV_HASH
 from provledger.ledger.proofs import range_nodes
+from provledger.ledger.tiles import partial_tile_coordinates
 from provledger.store.artifacts import ArtifactIds, Key, artifact_ids
 from provledger.store.db import Conn
-from provledger.store.records import SealedBlock, TileRow, from_micros
-from provledger.store.tiles import partial_tile_coordinates, read_nodes, read_tiles
-
-
-@dataclass(frozen=True, slots=True)
-class ShardHead:
-    """Where a shard's log stands in Postgres: enough to seal the next block without older leaves."""
-
-    shard: int
-    next_height: int
-    prev_block_hash: bytes
-    tree_size: int
-    next_offset: int
-    frontier: tuple[bytes, ...]
-    partial_tiles: tuple[TileRow, ...]
+from provledger.store.records import from_micros
+from provledger.store.tiles import read_nodes, read_tiles
 
 
 async def ensure_shard(conn: Conn, topic: str, partition: int) -> int:
@@ -50,7 +36,7 @@ async def ensure_shard(conn: Conn, topic: str, partition: int) -> int:
     return shard
 
 
-async def load_head(conn: Conn, shard: int) -> ShardHead:
+async def load_head(conn: Conn, shard: int) -> ShardState:
     """Read the shard's last block, consumer offset, frontier and partial tiles (O(log n) rows)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         last = await conn.fetchrow(
@@ -61,7 +47,7 @@ async def load_head(conn: Conn, shard: int) -> ShardHead:
         tree_size = last["tree_size"] if last else 0
         frontier = await read_nodes(conn, shard, range_nodes(0, tree_size)) if tree_size else []
         partial = await read_tiles(conn, shard, partial_tile_coordinates(tree_size))
-    return ShardHead(
+    return ShardState(
         shard=shard,
         next_height=last["height"] + 1 if last else 0,
         prev_block_hash=bytes(last["block_hash"]) if last else GENESIS_PREV_HASH,
@@ -72,12 +58,15 @@ async def load_head(conn: Conn, shard: int) -> ShardHead:
     )
 
 
-async def existing_leaf_hashes(conn: Conn, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
-    """Leaf hashes of the given events already sealed anywhere, for deduplication."""
+async def existing_leaf_hashes(conn: Conn, event_ids: list[str]) -> dict[str, bytes]:
+    """Leaf hashes of the given events already sealed anywhere, for deduplication.
+
+    Ids in and out are the rows' canonical texts (:class:`~provledger.events.rows.EventRow`).
+    """
     rows = await conn.fetch(
         "SELECT event_id, leaf_hash FROM events WHERE event_id = ANY($1::uuid[])", event_ids
     )
-    return {row["event_id"]: bytes(row["leaf_hash"]) for row in rows}
+    return {str(row["event_id"]): bytes(row["leaf_hash"]) for row in rows}
 
 
 async def write_block(

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from provledger.errors import VerificationError
+from provledger.events.rows import TileRow
 from provledger.ledger.proofs import NodeId, consistency_nodes, inclusion_nodes
-from provledger.ledger.tiles import TILE_HEIGHT, TILE_WIDTH, node_from_tile, node_tile
+from provledger.ledger.tiles import node_from_tile, node_tile
 from provledger.store.db import Conn
-from provledger.store.records import TileRow
 
 _READ_TILES = """
 SELECT DISTINCT ON (t.tile_level, t.tile_index) t.tile_level, t.tile_index, t.hashes
@@ -23,19 +23,6 @@ JOIN merkle_tiles t ON t.shard = $1 AND t.tile_level = want.tile_level
                    AND t.tile_index = want.tile_index AND t.width >= want.min_width
 ORDER BY t.tile_level, t.tile_index, t.width
 """
-
-
-def partial_tile_coordinates(tree_size: int) -> list[tuple[int, int, int]]:
-    """``(tile_level, tile_index, width)`` of every non-empty partial tile of a tree of ``tree_size``."""
-    coordinates = []
-    level = 0
-    while tree_size >> (TILE_HEIGHT * level):
-        hashes_at_level = tree_size >> (TILE_HEIGHT * level)
-        width = hashes_at_level % TILE_WIDTH
-        if width:
-            coordinates.append((level, hashes_at_level // TILE_WIDTH, width))
-        level += 1
-    return coordinates
 
 
 async def read_nodes(conn: Conn, shard: int, ids: Sequence[NodeId]) -> list[bytes]:

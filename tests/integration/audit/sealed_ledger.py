@@ -13,12 +13,12 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
+from provledger.events.rows import ArtifactKey, EventRow, SealedBlock
 from provledger.ledger.keys import SigningKey
 from provledger.ledger.merkle import leaf_hash
-from provledger.sealer.shardlog import Accepted, ShardLog
+from provledger.sealer.shardlog import ShardLog
 from provledger.store.blocks import ensure_shard, load_head, write_block
 from provledger.store.keys import register_key
-from provledger.store.records import ArtifactKey, SealedBlock
 
 LOG_ORIGIN = "audit.test/ledger"
 START_US = 1_700_000_000_000_000
@@ -43,15 +43,15 @@ def next_sealed_at() -> int:
     return next(_clock)
 
 
-def accepted_events(count: int, first_offset: int) -> list[Accepted]:
+def accepted_events(count: int, first_offset: int) -> list[EventRow]:
     """``count`` distinct events from consecutive source offsets, each with lineage."""
     events = []
     for offset in range(first_offset, first_offset + count):
-        event_id = uuid.uuid4()
+        event_id = str(uuid.uuid4())
         canonical = f"event {event_id} at offset {offset}".encode()
         run = str(uuid.UUID(int=offset // 10 + 1))
         events.append(
-            Accepted(event_id, canonical, leaf_hash(canonical), START_US + offset, "COMPLETE", run, None,
+            EventRow(event_id, canonical, leaf_hash(canonical), START_US + offset, "COMPLETE", run, None,
                      "vision", "train", (DATASET,), (MODEL,), offset)
         )  # fmt: skip
     return events

@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 from sealed_ledger import connected, register, seal_blocks
 
+from provledger.events.rows import SealedBlock
 from provledger.ledger.keys import SigningKey
-from provledger.store.records import SealedBlock
 
 KEY = SigningKey.generate("audit.test/cli")
 

@@ -15,8 +15,8 @@ import pytest
 from sealed_ledger import connected, register, seal_blocks
 
 from provledger.audit import AuditReport, audit_ledger
+from provledger.events.rows import SealedBlock
 from provledger.ledger.keys import SigningKey
-from provledger.store.records import SealedBlock
 
 KEY = SigningKey.generate("audit.test/sealer")
 #: Shard A crosses tile boundaries (level-0 tiles fill, a level-1 tile starts); shard B is small.
@@ -78,11 +78,11 @@ async def test_changed_canonical_bytes_name_the_event(ledger: Ledger) -> None:
     assert not report.ok
     found = _found(report)
     shard, height = block.shard, block.header.height
-    assert (shard, "leaf_hash", height, event.event_id) in found
+    assert (shard, "leaf_hash", height, uuid.UUID(event.event_id)) in found
     assert (shard, "batch_root", height, None) in found
     assert (shard, "log_root", height, None) in found
     # The stored level-0 tile still holds the original leaf hash: it no longer matches either.
-    assert (shard, "tile", height, event.event_id) in found
+    assert (shard, "tile", height, uuid.UUID(event.event_id)) in found
     # The divergence is reported once, then summarised for the one later block.
     later = [m for s, m in report.mismatches() if m.kind == "log_root" and m.height == height + 1]
     assert len(later) == 1
@@ -107,7 +107,7 @@ async def test_a_changed_tile_hash_names_the_block_and_event(ledger: Ledger) -> 
         block.shard, bytes(32),
     )  # fmt: skip
     event = block.events[9 - 5]
-    assert _found(await ledger.audit()) == [(block.shard, "tile", 1, event.event_id)]
+    assert _found(await ledger.audit()) == [(block.shard, "tile", 1, uuid.UUID(event.event_id))]
 
 
 async def test_a_changed_prev_block_hash_names_the_block(ledger: Ledger) -> None:
@@ -129,7 +129,7 @@ async def test_a_deleted_event_is_named_by_its_lineage(ledger: Ledger) -> None:
     found = _found(report)
     height = block.header.height
     assert (block.shard, "event_missing", height, None) in found
-    assert (block.shard, "event_orphan", height, event.event_id) in found
+    assert (block.shard, "event_orphan", height, uuid.UUID(event.event_id)) in found
     missing = next(m for _, m in report.mismatches() if m.kind == "event_missing")
     assert missing.leaf_index == block.header.first_leaf_index
     # The first event was the earliest of its block: the block's min_event_time no longer matches either.
@@ -152,6 +152,6 @@ async def test_a_deleted_block_breaks_the_chain(ledger: Ledger) -> None:
     assert (block.shard, "checkpoint", 1, None) in found  # its note now names a block that is not stored
     # The events the block covered are still there, naming a block that is gone.
     orphaned = {event_id for _, kind, height, event_id in found if kind == "event_block" and height == 2}
-    assert orphaned == {event.event_id for event in block.events}
+    assert orphaned == {uuid.UUID(event.event_id) for event in block.events}
     # Its partial tile version is no longer the one any stored block's tree size makes.
     assert (block.shard, "tile_unexpected", 2, None) in found

@@ -15,6 +15,7 @@ from sealed_ledger import START_US, connected, register, seal_blocks
 
 from provledger.audit import audit_ledger
 from provledger.errors import ConfigurationError, VerificationError
+from provledger.events.rows import SealedBlock
 from provledger.ledger.block import verify_header_signature
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.keyfiles import generate_key_file
@@ -25,7 +26,6 @@ from provledger.store.keys import (
     rotate_key,
     rotation_point_at_height,
 )
-from provledger.store.records import SealedBlock
 
 OLD = SigningKey.generate("audit.test/sealer")
 NEW = SigningKey.generate("audit.test/sealer")

@@ -20,11 +20,12 @@ from datetime import datetime
 
 import asyncpg
 
+from provledger.events.rows import ArtifactKey, EventRow
 from provledger.ledger.keys import SigningKey
 from provledger.ledger.merkle import leaf_hash
-from provledger.sealer.shardlog import Accepted, ShardLog
+from provledger.sealer.shardlog import ShardLog
 from provledger.store.blocks import ensure_shard, load_head, write_block
-from provledger.store.records import ArtifactKey, from_micros
+from provledger.store.records import from_micros
 
 LOG_ORIGIN = "test.example/lineage"
 KEY = SigningKey.from_seed("test.example/lineage", b"\x07" * 32)
@@ -65,16 +66,16 @@ class DemoGraph:
 
 def event(
     run_id: str, event_type: str, inputs: tuple[ArtifactKey, ...], outputs: tuple[ArtifactKey, ...], at: int
-) -> Accepted:
+) -> EventRow:
     """An accepted event of ``run_id`` (of its job in :data:`JOBS`, else ``test/step``)."""
-    event_id = uuid.uuid4()
+    event_id = str(uuid.uuid4())
     canonical = f"{event_id} {run_id} {event_type}".encode()
     namespace, name = JOBS.get(run_id, ("test", "step"))
-    return Accepted(event_id, canonical, leaf_hash(canonical), at, event_type, run_id, None, namespace, name,
+    return EventRow(event_id, canonical, leaf_hash(canonical), at, event_type, run_id, None, namespace, name,
                     inputs, outputs, 0)  # fmt: skip
 
 
-async def seal(conn: asyncpg.Connection, shard: int, events: list[Accepted], sealed_at: int) -> None:
+async def seal(conn: asyncpg.Connection, shard: int, events: list[EventRow], sealed_at: int) -> None:
     """Seal ``events`` as the shard's next block, exactly as the sealer writes one."""
     log = ShardLog(await load_head(conn, shard), LOG_ORIGIN)
     first = log.next_offset

@@ -28,6 +28,7 @@ from lineage_graph import (
 )
 
 from provledger.errors import InvalidRequest
+from provledger.events.rows import ArtifactKey
 from provledger.store.blocks import ensure_shard
 from provledger.store.lineage import (
     Direction,
@@ -41,7 +42,6 @@ from provledger.store.lineage import (
     list_runs,
     run_artifacts,
 )
-from provledger.store.records import ArtifactKey
 from provledger.store.walk import walk_lineage
 
 Node = ArtifactKey | str

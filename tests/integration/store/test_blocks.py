@@ -13,14 +13,14 @@ import asyncpg
 import pytest
 
 from provledger.errors import StaleShard
+from provledger.events.rows import ArtifactKey, EventRow
 from provledger.ledger.block import BlockHeader, verify_chain
 from provledger.ledger.checkpoint import open_checkpoint, shard_checkpoint
 from provledger.ledger.keys import SigningKey
 from provledger.ledger.merkle import leaf_hash, root, verify_consistency, verify_inclusion
-from provledger.sealer.shardlog import Accepted, ShardLog
+from provledger.sealer.shardlog import ShardLog
 from provledger.store.artifacts import ArtifactIds
 from provledger.store.blocks import ensure_shard, load_head, write_block
-from provledger.store.records import ArtifactKey
 from provledger.store.tiles import consistency_proof, inclusion_proof
 
 LOG_ORIGIN = "test.example/ledger"
@@ -38,15 +38,15 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         await connection.close()
 
 
-def _events(count: int, first_offset: int, outputs: tuple[ArtifactKey, ...] = (MODEL,)) -> list[Accepted]:
+def _events(count: int, first_offset: int, outputs: tuple[ArtifactKey, ...] = (MODEL,)) -> list[EventRow]:
     events = []
     for i in range(count):
         canonical = f"event {first_offset + i}".encode()
         run = str(uuid.UUID(int=(first_offset + i) // 10))
         moment = 1_700_000_000_000_000 + i
         events.append(
-            Accepted(uuid.uuid4(), canonical, leaf_hash(canonical), moment, "COMPLETE", run, None, "vision",
-                     "train", (DATASET,), outputs, first_offset + i)
+            EventRow(str(uuid.uuid4()), canonical, leaf_hash(canonical), moment, "COMPLETE", run, None,
+                     "vision", "train", (DATASET,), outputs, first_offset + i)
         )  # fmt: skip
     return events
 
@@ -110,7 +110,7 @@ async def test_lineage_rows_follow_the_events(conn: asyncpg.Connection) -> None:
         "ORDER BY relation, run_id"
     )
     first_of_run = {events[0].run_id: events[0].event_id, events[10].run_id: events[10].event_id}
-    assert [(r["relation"], r["run_id"], r["name"], r["event_id"]) for r in edges] == [
+    assert [(r["relation"], r["run_id"], r["name"], str(r["event_id"])) for r in edges] == [
         (relation, run, artifact.name, first_of_run[run])
         for relation, artifact in (("generated", MODEL), ("used", DATASET))
         for run in sorted(first_of_run)

@@ -138,7 +138,7 @@ class Ledger:
             )
         finally:
             await conn.close()
-        assert [(r["event_id"], bytes(r["canonical"]), bytes(r["leaf_hash"])) for r in rows] == [
+        assert [(str(r["event_id"]), bytes(r["canonical"]), bytes(r["leaf_hash"])) for r in rows] == [
             (c.event_id, c.canonical, c.leaf_hash) for c in screened.candidates
         ]
         for row, candidate in zip(rows, screened.candidates, strict=True):

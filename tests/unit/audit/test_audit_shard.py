@@ -12,13 +12,12 @@ from provledger.audit import shard
 from provledger.audit.report import Mismatch, ShardReport
 from provledger.audit.shard import ShardAudit
 from provledger.errors import VerificationError
+from provledger.events.rows import EventRow, SealedBlock, ShardState
 from provledger.ledger.block import GENESIS_PREV_HASH
 from provledger.ledger.keys import KeySet, SigningKey
 from provledger.ledger.merkle import leaf_hash
-from provledger.sealer.shardlog import Accepted, ShardLog
+from provledger.sealer.shardlog import ShardLog
 from provledger.store.audit_reads import ShardInfo, StoredBlock, StoredCheckpoint, StoredEvent
-from provledger.store.blocks import ShardHead
-from provledger.store.records import SealedBlock
 
 KEY = SigningKey.generate("unit.test/sealer")
 KEYSET = KeySet.of([KEY.verifier])
@@ -26,15 +25,15 @@ INFO = ShardInfo(0, "provledger.events", 0, 0)
 
 
 def _seal(sizes: Iterable[int]) -> list[SealedBlock]:
-    log = ShardLog(ShardHead(0, 0, GENESIS_PREV_HASH, 0, 0, (), ()), "unit.test/ledger")
+    log = ShardLog(ShardState(0, 0, GENESIS_PREV_HASH, 0, 0, (), ()), "unit.test/ledger")
     blocks = []
     for size in sizes:
         first = log.next_offset
         events = []
         for offset in range(first, first + size):
             canonical = f"event {offset}".encode()
-            events.append(Accepted(uuid.uuid4(), canonical, leaf_hash(canonical), 1000 + offset, "COMPLETE",
-                                   "run", None, "ns", "job", (), (), offset))  # fmt: skip
+            events.append(EventRow(str(uuid.uuid4()), canonical, leaf_hash(canonical), 1000 + offset,
+                                   "COMPLETE", "run", None, "ns", "job", (), (), offset))  # fmt: skip
         blocks.append(log.seal(events, first, first + size - 1, KEY, 5000 + first))
     return blocks
 
@@ -46,8 +45,9 @@ def _rows(block: SealedBlock) -> tuple[StoredBlock, list[StoredEvent]]:
         h.batch_root, h.tree_size, h.log_root, h.first_offset, h.last_offset, h.event_count,
         h.min_event_time, h.max_event_time, h.sealed_at,
     )  # fmt: skip
-    events = [StoredEvent(e.event_id, block.first_leaf_index + i, h.height, e.leaf_hash, e.canonical,
-                          e.event_time, e.source_offset) for i, e in enumerate(block.events)]  # fmt: skip
+    events = [StoredEvent(uuid.UUID(e.event_id), block.first_leaf_index + i, h.height, e.leaf_hash,
+                          e.canonical, e.event_time, e.source_offset)
+              for i, e in enumerate(block.events)]  # fmt: skip
     return row, events
 
 

@@ -24,7 +24,7 @@ from provledger.events.codec import (
 )
 from provledger.events.limits import DEFAULT_MAX_RECORD_BYTES
 from provledger.events.model import Event
-from provledger.events.reader import EventRow
+from provledger.events.rows import EventRow
 from provledger.events.schemas import EVENT_BATCH, PRE_SPEC_BATCH_FINGERPRINTS, schemas_root
 from provledger.sealer.intake import accept
 

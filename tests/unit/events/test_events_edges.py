@@ -32,6 +32,7 @@ from provledger.events.limits import (
 )
 from provledger.events.model import ArtifactRef, Event, Job, time_from_micros
 from provledger.events.openlineage import RUN_EVENT_SCHEMA_URL, from_openlineage
+from provledger.events.rows import EventRow
 
 MARKER = "\u2603marker\u2603"  # encoded once in the sample event, then swapped for the hostile bytes
 DIGEST = "sha256:" + "ab" * 32
@@ -42,7 +43,7 @@ if compiled.COMPILED:
     READERS.append(pytest.param(compiled.read_batch, id="compiled"))
 
 T = TypeVar("T")
-ReadBatch = Callable[[bytes, int], list[reader.EventRow] | None]
+ReadBatch = Callable[[bytes, int], list[EventRow] | None]
 
 # Where a text can go, as a function from the text to the event holding it there.
 PLACES: dict[str, Callable[[str], Event]] = {

@@ -23,7 +23,7 @@ from provledger.events import compiled, limits, reader
 from provledger.events.binary import array_of, event_body
 from provledger.events.codec import batch_header, decode_record, encode_record
 from provledger.events.model import Event
-from provledger.events.reader import EventRow
+from provledger.events.rows import EventRow
 from provledger.events.schemas import registry
 from provledger.sealer.intake import accept
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-
+from provledger.events.rows import EventRow
 from provledger.sealer.intake import SourceRecord, dedupe
-from provledger.sealer.shardlog import Accepted
 
-EVENT = uuid.UUID("01890000-0000-7000-8000-000000000001")
+EVENT = "01890000-0000-7000-8000-000000000001"
 
 
-def _candidate(leaf: bytes, offset: int, event_id: uuid.UUID = EVENT) -> Accepted:
-    return Accepted(event_id, b"bytes", leaf, 0, "COMPLETE", "run", None, "ns", "job", (), (), offset)
+def _candidate(leaf: bytes, offset: int, event_id: str = EVENT) -> EventRow:
+    return EventRow(event_id, b"bytes", leaf, 0, "COMPLETE", "run", None, "ns", "job", (), (), offset)
 
 
 def _records(count: int) -> list[SourceRecord]:
@@ -30,7 +28,7 @@ def test_a_repeat_of_a_sealed_event_is_a_duplicate_even_after_a_conflicting_one(
 
 def test_within_a_batch_the_first_occurrence_wins() -> None:
     first, other = _candidate(b"\x01" * 32, 0), _candidate(b"\x02" * 32, 2)
-    fresh = _candidate(b"\x03" * 32, 1, uuid.UUID(int=EVENT.int + 1))
+    fresh = _candidate(b"\x03" * 32, 1, "01890000-0000-7000-8000-000000000002")
     result = dedupe([first, fresh, _candidate(b"\x01" * 32, 1), other], _records(3), {})
     assert result.accepted == [first, fresh]
     assert result.duplicates == 1

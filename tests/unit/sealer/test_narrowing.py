@@ -21,17 +21,15 @@ import asyncpg
 import pytest
 
 from provledger.errors import StaleShard
+from provledger.events.rows import EventRow, SealedBlock, ShardState, TileRow
 from provledger.ledger.block import BlockHeader, verify_chain
 from provledger.ledger.compact import CompactRange
 from provledger.ledger.keys import SigningKey
 from provledger.ledger.merkle import root
+from provledger.ledger.tiles import partial_tile_coordinates
 from provledger.sealer import core
 from provledger.sealer.core import Prepared, Sealer, SealerOptions
 from provledger.sealer.intake import Rejected, Screened, SourceRecord
-from provledger.sealer.shardlog import Accepted
-from provledger.store.blocks import ShardHead
-from provledger.store.records import SealedBlock, TileRow
-from provledger.store.tiles import partial_tile_coordinates
 
 KEY = SigningKey.generate("test.sealer")
 TP = ("provledger.events", 0)
@@ -52,16 +50,16 @@ class FakeStore:
         self.shards: dict[tuple[str, int], int] = {}
         self.offsets: dict[int, int] = {}
         self.blocks: dict[int, list[SealedBlock]] = defaultdict(list)
-        self.leaves: dict[uuid.UUID, bytes] = {}
+        self.leaves: dict[str, bytes] = {}
         self._ranges: dict[int, CompactRange] = defaultdict(CompactRange)
         self._tiles: dict[tuple[int, int, int, int], TileRow] = {}
 
     async def ensure_shard(self, topic: str, partition: int) -> int:
         return self.shards.setdefault((topic, partition), len(self.shards))
 
-    async def load_head(self, shard: int) -> ShardHead:
+    async def load_head(self, shard: int) -> ShardState:
         blocks, tree = self.blocks[shard], self._ranges[shard]
-        return ShardHead(
+        return ShardState(
             shard=shard,
             next_height=len(blocks),
             prev_block_hash=blocks[-1].block_hash if blocks else b"\0" * 32,
@@ -74,7 +72,7 @@ class FakeStore:
             ),
         )
 
-    async def sealed_leaf_hashes(self, event_ids: list[uuid.UUID]) -> dict[uuid.UUID, bytes]:
+    async def sealed_leaf_hashes(self, event_ids: list[str]) -> dict[str, bytes]:
         return {event_id: self.leaves[event_id] for event_id in event_ids if event_id in self.leaves}
 
     async def write_block(self, block: SealedBlock, expected_offset: int) -> None:
@@ -101,7 +99,7 @@ class FakeStore:
             raise StaleShard(f"shard {shard} was no longer at offset {expected}")
         self.offsets[shard] = next_offset
 
-    def sealed(self, shard: int = 0) -> list[Accepted]:
+    def sealed(self, shard: int = 0) -> list[EventRow]:
         return [event for block in self.blocks[shard] for event in block.events]
 
     def check_chain(self, shard: int = 0) -> list[BlockHeader]:
@@ -147,10 +145,11 @@ def _sealer(store: FakeStore) -> tuple[Sealer, DeadLetters, Seeks]:
     return Sealer(store, KEY, options, dead, seeks, clock=lambda: 1_700_000_000_000_000), dead, seeks
 
 
-def _event(offset: int, index: int, job: str) -> Accepted:
+def _event(offset: int, index: int, job: str) -> EventRow:
     event_id = uuid.UUID(int=(offset << 16) + index + 1)
     leaf = hashlib.sha256(event_id.bytes).digest()
-    return Accepted(event_id, b"canonical", leaf, offset, "COMPLETE", "run", None, "ns", job, (), (), offset)
+    return EventRow(str(event_id), b"canonical", leaf, offset, "COMPLETE", "run", None, "ns", job, (), (),
+                    offset)  # fmt: skip
 
 
 def _batch(offsets: range, *, poisoned: Sequence[int] = (), events_per_record: int = 1) -> Prepared:
@@ -164,7 +163,7 @@ def _batch(offsets: range, *, poisoned: Sequence[int] = (), events_per_record: i
     return Prepared(TP, records, Screened(candidates, []))
 
 
-def _good(batch: Prepared, poisoned: Sequence[int]) -> list[Accepted]:
+def _good(batch: Prepared, poisoned: Sequence[int]) -> list[EventRow]:
     return [c for c in batch.screened.candidates if c.source_offset not in poisoned]
 
 

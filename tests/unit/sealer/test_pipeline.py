@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
+from provledger.events.rows import EventRow
 from provledger.sealer.core import Prepared
 from provledger.sealer.intake import Rejected, Screened, SourceRecord
 from provledger.sealer.pipeline import GroupCommitter, merge
-from provledger.sealer.shardlog import Accepted
 
 TP = ("events", 0)
 
@@ -19,7 +19,7 @@ def _batch(offsets: list[int], tp: tuple[str, int] = TP, rejected: tuple[int, ..
     """One event per offset, except the offsets in ``rejected``, which were dead-lettered."""
     records = [SourceRecord(tp[0], tp[1], offset, None, None, f"{tp}{offset}".encode()) for offset in offsets]
     candidates = [
-        Accepted(uuid.UUID(int=o + 1), b"c", b"h" * 32, 0, "COMPLETE", "r", None, "n", "j", (), (), o)
+        EventRow(str(uuid.UUID(int=o + 1)), b"c", b"h" * 32, 0, "COMPLETE", "r", None, "n", "j", (), (), o)
         for o in offsets
         if o not in rejected
     ]

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from provledger.events.rows import TileRow
 from provledger.ledger.compact import CompactRange
 from provledger.ledger.merkle import leaf_hash, root
+from provledger.ledger.tiles import partial_tile_coordinates
 from provledger.sealer.tiling import TileAccumulator
-from provledger.store.records import TileRow
-from provledger.store.tiles import partial_tile_coordinates
 
 
 def _expected_tiles(leaves: list[bytes], tile_level: int) -> list[bytes]:
