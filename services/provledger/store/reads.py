@@ -27,7 +27,7 @@ _EVENT_COLUMNS = (
 
 
 @dataclass(frozen=True, slots=True)
-class StoredEvent:
+class SealedEvent:
     """A sealed event as stored: its canonical bytes and where it sits in its shard's log."""
 
     event_id: uuid.UUID
@@ -47,15 +47,15 @@ class StoredEvent:
 class EvidenceRows:
     """What an evidence bundle is built from: the event, its block and that block's checkpoint."""
 
-    event: StoredEvent
+    event: SealedEvent
     header: bytes
     signature: bytes
     checkpoint: str | None
     verifier_keys: tuple[str, ...]
 
 
-def _event(r: asyncpg.Record) -> StoredEvent:
-    return StoredEvent(
+def _event(r: asyncpg.Record) -> SealedEvent:
+    return SealedEvent(
         event_id=r["event_id"],
         shard=r["shard"],
         leaf_index=r["leaf_index"],
@@ -70,7 +70,7 @@ def _event(r: asyncpg.Record) -> StoredEvent:
     )
 
 
-async def event(conn: Conn, event_id: uuid.UUID) -> StoredEvent | None:
+async def event(conn: Conn, event_id: uuid.UUID) -> SealedEvent | None:
     """The sealed event ``event_id``, or None if no block holds it (yet)."""
     row = await conn.fetchrow(f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.event_id = $1", event_id)
     return None if row is None else _event(row)
@@ -127,7 +127,7 @@ async def run(conn: Conn, run_id: str) -> RunRecord | None:
 
 async def run_events(
     conn: Conn, run_id: str, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> list[StoredEvent]:
+) -> list[SealedEvent]:
     """The run's sealed events in event-time order, after the ``(event_time, event_id)`` cursor."""
     rows = await conn.fetch(
         f"SELECT {_EVENT_COLUMNS} FROM events e WHERE e.run_id = $1 "
