@@ -1,4 +1,8 @@
-"""Connections to the ledger database: one type for a connection or a pooled one, and the pool."""
+"""Connections to the ledger database: one type for a connection or a pooled one, and how to open them.
+
+Both openers raise :class:`ServiceUnavailable`, with what to check, when Postgres is away or
+refuses us (:mod:`provledger.store.unavailable` decides which errors those are).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,25 @@ from typing import Any, TypeAlias
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from provledger.errors import ServiceUnavailable
+from provledger.store.unavailable import unavailable_as_service_error
 
 #: What every store function takes: a plain connection, or one borrowed from a pool.
 Conn: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 
 CONNECT_TIMEOUT_S = 10.0
 
+_CONNECTING = "cannot connect to the ledger database"
+
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 4) -> asyncpg.Pool:
     """A connection pool, or :class:`ServiceUnavailable` naming what to check."""
-    try:
+    with unavailable_as_service_error(_CONNECTING):
         pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, timeout=CONNECT_TIMEOUT_S)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise ServiceUnavailable(
-            f"cannot connect to the ledger database ({exc!r}): check PROVLEDGER_DATABASE_URL and that "
-            "Postgres is up, then run `provledger migrate`"
-        ) from exc
     assert pool is not None
     return pool
+
+
+async def connect(dsn: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> asyncpg.Connection[Any]:
+    """One connection, for a command's single session, or :class:`ServiceUnavailable` naming what to check."""
+    with unavailable_as_service_error(_CONNECTING):
+        return await asyncpg.connect(dsn, timeout=timeout_s)
