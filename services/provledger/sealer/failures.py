@@ -13,13 +13,13 @@ because Postgres was down. So every exception out of a write is put in one of fo
 ``STALE``: :class:`StaleShard`, the compare-and-set on the shard head (``blocks_pkey``,
     ``events_pkey``, the consumer offset) lost a race. Reload the head and seal again.
 ``OUTAGE``: the database or broker is away or misconfigured, which no record causes and a
-    record's dead letter would not cure. ``OSError``, ``TimeoutError``,
-    :class:`ServiceUnavailable`, asyncpg's ``InterfaceError`` (a connection closed under us), and
-    SQLSTATE classes 08 (connection), 28 (authorization), 3D/3F (no such database or schema),
-    40 (deadlock, serialization failure: a retry is the cure), 42 (insufficient privilege,
-    undefined table or column: a role or a migration is missing), 53 (disk, memory,
-    connections), 55 (object in use, lock not available), 57 (shutdown, cancel, statement
-    timeout), 58 (I/O). Wait and retry forever; never dead-letter.
+    record's dead letter would not cure. Whatever :func:`provledger.store.unavailable.is_unavailable`
+    accepts (OS errors and timeouts, :class:`ServiceUnavailable`, a connection closed under us,
+    SQLSTATE classes 08, 28, 3D, 53, 57, 58), and on top of it, because a writer must wait these
+    out too rather than dead-letter good records: 40 (deadlock, serialization failure: a retry is
+    the cure), 3F and 42 (no such schema; insufficient privilege, undefined table or column: a
+    role or a migration is missing) and 55 (object in use, lock not available). Wait and retry
+    forever; never dead-letter.
 ``DATA``: the values of the block. SQLSTATE classes 22 (a value Postgres cannot hold: NUL in
     text, an out-of-range time or number), 23 (a constraint other than the head's, which
     ``store.blocks`` already turns into :class:`StaleShard`), 54 (a program limit, e.g. an
@@ -37,7 +37,8 @@ import enum
 
 import asyncpg
 
-from provledger.errors import ServiceUnavailable, StaleShard
+from provledger.errors import StaleShard
+from provledger.store.unavailable import UNAVAILABLE_SQLSTATE_CLASSES, is_unavailable, sqlstate_class
 
 
 class Failure(enum.Enum):
@@ -49,25 +50,16 @@ class Failure(enum.Enum):
     UNKNOWN = "unknown"
 
 
+#: SQLSTATE classes the sealer waits out beyond the shared "unavailable" ones; see the module table.
+WRITE_RETRY_CLASSES = frozenset({"3F", "40", "42", "55"})
+
 #: SQLSTATE classes (first two characters) by what they mean for the block; see the module table.
 SQLSTATE_CLASSES: dict[str, Failure] = {
-    "08": Failure.OUTAGE,
-    "28": Failure.OUTAGE,
-    "3D": Failure.OUTAGE,
-    "3F": Failure.OUTAGE,
-    "40": Failure.OUTAGE,
-    "42": Failure.OUTAGE,
-    "53": Failure.OUTAGE,
-    "55": Failure.OUTAGE,
-    "57": Failure.OUTAGE,
-    "58": Failure.OUTAGE,
+    **dict.fromkeys(UNAVAILABLE_SQLSTATE_CLASSES | WRITE_RETRY_CLASSES, Failure.OUTAGE),
     "22": Failure.DATA,
     "23": Failure.DATA,
     "54": Failure.DATA,
 }
-
-#: Errors raised when a server is away; ``InterfaceError`` covers a connection closed under us.
-_OUTAGES = (OSError, TimeoutError, ServiceUnavailable, asyncpg.InterfaceError)
 
 
 def classify(exc: BaseException) -> Failure:
@@ -79,10 +71,10 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, StaleShard):
         return Failure.STALE
     if isinstance(exc, asyncpg.PostgresError):
-        return SQLSTATE_CLASSES.get(str(exc.sqlstate or "")[:2], Failure.UNKNOWN)
+        return SQLSTATE_CLASSES.get(sqlstate_class(exc), Failure.UNKNOWN)
     if isinstance(exc, OverflowError | ValueError):
         return Failure.DATA
-    if isinstance(exc, _OUTAGES):
+    if is_unavailable(exc):
         return Failure.OUTAGE
     return Failure.UNKNOWN
 
