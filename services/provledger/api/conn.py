@@ -3,8 +3,10 @@
 The pool (:func:`create_api_pool`) opens connections lazily, so the API starts while Postgres is
 down and ``/readyz`` says why. Every session is read-only and carries ``statement_timeout``; the
 client side adds ``command_timeout`` (a server that stops answering altogether) and a limit on
-waiting for a connection. Each of those surfaces as an exception that
-:mod:`provledger.api.problems` turns into 503 with the reason.
+waiting for a connection. :func:`connection` is the API's one door to Postgres: there each of
+those, and every other error :mod:`provledger.store.unavailable` calls unavailable, becomes
+:class:`~provledger.errors.ServiceUnavailable`, which :mod:`provledger.api.problems` answers with
+503 and ``Retry-After``. No route catches a database error itself.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastapi import Request
 
 from provledger.api.deps import get_pool
 from provledger.config import ApiSettings
+from provledger.store.unavailable import unavailable_as_service_error
 
 
 async def create_api_pool(settings: ApiSettings) -> asyncpg.Pool:
@@ -42,7 +45,12 @@ async def create_api_pool(settings: ApiSettings) -> asyncpg.Pool:
 
 @asynccontextmanager
 async def connection(request: Request) -> AsyncIterator[PoolConnectionProxy[Any]]:
-    """A pooled connection, waiting at most ``db_connect_timeout_s`` for one."""
+    """A pooled connection, waiting at most ``db_connect_timeout_s`` for one.
+
+    An unavailable database, while waiting for the connection or in the caller's block, raises
+    :class:`~provledger.errors.ServiceUnavailable`.
+    """
     settings: ApiSettings = request.app.state.settings
-    async with get_pool(request).acquire(timeout=settings.db_connect_timeout_s) as conn:
-        yield conn
+    with unavailable_as_service_error("cannot read the ledger database"):
+        async with get_pool(request).acquire(timeout=settings.db_connect_timeout_s) as conn:
+            yield conn

@@ -12,7 +12,7 @@ from provledger.api import models
 from provledger.api.auth import admin_access
 from provledger.api.conn import connection
 from provledger.api.observe import ApiMetrics
-from provledger.api.problems import DATABASE_DOWN, database_reason, responses, unavailable
+from provledger.api.problems import responses, unavailable
 from provledger.api.publisher import LineagePublisher
 from provledger.errors import ServiceUnavailable
 
@@ -35,8 +35,8 @@ async def readyz(request: Request) -> JSONResponse:
     try:
         async with connection(request) as conn:
             await conn.fetchval("SELECT 1", timeout=PROBE_TIMEOUT_S)
-    except DATABASE_DOWN as exc:
-        problems.append(database_reason(exc))
+    except ServiceUnavailable as exc:
+        problems.append(str(exc))
     publisher: LineagePublisher = request.app.state.publisher
     try:
         await publisher.check(PROBE_TIMEOUT_S)

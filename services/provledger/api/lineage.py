@@ -14,8 +14,6 @@ application installs the problem-details handlers of :mod:`provledger.api.proble
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any, Final
 
 from asyncpg.pool import PoolConnectionProxy
@@ -70,16 +68,6 @@ def _exact(what: str) -> Any:
     return Query(max_length=1024, pattern=NO_NUL, description=f"Exact {what}.")
 
 
-@asynccontextmanager
-async def store_connection(request: Request) -> AsyncIterator[PoolConnectionProxy[Any]]:
-    """A pooled connection (bounded as every read's); a request error from the store becomes a 400."""
-    try:
-        async with connection(request) as conn:
-            yield conn
-    except InvalidRequest as exc:
-        raise ProblemError(400, "invalid-request", str(exc)) from exc
-
-
 def after_key(cursor: str | None, parts: tuple[KeyPart, ...]) -> Any:
     """The keyset a cursor continues after, as the store takes it (``None`` for the first page)."""
     return decode_cursor(cursor, parts) if cursor else None
@@ -116,7 +104,7 @@ async def list_artifacts(
 ) -> ArtifactPage:
     """Artifacts by name, namespace, content digest or kind, in the order they were first sealed."""
     after = after_key(cursor, (BIGINT_KEY,))  # a bad cursor is a 400 before it costs a connection
-    async with store_connection(request) as conn:
+    async with connection(request) as conn:
         page = await store.find_artifacts(
             conn,
             namespace=namespace,
@@ -135,7 +123,7 @@ async def get_artifact(
     request: Request, artifact_id: Annotated[int, Path(ge=1, le=INT8_MAX)], as_of: AsOf = None
 ) -> ArtifactOut:
     """One artifact; 404 if none has this id (or none had it yet at ``as_of``)."""
-    async with store_connection(request) as conn:
+    async with connection(request) as conn:
         artifact = await store.get_artifact(conn, artifact_id, as_of)
     if artifact is None:
         raise ProblemError(
@@ -165,7 +153,7 @@ async def list_runs(
 ) -> RunPage:
     """Runs, optionally of one job, oldest first."""
     after = after_key(cursor, (MICROS_KEY, TEXT_KEY))  # a bad cursor is a 400 before it costs a connection
-    async with store_connection(request) as conn:
+    async with connection(request) as conn:
         page = await store.list_runs(
             conn, job_namespace=job_namespace, job_name=job_name, after=after, limit=limit
         )
@@ -195,7 +183,7 @@ async def run_lineage(
 ) -> RunLineageOut:
     """A run's inputs and outputs, each artifact once with the event that first recorded it."""
     after = after_key(cursor, (SIDE_KEY, BIGINT_KEY))  # a bad cursor is a 400 whether or not the run exists
-    async with store_connection(request) as conn:
+    async with connection(request) as conn:
         run = await store.get_run(conn, run_id, as_of)
         if run is None:
             raise ProblemError(404, "not-found", _unknown(f"run {run_id}", as_of, "/v1/runs?job_name="))
@@ -246,7 +234,7 @@ async def lineage(
         root = store.NodeRef.parse(node)
     except InvalidRequest as exc:
         raise ProblemError(400, "invalid-node", str(exc)) from exc
-    async with store_connection(request) as conn:
+    async with connection(request) as conn:
         if not await _known(conn, root, as_of):
             raise ProblemError(404, "not-found", _unknown(str(root), as_of, "/v1/artifacts or /v1/runs"))
         graph = await walk_lineage(conn, [root], direction, depth=depth, max_nodes=max_nodes, as_of=as_of)
@@ -286,7 +274,7 @@ async def marquez_lineage(
     except InvalidRequest as exc:
         raise ProblemError(400, "invalid-node", str(exc)) from exc
     limit = store.DEFAULT_MAX_NODES + 1
-    async with store_connection(request) as conn:
+    async with connection(request) as conn:
         if node.type == "dataset":
             roots = [a.ref for a in await store.dataset_roots(conn, node.namespace, node.name, None, limit)]
         elif node.type == "job":

@@ -8,7 +8,9 @@ Extension members used here: ``errors``, one entry per invalid parameter or even
 
 Every failure path ends in :class:`Problem`: raised :class:`ProblemError`, request validation,
 unknown routes and methods, database and broker outages (503 with ``Retry-After``), and
-anything unexpected (500, with no internals in the body).
+anything unexpected (500, with no internals in the body). Each error class is mapped here and
+only here; a database outage arrives as :class:`ServiceUnavailable`, converted where the API
+meets Postgres (:func:`provledger.api.conn.connection`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from provledger import logs
-from provledger.errors import InvalidRequest, ServiceUnavailable, VerificationError
+from provledger.errors import InvalidRequest, Pushback, ServiceUnavailable, VerificationError
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 #: Seconds a client should wait before retrying after a 503.
@@ -159,40 +161,9 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, exc.status_code, "http-error", str(exc.detail))
 
 
-#: asyncpg and OS errors that mean "the database did not answer", not "the query is wrong".
-DATABASE_DOWN: Final = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.QueryCanceledError,
-    asyncpg.AdminShutdownError,
-    asyncpg.TooManyConnectionsError,
-)
-
-
-def database_reason(exc: BaseException) -> str:
-    """A sentence saying why the database did not answer, for a 503 detail."""
-    if isinstance(exc, asyncpg.QueryCanceledError):
-        return (
-            "the ledger database did not finish the query within the statement timeout "
-            "(PROVLEDGER_DB_STATEMENT_TIMEOUT_MS); it may be overloaded. Retry shortly"
-        )
-    if isinstance(exc, TimeoutError):
-        return (
-            "the ledger database did not answer in time (PROVLEDGER_DB_COMMAND_TIMEOUT_S); "
-            "it may be overloaded or unreachable. Retry shortly"
-        )
-    return f"the ledger database is unreachable ({type(exc).__name__}); retry once Postgres is back"
-
-
-async def _on_database(request: Request, exc: Exception) -> JSONResponse:
-    _log.warning("database unavailable", path=request.url.path, error=repr(exc))
-    return unavailable(request, database_reason(exc))
-
-
 async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, Pushback):  # load shed on purpose is not worth a warning
+        _log.warning("service unavailable", path=request.url.path, error=str(exc), cause=repr(exc.__cause__))
     return unavailable(request, str(exc))
 
 
@@ -232,8 +203,6 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidRequest, _on_invalid_request)
     app.add_exception_handler(asyncpg.DataError, _on_bad_value)
     app.add_exception_handler(VerificationError, _on_integrity)
-    for error in DATABASE_DOWN:
-        app.add_exception_handler(error, _on_database)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
