@@ -30,6 +30,7 @@ from provledger.store.audit_reads import (
 )
 from provledger.store.db import Conn
 from provledger.store.keys import load_keyset
+from provledger.store.unavailable import unavailable_as_service_error
 
 #: Mismatches listed in full per shard (all are counted); keeps a badly damaged shard's report small.
 DEFAULT_MAX_LISTED = 1000
@@ -59,30 +60,35 @@ class _Ahead(Generic[T]):
 async def audit_ledger(
     conn: Conn, *, progress: Progress | None = None, max_listed: int = DEFAULT_MAX_LISTED
 ) -> AuditReport:
-    """Recheck every shard in the database behind ``conn``; the report lists what does not match."""
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        shards = await list_shards(conn)
-        keyset: KeySet | VerificationError
-        try:
-            keyset = await load_keyset(conn)
-        except VerificationError as exc:
-            keyset = exc
-        checkpoints = await has_table(conn, "shard_checkpoints")
-        total = sum(info.tree_size for info in shards)
-        audits: list[ShardAudit] = []
-        done = 0
-        for info in shards:
-            audit = ShardAudit(info, keyset, max_listed)
-            audits.append(audit)
-            base = done
+    """Recheck every shard in the database behind ``conn``; the report lists what does not match.
 
-            def tick(events: int, base: int = base) -> None:
-                if progress is not None:
-                    progress(base + events, total)
+    A database that goes away mid-audit raises :class:`~provledger.errors.ServiceUnavailable`:
+    there is no report to give, and the caller answers as for a database it could not reach.
+    """
+    with unavailable_as_service_error("cannot finish auditing the ledger database"):
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            shards = await list_shards(conn)
+            keyset: KeySet | VerificationError
+            try:
+                keyset = await load_keyset(conn)
+            except VerificationError as exc:
+                keyset = exc
+            checkpoints = await has_table(conn, "shard_checkpoints")
+            total = sum(info.tree_size for info in shards)
+            audits: list[ShardAudit] = []
+            done = 0
+            for info in shards:
+                audit = ShardAudit(info, keyset, max_listed)
+                audits.append(audit)
+                base = done
 
-            await _audit_shard(conn, audit, checkpoints, tick)
-            done += audit.events
-        await _attribute_orphans(conn, audits, max_listed)
+                def tick(events: int, base: int = base) -> None:
+                    if progress is not None:
+                        progress(base + events, total)
+
+                await _audit_shard(conn, audit, checkpoints, tick)
+                done += audit.events
+            await _attribute_orphans(conn, audits, max_listed)
     return AuditReport(tuple(audit.report() for audit in audits), checkpoints)
 
 
