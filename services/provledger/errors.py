@@ -10,7 +10,7 @@ the adapter that meets them, with ``raise ... from exc`` so the cause is kept::
     ├── InvalidEvent         an event or record from outside cannot be accepted (dead letter / HTTP 400)
     ├── InvalidRequest       a query from outside is malformed or out of range (HTTP 400)
     ├── StaleShard           another sealer sealed this shard's next height or one of its events first
-    ├── ServiceUnavailable   a server we depend on did not answer in time
+    ├── ServiceUnavailable   a server we depend on is away or refuses us (provledger.store.unavailable)
     │   └── Pushback         we are overloaded on purpose; retry later (HTTP 503)
     └── NotYetImplemented    a command whose part has not been built yet
 """
@@ -52,7 +52,11 @@ class StaleShard(ProvledgerError):
 
 
 class ServiceUnavailable(ProvledgerError):
-    """A server provledger depends on (Postgres, Kafka) did not answer in time."""
+    """A server provledger depends on (Postgres, Kafka) is away or refuses us.
+
+    Waiting, or an operator fixing the server or a setting, cures it; no request does. Which
+    Postgres errors those are is decided once, in :mod:`provledger.store.unavailable`.
+    """
 
 
 class Pushback(ServiceUnavailable):
