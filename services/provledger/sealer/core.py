@@ -4,7 +4,7 @@ Independent of the stream framework: the Faust app (:mod:`.app`) feeds it batche
 about rebalances; tests may feed it directly. Per shard it keeps a :class:`ShardLog` loaded from
 Postgres, and throws it away whenever a write fails, so what it seals next always follows
 exactly what is committed. Postgres is the source of truth for how far each shard is sealed:
-records below a shard's committed offset are skipped (they are sealed already); Kafka's own
+which records a block takes is decided by one rule, :func:`fresh_records`; Kafka's own
 committed offsets are never trusted.
 
 Nothing in a record stops a shard. A write that fails on the block's values (:mod:`.failures`)
@@ -20,8 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -65,13 +64,45 @@ class SealerOptions:
     max_record_bytes: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Prepared:
-    """One partition's records of a batch, in offset order, decoded and validated."""
+    """One partition's records of a batch, decoded and validated, as they arrived.
+
+    ``events`` (events, plus one per refused record) and ``value_bytes`` are counted as the
+    records are screened, so the group committer bounds what it holds without another pass.
+    """
 
     tp: TopicPartition
-    records: list[SourceRecord]
-    screened: Screened
+    screened: list[Screened]
+    events: int = 0
+    value_bytes: int = 0
+
+
+def fresh_records(screened: Iterable[Screened], next_offset: int) -> list[Screened]:
+    """The records a shard seals next, in offset order: THE offset rule, applied here only.
+
+    A shard seals each source offset once, in order, from its committed ``next_offset`` (read
+    from Postgres) on. So a record is kept when its offset is at least ``next_offset`` and
+    above every offset kept before it:
+
+    * below the committed offset: sealed already (a replay after a restart or a rebalance);
+    * a second copy of an offset (the consumer sought back while the first copy waited in the
+      group committer): the first copy taken is kept, and the sort is stable, so it is the one
+      that arrived first.
+
+    Whatever is kept is contiguous from its first offset on, except where Kafka itself has a
+    gap (:meth:`Sealer._fresh` decides whether to wait for it).
+    """
+    fresh = []
+    for item in sorted(screened, key=_offset):
+        if item.record.offset >= next_offset:
+            fresh.append(item)
+            next_offset = item.record.offset + 1
+    return fresh
+
+
+def _offset(item: Screened) -> int:
+    return item.record.offset
 
 
 class ShardStore(Protocol):
@@ -158,27 +189,22 @@ class Sealer:
         next batch while :meth:`commit` of the previous one waits on Postgres: decoding on this
         core overlaps the writes on the database's.
         """
-        by_partition: dict[TopicPartition, list[SourceRecord]] = defaultdict(list)
-        for record in records:
-            by_partition[(record.topic, record.partition)].append(record)
-        prepared = []
+        by_partition: dict[TopicPartition, Prepared] = {}
+        openlineage_topic, max_bytes = self._options.openlineage_topic, self._options.max_record_bytes
         resumed = time.perf_counter()
-        for tp, group in by_partition.items():
-            group.sort(key=lambda r: r.offset)
-            screened = Screened([], [])
-            for record in group:
-                part = screen(
-                    [record],
-                    openlineage_topic=self._options.openlineage_topic,
-                    max_bytes=self._options.max_record_bytes,
-                )
-                screened.candidates += part.candidates
-                screened.rejected += part.rejected
-                if time.perf_counter() - resumed > YIELD_EVERY_S:
-                    await asyncio.sleep(0)
-                    resumed = time.perf_counter()
-            prepared.append(Prepared(tp, group, screened))
-        return prepared
+        for record in records:
+            tp = (record.topic, record.partition)
+            batch = by_partition.get(tp)
+            if batch is None:
+                batch = by_partition[tp] = Prepared(tp, [])
+            item = screen(record, openlineage_topic=openlineage_topic, max_bytes=max_bytes)
+            batch.screened.append(item)
+            batch.events += len(item.events) or 1
+            batch.value_bytes += 0 if record.value is None else len(record.value)
+            if time.perf_counter() - resumed > YIELD_EVERY_S:
+                await asyncio.sleep(0)
+                resumed = time.perf_counter()
+        return list(by_partition.values())
 
     async def commit(self, prepared: Sequence[Prepared]) -> None:
         """Seal prepared batches, each partition's as at most one block, retrying until committed.
@@ -267,16 +293,17 @@ class Sealer:
             raise StaleShard(f"shard {log.shard} moved past offset {offset} while a batch of it was narrowed")
         return log
 
-    async def _fresh(
-        self, tp: TopicPartition, log: ShardLog, records: list[SourceRecord]
-    ) -> list[SourceRecord]:
-        """The records not sealed yet, seeking the consumer when it is far behind or ahead of Postgres."""
-        fresh = [r for r in records if r.offset >= log.next_offset]
-        far_behind = log.next_offset - records[0].offset > FORWARD_SEEK_THRESHOLD
-        if len(fresh) < len(records) and far_behind and tp not in self._sought:
-            self._sought.add(tp)
-            await self._seek(tp[0], tp[1], log.next_offset)
-        if fresh and fresh[0].offset > log.next_offset:
+    async def _fresh(self, tp: TopicPartition, log: ShardLog, screened: list[Screened]) -> list[Screened]:
+        """The records :func:`fresh_records` keeps, seeking the consumer when it is far behind or
+        ahead of Postgres; none while a gap before them may still fill."""
+        fresh = fresh_records(screened, log.next_offset)
+        if len(fresh) < len(screened) and tp not in self._sought:
+            lowest = min(_offset(item) for item in screened)
+            if log.next_offset - lowest > FORWARD_SEEK_THRESHOLD:  # replaying many sealed records
+                self._sought.add(tp)
+                await self._seek(tp[0], tp[1], log.next_offset)
+        first = fresh[0].record.offset if fresh else log.next_offset
+        if first > log.next_offset:
             deadline = self._gap_deadline.get(tp)
             if deadline is None:
                 # The consumer is past what Postgres holds: rewind, and skip until the offset shows up.
@@ -285,34 +312,27 @@ class Sealer:
                 return []
             if time.monotonic() < deadline:
                 return []
-            self.metrics.offset_gaps.labels(str(log.shard)).inc(fresh[0].offset - log.next_offset)
+            self.metrics.offset_gaps.labels(str(log.shard)).inc(first - log.next_offset)
             _log.error(
                 "source offsets never arrived (deleted by retention?); continuing after the gap",
                 shard=log.shard,
                 missing_from=log.next_offset,
-                missing_to=fresh[0].offset - 1,
+                missing_to=first - 1,
             )
         self._gap_deadline.pop(tp, None)
         return fresh
 
     async def _seal(self, tp: TopicPartition, prepared: Prepared) -> None:
         log = await self._head(tp)
-        fresh = await self._fresh(tp, log, prepared.records)
+        fresh = await self._fresh(tp, log, prepared.screened)
         if not fresh:
             return
-        screened = prepared.screened
-        if len(fresh) < len(prepared.records):  # fresh is a suffix: keep what came from it
-            first = fresh[0].offset
-            screened = Screened(
-                [c for c in screened.candidates if c.source_offset >= first],
-                [r for r in screened.rejected if r.record.offset >= first],
-            )
-        sealed = await self._store.sealed_leaf_hashes([c.event_id for c in screened.candidates])
-        batch = dedupe(screened.candidates, fresh, sealed)
-        rejected = screened.rejected + batch.rejected
+        sealed = await self._store.sealed_leaf_hashes([e.event_id for item in fresh for e in item.events])
+        batch = dedupe(fresh, sealed)
+        rejected = [item.rejected for item in fresh if item.rejected is not None] + batch.rejected
         await self._dead_letters.send(rejected)
         # What is accepted, rejected and dropped is decided once, here; narrowing only splits it.
-        await self._seal_or_narrow(tp, fresh, batch.accepted)
+        await self._seal_or_narrow(tp, [item.record for item in fresh], batch.accepted)
         self._count(rejected, batch.duplicates)
 
     async def _seal_or_narrow(

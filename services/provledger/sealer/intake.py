@@ -80,38 +80,31 @@ def accept(event: Event, offset: int) -> EventRow:
     )
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Screened:
-    """A batch of one shard's records after decoding and validation, before deduplication."""
+    """One record after decoding and validation: its events in order, or why it has none."""
 
-    candidates: list[EventRow]
-    rejected: list[Rejected]
+    record: SourceRecord
+    events: list[EventRow]
+    rejected: Rejected | None = None
 
 
-def screen(records: Sequence[SourceRecord], *, openlineage_topic: str, max_bytes: int) -> Screened:
-    """Decode and validate ``records`` in order; every event of a good record becomes a candidate."""
-    result = Screened([], [])
-    for record in records:
-        fast = None
-        if record.value is not None and record.topic != openlineage_topic and len(record.value) <= max_bytes:
-            try:
-                fast = read_batch(record.value, record.offset)
-            except Exception:  # a reader bug only costs the fast path: the general one decides
-                fast = None
-        if fast is not None:
-            result.candidates += fast
-            continue
+def screen(record: SourceRecord, *, openlineage_topic: str, max_bytes: int) -> Screened:
+    """Decode and validate one record: the fast reader first, the general path for what it declines."""
+    if record.value is not None and record.topic != openlineage_topic and len(record.value) <= max_bytes:
         try:
-            events = decode(record, openlineage=record.topic == openlineage_topic, max_bytes=max_bytes)
-            accepted = [accept(event, record.offset) for event in events]
-        except InvalidEvent as exc:
-            result.rejected.append(Rejected(record, exc.reason, exc.detail))
-            continue
-        except Exception as exc:  # a decoder bug must dead-letter one record, never stop the shard
-            result.rejected.append(Rejected(record, "decoder_error", f"{type(exc).__name__}: {exc}"[:500]))
-            continue
-        result.candidates += accepted
-    return result
+            fast = read_batch(record.value, record.offset)
+        except Exception:  # a reader bug only costs the fast path: the general one decides
+            fast = None
+        if fast is not None:
+            return Screened(record, fast)
+    try:
+        events = decode(record, openlineage=record.topic == openlineage_topic, max_bytes=max_bytes)
+        return Screened(record, [accept(event, record.offset) for event in events])
+    except InvalidEvent as exc:
+        return Screened(record, [], Rejected(record, exc.reason, exc.detail))
+    except Exception as exc:  # a decoder bug must dead-letter one record, never stop the shard
+        return Screened(record, [], Rejected(record, "decoder_error", f"{type(exc).__name__}: {exc}"[:500]))
 
 
 @dataclass(slots=True)
@@ -123,27 +116,25 @@ class Deduplicated:
     duplicates: int
 
 
-def dedupe(
-    candidates: Sequence[EventRow], records: Sequence[SourceRecord], sealed: dict[str, bytes]
-) -> Deduplicated:
+def dedupe(screened: Sequence[Screened], sealed: dict[str, bytes]) -> Deduplicated:
     """Drop byte-identical repeats and reject conflicting reuses of an ``event_id``.
 
     What is sealed already (``sealed``: leaf hash by event id) is the reference, then the
     first occurrence in the batch: a repeat of a sealed event is a duplicate even when a
     conflicting version of it came earlier in the same batch.
     """
-    by_offset = {record.offset: record for record in records}
     seen = dict(sealed)
     result = Deduplicated([], [], 0)
-    for candidate in candidates:
-        earlier = seen.get(candidate.event_id)
-        if earlier is None:
-            seen[candidate.event_id] = candidate.leaf_hash
-            result.accepted.append(candidate)
-        elif earlier == candidate.leaf_hash:
-            result.duplicates += 1
-        else:
-            result.rejected.append(conflicting(by_offset[candidate.source_offset], candidate.event_id))
+    for item in screened:
+        for event in item.events:
+            earlier = seen.get(event.event_id)
+            if earlier is None:
+                seen[event.event_id] = event.leaf_hash
+                result.accepted.append(event)
+            elif earlier == event.leaf_hash:
+                result.duplicates += 1
+            else:
+                result.rejected.append(conflicting(item.record, event.event_id))
     return result
 
 

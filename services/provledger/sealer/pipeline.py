@@ -19,13 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 
 from provledger import logs
-from provledger.events.rows import EventRow
 from provledger.sealer.core import Prepared, TopicPartition
-from provledger.sealer.intake import Rejected, Screened, SourceRecord
 
 _log = logs.get_logger(__name__)
 
@@ -35,31 +32,22 @@ MAX_PENDING_BYTES = 32 << 20
 
 
 def merge(batches: Sequence[Prepared]) -> list[Prepared]:
-    """One :class:`Prepared` per partition, its records in offset order, each offset once.
+    """One :class:`Prepared` per partition, holding its batches' records in the order taken.
 
-    A partition's batches arrive in offset order except after the sealer seeks back, when a
-    record can come again: its first copy is kept.
+    Nothing is filtered here: which of them a block takes (in offset order, each offset once,
+    none already sealed) is :func:`~provledger.sealer.core.fresh_records`'s one rule, applied
+    when the block is sealed.
     """
-    by_partition: dict[TopicPartition, list[Prepared]] = defaultdict(list)
+    merged: dict[TopicPartition, Prepared] = {}
     for batch in batches:
-        by_partition[batch.tp].append(batch)
-    merged = []
-    for tp, parts in by_partition.items():
-        if len(parts) == 1:
-            merged.append(parts[0])
-            continue
-        records: dict[int, SourceRecord] = {}
-        candidates: list[EventRow] = []
-        rejected: list[Rejected] = []
-        for part in parts:
-            new = {r.offset for r in part.records if r.offset not in records}
-            records.update((r.offset, r) for r in part.records if r.offset in new)
-            candidates += [c for c in part.screened.candidates if c.source_offset in new]
-            rejected += [r for r in part.screened.rejected if r.record.offset in new]
-        candidates.sort(key=lambda c: c.source_offset)  # stable: a record's events keep their order
-        rejected.sort(key=lambda r: r.record.offset)
-        merged.append(Prepared(tp, [records[o] for o in sorted(records)], Screened(candidates, rejected)))
-    return merged
+        into = merged.get(batch.tp)
+        if into is None:
+            merged[batch.tp] = Prepared(batch.tp, list(batch.screened), batch.events, batch.value_bytes)
+        else:
+            into.screened += batch.screened
+            into.events += batch.events
+            into.value_bytes += batch.value_bytes
+    return list(merged.values())
 
 
 class GroupCommitter:
@@ -165,11 +153,11 @@ class GroupCommitter:
 
 
 def _events(batches: Sequence[Prepared]) -> int:
-    return sum(len(p.screened.candidates) + len(p.screened.rejected) for p in batches)
+    return sum(p.events for p in batches)
 
 
 def _bytes(batches: Sequence[Prepared]) -> int:
-    return sum(len(r.value) for p in batches for r in p.records if r.value is not None)
+    return sum(p.value_bytes for p in batches)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -117,19 +117,18 @@ class Ledger:
 
     async def _seal(self, topic: str, partition: int, value: bytes) -> None:
         record = SourceRecord(topic, partition, 0, None, None, value)
-        screened = screen([record], openlineage_topic=OPENLINEAGE_TOPIC, max_bytes=1 << 20)
-        for rejected in screened.rejected:
-            assert rejected.reason != "decoder_error", rejected.detail
-            assert rejected.reason
-            assert rejected.detail
-        if not screened.candidates:
-            assert screened.rejected, "a record neither accepted nor refused"
+        screened = screen(record, openlineage_topic=OPENLINEAGE_TOPIC, max_bytes=1 << 20)
+        if screened.rejected is not None:
+            assert screened.rejected.reason != "decoder_error", screened.rejected.detail
+            assert screened.rejected.reason
+            assert screened.rejected.detail
             return
+        assert screened.events, "a record neither accepted nor refused"
         conn = await asyncpg.connect(self.database_url)
         try:
             shard = await ensure_shard(conn, topic, partition)
             log = ShardLog(await load_head(conn, shard), "fuzz.test/ledger")
-            block = log.seal(screened.candidates, 0, 0, KEY, time.time_ns() // 1000)
+            block = log.seal(screened.events, 0, 0, KEY, time.time_ns() // 1000)
             await write_block(conn, block, 0)
             rows = await conn.fetch(
                 "SELECT event_id, canonical, leaf_hash, event_time, job_namespace, job_name FROM events "
@@ -139,9 +138,9 @@ class Ledger:
         finally:
             await conn.close()
         assert [(str(r["event_id"]), bytes(r["canonical"]), bytes(r["leaf_hash"])) for r in rows] == [
-            (c.event_id, c.canonical, c.leaf_hash) for c in screened.candidates
+            (c.event_id, c.canonical, c.leaf_hash) for c in screened.events
         ]
-        for row, candidate in zip(rows, screened.candidates, strict=True):
+        for row, candidate in zip(rows, screened.events, strict=True):
             assert row["event_time"] == from_micros(candidate.event_time)
             assert (row["job_namespace"], row["job_name"]) == (candidate.job_namespace, candidate.job_name)
 

@@ -154,17 +154,23 @@ def _event(offset: int, index: int, job: str) -> EventRow:
 
 def _batch(offsets: range, *, poisoned: Sequence[int] = (), events_per_record: int = 1) -> Prepared:
     """One record per offset of ``events_per_record`` events; a poisoned record's last event is poison."""
-    records = [SourceRecord(TP[0], TP[1], offset, None, b"run", b"value") for offset in offsets]
-    candidates = [
-        _event(offset, i, POISON if offset in poisoned and i == events_per_record - 1 else "train")
+    screened = [
+        Screened(
+            SourceRecord(TP[0], TP[1], offset, None, b"run", b"value"),
+            [_event(offset, i, POISON if offset in poisoned and i == events_per_record - 1 else "train")
+             for i in range(events_per_record)],
+        )
         for offset in offsets
-        for i in range(events_per_record)
-    ]
-    return Prepared(TP, records, Screened(candidates, []))
+    ]  # fmt: skip
+    return Prepared(TP, screened, len(offsets) * events_per_record)
+
+
+def _events(batch: Prepared) -> list[EventRow]:
+    return [event for item in batch.screened for event in item.events]
 
 
 def _good(batch: Prepared, poisoned: Sequence[int]) -> list[EventRow]:
-    return [c for c in batch.screened.candidates if c.source_offset not in poisoned]
+    return [c for c in _events(batch) if c.source_offset not in poisoned]
 
 
 REFUSALS = [
@@ -220,7 +226,7 @@ async def test_a_bad_record_goes_with_all_its_events_and_the_good_records_keep_t
     batch = _batch(range(3, 12), poisoned=[8], events_per_record=4)
     await sealer.commit([batch])
     sealed = store.sealed()
-    assert sealed == sealer_before.screened.candidates + _good(batch, [8])
+    assert sealed == _events(sealer_before) + _good(batch, [8])
     assert not any(e.source_offset == 8 for e in sealed), "the good events of the bad record go with it"
     headers = store.check_chain()
     assert headers[0].first_offset == 0
@@ -261,7 +267,7 @@ async def test_an_outage_is_waited_out_never_narrowed(outage: Exception) -> None
     batch = _batch(range(10))
     await sealer.commit([batch])
     assert len(store.blocks[0]) == 1, "sealed as the one block it was, once the outage passed"
-    assert store.sealed() == batch.screened.candidates
+    assert store.sealed() == _events(batch)
     assert store.write_attempts == 4
     assert dead.sent == []
     assert sealer.metrics.narrowing_splits.labels("0")._value.get() == 0
@@ -274,7 +280,7 @@ async def test_an_unknown_error_that_passes_on_retry_is_not_narrowed() -> None:
     batch = _batch(range(10))
     await sealer.commit([batch])
     assert len(store.blocks[0]) == 1
-    assert store.sealed() == batch.screened.candidates
+    assert store.sealed() == _events(batch)
     assert store.write_attempts == 2
     assert dead.sent == []
 
@@ -352,7 +358,7 @@ async def test_a_consumer_ahead_of_postgres_is_sought_back_and_seals_once_the_re
     assert store.sealed() == []
     replayed = _batch(range(3, 10))
     await sealer.commit([replayed])
-    assert store.sealed() == replayed.screened.candidates
+    assert store.sealed() == _events(replayed)
     assert sealer.metrics.offset_gaps.labels("0")._value.get() == 0
 
 
@@ -370,6 +376,6 @@ async def test_a_gap_that_never_fills_is_sealed_past_once_the_wait_is_over(
     now[0] += 1
     await sealer.commit([after_the_gap])
     assert seeks.calls == [(*TP, 3)]
-    assert store.sealed() == after_the_gap.screened.candidates
+    assert store.sealed() == _events(after_the_gap)
     assert store.offsets[0] == 10
     assert sealer.metrics.offset_gaps.labels("0")._value.get() == 3

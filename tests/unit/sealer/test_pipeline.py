@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from provledger.events.rows import EventRow
-from provledger.sealer.core import Prepared
+from provledger.sealer.core import Prepared, fresh_records
 from provledger.sealer.intake import Rejected, Screened, SourceRecord
 from provledger.sealer.pipeline import GroupCommitter, merge
 
@@ -17,37 +17,49 @@ TP = ("events", 0)
 
 def _batch(offsets: list[int], tp: tuple[str, int] = TP, rejected: tuple[int, ...] = ()) -> Prepared:
     """One event per offset, except the offsets in ``rejected``, which were dead-lettered."""
-    records = [SourceRecord(tp[0], tp[1], offset, None, None, f"{tp}{offset}".encode()) for offset in offsets]
-    candidates = [
-        EventRow(str(uuid.UUID(int=o + 1)), b"c", b"h" * 32, 0, "COMPLETE", "r", None, "n", "j", (), (), o)
-        for o in offsets
-        if o not in rejected
-    ]
-    bad = [Rejected(r, "undecodable", "test") for r in records if r.offset in rejected]
-    return Prepared(tp, records, Screened(candidates, bad))
+    screened = []
+    for o in offsets:
+        record = SourceRecord(tp[0], tp[1], o, None, None, f"{tp}{o}".encode())
+        if o in rejected:
+            screened.append(Screened(record, [], Rejected(record, "undecodable", "test")))
+        else:
+            event_id = str(uuid.UUID(int=o + 1))
+            event = EventRow(event_id, b"c", b"h" * 32, 0, "COMPLETE", "r", None, "n", "j", (), (), o)
+            screened.append(Screened(record, [event]))
+    return Prepared(tp, screened, len(offsets), sum(len(s.record.value or b"") for s in screened))
 
 
-def _offsets(batch: Prepared) -> tuple[list[int], list[int], list[int]]:
+def _offsets(screened: list[Screened]) -> tuple[list[int], list[int], list[int]]:
     return (
-        [r.offset for r in batch.records],
-        [c.source_offset for c in batch.screened.candidates],
-        [r.record.offset for r in batch.screened.rejected],
+        [s.record.offset for s in screened],
+        [e.source_offset for s in screened for e in s.events],
+        [s.record.offset for s in screened if s.rejected is not None],
     )
 
 
-def test_merge_gives_one_batch_per_partition_in_offset_order() -> None:
+def test_merge_gives_one_batch_per_partition_holding_its_batches_in_the_order_taken() -> None:
     other = ("events", 1)
     merged = merge([_batch([0, 1]), _batch([5], other), _batch([2, 3], rejected=(3,)), _batch([6], other)])
     assert [m.tp for m in merged] == [TP, other]
-    assert _offsets(merged[0]) == ([0, 1, 2, 3], [0, 1, 2], [3])
-    assert _offsets(merged[1]) == ([5, 6], [5, 6], [])
+    assert _offsets(merged[0].screened) == ([0, 1, 2, 3], [0, 1, 2], [3])
+    assert _offsets(merged[1].screened) == ([5, 6], [5, 6], [])
+    assert [(m.events, m.value_bytes) for m in merged] == [
+        (4, sum(p.value_bytes for p in (_batch([0, 1]), _batch([2, 3])))),
+        (2, sum(p.value_bytes for p in (_batch([5], other), _batch([6], other)))),
+    ]
 
 
-def test_merge_keeps_the_first_copy_of_a_replayed_offset() -> None:
+def test_the_offset_rule_keeps_the_first_copy_of_a_replayed_offset_in_offset_order() -> None:
     first, replay = _batch([3, 4], rejected=(4,)), _batch([2, 3, 4])  # the consumer sought back to 2
-    merged = merge([first, replay])
-    assert _offsets(merged[0]) == ([2, 3, 4], [2, 3], [4])
-    assert merged[0].records[1] is first.records[0]
+    fresh = fresh_records(merge([first, replay])[0].screened, 0)
+    assert _offsets(fresh) == ([2, 3, 4], [2, 3], [4])
+    assert fresh[1] is first.screened[0]
+
+
+def test_the_offset_rule_drops_what_is_sealed_and_keeps_gaps_kafka_has() -> None:
+    batch = _batch([5, 1, 2, 2, 3, 7])
+    assert _offsets(fresh_records(batch.screened, 2))[0] == [2, 3, 5, 7]
+    assert fresh_records(batch.screened, 8) == []
 
 
 class _Writes:
@@ -68,7 +80,7 @@ class _Writes:
             raise self.error
 
     def offsets(self) -> list[list[int]]:
-        return [[r.offset for b in write for r in b.records] for write in self.written]
+        return [[s.record.offset for b in write for s in b.screened] for write in self.written]
 
 
 async def _settle() -> None:
@@ -107,7 +119,7 @@ async def test_writes_wait_for_the_interval_unless_the_pending_events_reach_the_
 async def test_writes_wait_for_the_interval_unless_the_pending_record_bytes_reach_the_limit() -> None:
     """A refused record counts one event whatever its size: its bytes bound the pending batches too."""
     writes = _Writes()
-    size = len(_batch([0]).records[0].value or b"")
+    size = _batch([0]).value_bytes
     committer = GroupCommitter(writes, interval_s=60, max_pending_events=1000, max_pending_bytes=3 * size)
     await committer.submit([_batch([0], rejected=(0,))])
     await _settle()

@@ -18,9 +18,9 @@ def test_a_failing_fast_reader_leaves_the_record_to_the_general_path(monkeypatch
     monkeypatch.setattr(intake, "read_batch", broken)
     event = sample_event()
     record = SourceRecord("provledger.events", 0, 7, None, None, encode_record([event]))
-    result = screen([record], openlineage_topic="provledger.openlineage", max_bytes=1 << 20)
-    assert result.rejected == []
-    assert [(c.canonical, c.source_offset) for c in result.candidates] == [(canonical_event_bytes(event), 7)]
+    result = screen(record, openlineage_topic="provledger.openlineage", max_bytes=1 << 20)
+    assert result.rejected is None
+    assert [(c.canonical, c.source_offset) for c in result.events] == [(canonical_event_bytes(event), 7)]
 
 
 def test_an_event_that_cannot_be_made_canonical_dead_letters_its_record(
@@ -35,7 +35,8 @@ def test_an_event_that_cannot_be_made_canonical_dead_letters_its_record(
     monkeypatch.setattr(intake, "read_batch", no_fast_path)
     monkeypatch.setattr(intake, "canonical_event_bytes", broken)
     good = SourceRecord("provledger.events", 0, 8, None, None, encode_record([sample_event()]))
-    result = screen([good], openlineage_topic="provledger.openlineage", max_bytes=1 << 20)
-    assert result.candidates == []
-    assert [(r.reason, r.record.offset) for r in result.rejected] == [("decoder_error", 8)]
-    assert "OverflowError" in result.rejected[0].detail
+    result = screen(good, openlineage_topic="provledger.openlineage", max_bytes=1 << 20)
+    assert result.events == []
+    assert result.rejected is not None
+    assert (result.rejected.reason, result.rejected.record.offset) == ("decoder_error", 8)
+    assert "OverflowError" in result.rejected.detail
