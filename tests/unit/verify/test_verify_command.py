@@ -13,11 +13,11 @@ import pytest
 from provledger.cli import main
 from provledger.commands.verify import check_bundle, load_trusted_keys
 from provledger.events import Event, EventType, Job, Run, canonical_event_bytes
+from provledger.events.rows import EventRow, ShardState
 from provledger.ledger.evidence import Evidence
 from provledger.ledger.keys import KeySet, SigningKey
 from provledger.ledger.merkle import inclusion_proof, leaf_hash
-from provledger.sealer.shardlog import Accepted, ShardLog
-from provledger.store.blocks import ShardHead
+from provledger.sealer.shardlog import ShardLog
 
 ORIGIN = "ledger.example.com/log"
 KEY = SigningKey.from_seed(ORIGIN, b"\x05" * 32)
@@ -34,10 +34,10 @@ LEAF = 4
 
 def _bundle() -> dict[str, Any]:
     """Evidence for leaf 4 of a block sealed by the real sealer core over 7 events."""
-    log = ShardLog(ShardHead(2, 0, bytes(32), 0, 0, (), ()), ORIGIN)
+    log = ShardLog(ShardState(2, 0, bytes(32), 0, 0, (), ()), ORIGIN)
     accepted = [
-        Accepted(
-            EVENT_IDS[i],
+        EventRow(
+            str(EVENT_IDS[i]),
             e,
             leaf_hash(e),
             SEALED_AT - 10,
