@@ -12,7 +12,6 @@ import asyncio
 import json
 from collections.abc import Callable
 
-import asyncpg
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -21,8 +20,7 @@ from rich.table import Table
 from provledger.audit.report import AuditReport
 from provledger.audit.run import audit_ledger
 from provledger.config import DatabaseSettings, load
-from provledger.errors import ServiceUnavailable
-from provledger.store.db import CONNECT_TIMEOUT_S
+from provledger.store.db import connect
 
 
 def audit_command(json_output: bool, max_listed: int) -> int:
@@ -47,12 +45,7 @@ def audit_command(json_output: bool, max_listed: int) -> int:
 
 
 async def _audit(dsn: str, max_listed: int, progress: Callable[[int, int], None]) -> AuditReport:
-    try:
-        conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_S)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise ServiceUnavailable(
-            f"cannot connect to the ledger database ({exc!r}): check PROVLEDGER_DATABASE_URL"
-        ) from exc
+    conn = await connect(dsn)
     try:
         return await audit_ledger(conn, progress=progress, max_listed=max_listed)
     finally:

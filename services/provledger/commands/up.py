@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-import asyncpg
 from rich.console import Console
 from rich.table import Table
 
@@ -34,8 +33,10 @@ from provledger.local import LocalServers, LocalServersSettings, local_servers
 from provledger.local.probes import run_blocking
 from provledger.local.process import ManagedProcess, free_port
 from provledger.sealer.keyfiles import generate_key_file
+from provledger.store.db import connect
 from provledger.store.migrate import migrate_database
 from provledger.store.totals import sealed_per_shard
+from provledger.store.unavailable import unavailable_as_service_error
 
 _console = Console()
 _log = logs.get_logger(__name__)
@@ -174,9 +175,10 @@ def _start(service: Service, logs_dir: Path, stack: contextlib.ExitStack) -> Man
 
 async def _sealed_summary(database_url: str) -> str:
     """One line: blocks and events sealed so far per shard, from Postgres."""
-    conn = await asyncpg.connect(database_url)
+    conn = await connect(database_url)
     try:
-        totals = await sealed_per_shard(conn)
+        with unavailable_as_service_error("cannot read Postgres right now"):
+            totals = await sealed_per_shard(conn)
     finally:
         await conn.close()
     if not totals:
@@ -199,8 +201,8 @@ class _Progress:
         self._next = time.monotonic() + PROGRESS_INTERVAL_S
         try:
             line = run_blocking(lambda: _sealed_summary(self._database_url))
-        except (OSError, asyncpg.PostgresError) as exc:
-            line = f"sealed: cannot read Postgres right now ({exc!r})"
+        except ServiceUnavailable as exc:
+            line = f"sealed: {exc}"
         if line != self._last:
             _console.print(line)
             self._last = line

@@ -13,10 +13,8 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-import asyncpg
-
 from provledger.errors import ConfigurationError
-from provledger.store.db import Conn
+from provledger.store.db import Conn, connect
 
 #: Arbitrary constant naming "provledger schema migration" among advisory locks.
 MIGRATION_LOCK_KEY = 0x70726F766C6467  # "provldg"
@@ -90,7 +88,7 @@ async def migrate(conn: Conn) -> list[Migration]:
 
 async def migrate_database(dsn: str) -> list[Migration]:
     """Connect to ``dsn``, migrate, disconnect."""
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     try:
         return await migrate(conn)
     finally:
