@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
+from provledger.anchor import rfc3161
 from provledger.ledger.evidence import Evidence, Receipt
 
 
@@ -44,6 +45,7 @@ class AnchorKind(Protocol):
 
 #: Every anchor kind, by the name of the receipts it writes, to a factory that builds it from its
 #: own settings (raising ConfigurationError when they are incomplete), for the anchorer and for
-#: ``provledger verify`` alike. Empty until issue 17 adds ``rfc3161``; issue 18 adds
-#: ``tlog-witness`` and issue 21 ``evm``, one line each.
-ANCHOR_KINDS: Final[Mapping[str, Callable[[], AnchorKind]]] = {}
+#: ``provledger verify`` alike. Issue 18 adds ``tlog-witness`` and issue 21 ``evm``, one line each.
+ANCHOR_KINDS: Final[Mapping[str, Callable[[], AnchorKind]]] = {
+    "rfc3161": rfc3161.make_kind,
+}

@@ -183,7 +183,7 @@ def make_app(files: TsaFiles) -> web.Application:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_QUERY_BYTES, actual_size=request.content_length)
         query = await request.read()  # client_max_size refuses a longer chunked body with 413
         async with serial_lock:
-            reply = await _reply(files, query)
+            reply = await openssl_reply(files, query)
         return web.Response(body=reply, content_type=REPLY_TYPE)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -195,7 +195,7 @@ def make_app(files: TsaFiles) -> web.Application:
     return app
 
 
-async def _reply(files: TsaFiles, query: bytes) -> bytes:
+async def openssl_reply(files: TsaFiles, query: bytes) -> bytes:
     """Run ``openssl ts -reply`` on one query, within :data:`OPENSSL_TIMEOUT_S`.
 
     A query openssl cannot parse still gets a TimeStampResp, with status rejection.
@@ -227,9 +227,10 @@ async def _reply(files: TsaFiles, query: bytes) -> bytes:
 class LocalTsa:
     """The local TSA server process on a free port of 127.0.0.1."""
 
-    def __init__(self, directory: Path, log_path: Path) -> None:
+    def __init__(self, directory: Path, log_path: Path, name: str = "provledger local") -> None:
         self.files = TsaFiles(directory.resolve())
         self.log_path = log_path
+        self.name = name
         self.port = 0
         self._process: ManagedProcess | None = None
 
@@ -250,7 +251,7 @@ class LocalTsa:
 
     def start(self) -> None:
         """Make the certificates if needed, start the server, wait until ``/healthz`` answers."""
-        make_tsa_pki(self.files.directory)
+        make_tsa_pki(self.files.directory, self.name)
         for attempt in range(1, BIND_ATTEMPTS + 1):
             self.port = free_port()
             argv = [
@@ -281,9 +282,12 @@ class LocalTsa:
 
 
 @contextlib.contextmanager
-def local_tsa(directory: Path, log_path: Path) -> Iterator[LocalTsa]:
-    """Yield a running local TSA whose files live in ``directory``; stop it on exit, also on failure."""
-    tsa = LocalTsa(directory, log_path)
+def local_tsa(directory: Path, log_path: Path, name: str = "provledger local") -> Iterator[LocalTsa]:
+    """Yield a running local TSA whose files live in ``directory``; stop it on exit, also on failure.
+
+    ``name`` makes the certificates' subjects (``CN=<name> TSA``) when they are first created.
+    """
+    tsa = LocalTsa(directory, log_path, name)
     try:
         tsa.start()
         yield tsa
