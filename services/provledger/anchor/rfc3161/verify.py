@@ -210,6 +210,10 @@ class Rfc3161ReceiptVerifier:
 
     def __call__(self, receipt: Receipt, evidence: Evidence, /) -> str:
         """Every token verifies over the statement; says who timestamped it when."""
+        return self.check(receipt)
+
+    def check(self, receipt: Receipt) -> str:
+        """The same check without a bundle, for ``provledger audit`` over stored receipts."""
         fields = Rfc3161Receipt.from_receipt(receipt)
         return "; ".join(
             check_response(der, fields.statement, self.roots).describe() for der in fields.responses
