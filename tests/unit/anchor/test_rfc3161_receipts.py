@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,16 @@ def test_any_byte_value_anywhere_in_the_response_fails(
     changed[position] = value
     with pytest.raises(VerificationError):
         Rfc3161ReceiptVerifier(unit_roots).check(_receipt(STATEMENT, bytes(changed)))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(1, 2000), insert=st.binary(min_size=1, max_size=40), junk=st.binary(max_size=200))
+def test_truncated_spliced_or_random_bytes_raise_only_verification_error(
+    stored: bytes, unit_roots: tuple[x509.Certificate, ...], cut: int, insert: bytes, junk: bytes
+) -> None:
+    for der in (stored[: cut % len(stored)], stored[:cut] + insert + stored[cut:], junk):
+        with pytest.raises(VerificationError):
+            check_response(der, STATEMENT, unit_roots)
 
 
 def test_every_single_byte_change_of_the_statement_fails(
@@ -164,6 +175,16 @@ def test_a_malformed_receipt_fails_with_its_reason(
     fields: dict[str, Any], reason: str, unit_roots: tuple[x509.Certificate, ...]
 ) -> None:
     with pytest.raises(VerificationError, match=reason):
+        Rfc3161ReceiptVerifier(unit_roots).check(Receipt("rfc3161", fields))
+
+
+def test_a_statement_with_a_lone_surrogate_fails(
+    stored: bytes, unit_roots: tuple[x509.Certificate, ...]
+) -> None:
+    """JSON may spell a lone surrogate ("\\ud800"); it has no UTF-8 bytes, so no imprint can match."""
+    receipt = Receipt.from_json(json.loads('{"type": "rfc3161", "statement": "\\ud800", "responses": []}'))
+    fields = {**receipt.data, "responses": [base64.b64encode(stored).decode()]}
+    with pytest.raises(VerificationError, match="not Unicode text"):
         Rfc3161ReceiptVerifier(unit_roots).check(Receipt("rfc3161", fields))
 
 
