@@ -15,6 +15,7 @@ from provledger.api.observe import ApiMetrics
 from provledger.api.problems import responses, unavailable
 from provledger.api.publisher import LineagePublisher
 from provledger.errors import ServiceUnavailable
+from provledger.store.db import ping
 
 router = APIRouter(tags=["operations"])
 
@@ -34,7 +35,7 @@ async def readyz(request: Request) -> JSONResponse:
     problems = []
     try:
         async with connection(request) as conn:
-            await conn.fetchval("SELECT 1", timeout=PROBE_TIMEOUT_S)
+            await ping(conn, PROBE_TIMEOUT_S)
     except ServiceUnavailable as exc:
         problems.append(str(exc))
     publisher: LineagePublisher = request.app.state.publisher

@@ -11,6 +11,8 @@ from typing import TypeVar
 import asyncpg
 from aiokafka import AIOKafkaClient
 
+from provledger.store.db import ping
+
 T = TypeVar("T")
 PROBE_TIMEOUT_S = 3.0
 
@@ -30,13 +32,12 @@ def run_blocking(make_coro: Callable[[], Awaitable[T]]) -> T:
 
 
 def postgres_answers(dsn: str) -> None:
-    """Raise unless ``select 1`` succeeds on ``dsn``."""
+    """Raise unless Postgres at ``dsn`` accepts a connection and answers a query."""
 
     async def probe() -> None:
         conn = await asyncpg.connect(dsn, timeout=PROBE_TIMEOUT_S)
         try:
-            if await conn.fetchval("select 1") != 1:
-                raise RuntimeError("select 1 did not return 1")
+            await ping(conn, PROBE_TIMEOUT_S)
         finally:
             await conn.close()
 

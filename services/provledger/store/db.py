@@ -33,3 +33,8 @@ async def connect(dsn: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> asyncpg.
     """One connection, for a command's single session, or :class:`ServiceUnavailable` naming what to check."""
     with unavailable_as_service_error(_CONNECTING):
         return await asyncpg.connect(dsn, timeout=timeout_s)
+
+
+async def ping(conn: Conn, timeout_s: float) -> None:
+    """Run the cheapest query on ``conn`` within ``timeout_s`` (or raise): what readiness probes ask."""
+    await conn.execute("SELECT 1", timeout=timeout_s)
