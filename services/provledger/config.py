@@ -206,6 +206,53 @@ class SealerSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
         return self.signing_key_file
 
 
+class AnchorerSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
+    """``provledger anchorer``: check the shards only grew, sign shard-heads statements, anchor them."""
+
+    anchor_interval_s: float = Field(
+        60.0,
+        gt=0,
+        le=86_400,
+        description="Seconds between two rounds: check every shard, sign a statement if a head moved, "
+        "publish it, anchor it. Also how often a standby replica tries to take over.",
+    )
+    anchor_heartbeat_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="A statement is signed and anchored at least this often even when no head moved, "
+        "so its anchors keep proving the heads were current.",
+    )
+    anchorer_key_file: Path | None = Field(
+        None,
+        description="PEM file (or mounted Kubernetes secret) of the anchorer's own Ed25519 key; never the "
+        "sealer's: a stolen sealer key alone must not be able to forge anchors.",
+    )
+    anchorer_key_name: str = Field(
+        "provledger-anchorer", description="The anchorer key's name, as in C2SP verifier keys."
+    )
+    anchor_kinds: str = Field(
+        "",
+        pattern=r"^[a-z0-9-]*(,[a-z0-9-]+)*$",
+        description="Comma-separated anchor kinds to submit every statement to (e.g. rfc3161); empty means "
+        "statements are only stored and published to the checkpoints topic.",
+    )
+    metrics_port: int = Field(9465, ge=0, le=65535, description="Port of /metrics, /healthz, /readyz.")
+
+    def kind_names(self) -> tuple[str, ...]:
+        """The configured anchor kinds, in order, each once."""
+        return tuple(dict.fromkeys(name for name in self.anchor_kinds.split(",") if name))
+
+    def require_anchorer_key_file(self) -> Path:
+        """The key path, or an error telling the operator how to provide one."""
+        if self.anchorer_key_file is None:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}ANCHORER_KEY_FILE is not set: the anchorer signs every statement with its own "
+                "key. Create one with `provledger keys generate --out anchorer.pem --name <name>` and point "
+                "the variable at it (in Kubernetes, mount it from a secret)."
+            )
+        return self.anchorer_key_file
+
+
 class StackSettings(DatabaseSettings, KafkaSettings):
     """``provledger up``: the all-in-one local stack."""
 

@@ -155,8 +155,8 @@ def _check(growth: Growth, keyset: KeySet) -> None:
     verify_consistency(anchored.tree_size, head.tree_size, anchored.log_root, head.log_root, growth.proof)
 
 
-def _fork(reason: str, growth: Growth) -> ForkDetected:
-    anchored, head = growth.anchored, growth.head
+def shard_fork(reason: str, anchored: AnchoredHead | None, head: HeadBlock) -> ForkDetected:
+    """The fork of ``head``'s shard, naming both heights and both roots."""
     return ForkDetected(
         reason,
         shard=head.shard,
@@ -171,13 +171,13 @@ def check_growth(growth: Growth, keyset: KeySet) -> None:
     """Raise :class:`ForkDetected` unless the shard's new head extends its anchored head."""
     anchored, head = growth.anchored, growth.head
     if anchored is not None and head.height < anchored.height:
-        raise _fork(f"its head went down from height {anchored.height} to {head.height}", growth)
+        raise shard_fork(f"its head went down from height {anchored.height} to {head.height}", anchored, head)
     if anchored is not None and head.height == anchored.height and head.block_hash != anchored.block_hash:
-        raise _fork(f"block {head.height} is not the block anchored at that height", growth)
+        raise shard_fork(f"block {head.height} is not the block anchored at that height", anchored, head)
     try:
         _check(growth, keyset)
     except VerificationError as exc:
-        raise _fork(str(exc), growth) from exc
+        raise shard_fork(str(exc), anchored, head) from exc
 
 
 def check_all(growths: Sequence[Growth], keyset: KeySet) -> None:
