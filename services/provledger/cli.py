@@ -80,8 +80,14 @@ def sealer() -> int:
 
 @app.command()
 def anchorer() -> int:
-    """Run the anchorer: publish checkpoints of the shard heads to external witnesses."""
-    return _not_built("anchorer", "the anchoring issue")
+    """Run the anchorer: check every shard only grew, sign shard-heads statements, anchor them.
+
+    Signs with PROVLEDGER_ANCHORER_KEY_FILE (never the sealer's key), every PROVLEDGER_ANCHOR_INTERVAL_S,
+    and submits to PROVLEDGER_ANCHOR_KINDS; one replica is active, the others stand by.
+    """
+    from provledger.commands.anchorer import anchorer_command
+
+    return anchorer_command()
 
 
 @app.command()
