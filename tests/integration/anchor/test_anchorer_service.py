@@ -1,6 +1,6 @@
 """The anchorer against real Postgres and the broker: statements, receipts, restarts, standby, forks.
 
-Blocks are sealed by driving the store as the sealer does (``tests/integration/audit/sealed_ledger.py``).
+Blocks are sealed by driving the store as the sealer does (``tests/helpers/sealed_ledger.py``).
 Anchor kinds here are :class:`RecordingKind`, a test double of an external party that records what
 it was asked; the real ``rfc3161`` kind has its own tests.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -20,9 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "audit"))
-from sealed_ledger import connected, register, seal_blocks
+from tests.helpers.sealed_ledger import connected, register, seal_blocks
 
 from provledger.anchor.growth import ForkDetected
 from provledger.anchor.kinds import AnchorKind

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import asyncpg
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "audit"))
-from sealed_ledger import connected, register, seal_blocks
+from tests.helpers.sealed_ledger import connected, register, seal_blocks
 
 from provledger.errors import ConfigurationError
 from provledger.ledger.checkpoint import heads_checkpoint
