@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from api_harness import api_settings, assert_problem, client_for, make_tokens
+from tests.helpers.api_harness import api_settings, assert_problem, client_for, make_tokens
 
 from provledger.config import KafkaSettings
 

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from api_harness import api_settings, client_for, seal
+from tests.helpers.api_harness import api_settings, client_for, seal
 
 from provledger.config import KafkaSettings
 from provledger.demo.story import (

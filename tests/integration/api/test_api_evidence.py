@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from api_harness import (
+from tests.helpers.api_harness import (
     KEY,
     LOG_ORIGIN,
     api_settings,

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import asyncpg
-from api_harness import api_settings, assert_problem, client_for, events, make_tokens, seal
+from tests.helpers.api_harness import api_settings, assert_problem, client_for, events, make_tokens, seal
 
 from provledger.config import KafkaSettings
 from provledger.local.postgres import EmbeddedPostgres

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import psutil
 import rfc8785
-from api_harness import (
+from tests.helpers.api_harness import (
     ApiProcess,
     api_process,
     api_settings,

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-from api_harness import api_settings, assert_problem, client_for, events, make_tokens, seal
+from tests.helpers.api_harness import api_settings, assert_problem, client_for, events, make_tokens, seal
 
 from provledger.api.pagination import encode_cursor
 from provledger.api.server import BackgroundApi

@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from api_harness import (
+from openlineage.client.client import OpenLineageClient
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompression, HttpConfig, HttpTransport
+from tests.helpers.api_harness import (
     KEY,
     LOG_ORIGIN,
     api_settings,
@@ -20,9 +23,6 @@ from api_harness import (
     make_tokens,
     openlineage_consumer,
 )
-from openlineage.client.client import OpenLineageClient
-from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
-from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompression, HttpConfig, HttpTransport
 
 from provledger.api.server import BackgroundApi
 from provledger.config import KafkaSettings

@@ -7,7 +7,16 @@ import itertools
 from pathlib import Path
 
 import asyncpg
-from api_harness import KEY, LOG_ORIGIN, api_settings, assert_problem, client_for, events, make_tokens, seal
+from tests.helpers.api_harness import (
+    KEY,
+    LOG_ORIGIN,
+    api_settings,
+    assert_problem,
+    client_for,
+    events,
+    make_tokens,
+    seal,
+)
 
 from provledger.config import KafkaSettings
 from provledger.ledger.block import block_hash

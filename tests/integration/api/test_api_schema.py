@@ -16,7 +16,6 @@ from typing import Any
 
 import asyncpg
 import schemathesis
-from api_harness import api_settings, events, make_tokens, seal
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import (
@@ -25,6 +24,7 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from tests.helpers.api_harness import api_settings, events, make_tokens, seal
 
 from provledger.api.server import BackgroundApi
 from provledger.config import KafkaSettings

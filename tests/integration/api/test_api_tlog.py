@@ -9,7 +9,16 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from api_harness import KEY, LOG_ORIGIN, api_settings, assert_problem, client_for, events, make_tokens, seal
+from tests.helpers.api_harness import (
+    KEY,
+    LOG_ORIGIN,
+    api_settings,
+    assert_problem,
+    client_for,
+    events,
+    make_tokens,
+    seal,
+)
 
 from provledger.config import KafkaSettings
 from provledger.ledger.checkpoint import Checkpoint, open_checkpoint

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from sealed_ledger import connected, register, seal_blocks
+from tests.helpers.sealed_ledger import connected, register, seal_blocks
 
 from provledger.events.rows import SealedBlock
 from provledger.ledger.keys import SigningKey

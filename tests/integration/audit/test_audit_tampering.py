@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import pytest
-from sealed_ledger import connected, register, seal_blocks
+from tests.helpers.sealed_ledger import connected, register, seal_blocks
 
 from provledger.audit import AuditReport, audit_ledger
 from provledger.events.rows import SealedBlock

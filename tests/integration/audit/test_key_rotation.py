@@ -11,7 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sealed_ledger import START_US, connected, register, seal_blocks
+from tests.helpers.sealed_ledger import START_US, connected, register, seal_blocks
 
 from provledger.audit import audit_ledger
 from provledger.errors import ConfigurationError, VerificationError

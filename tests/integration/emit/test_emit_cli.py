@@ -10,7 +10,7 @@ import uuid
 from collections import defaultdict
 from pathlib import Path
 
-from emit_consume import consume_events
+from tests.helpers.emit_consume import consume_events
 
 from provledger.config import KafkaSettings
 from provledger.demo import story

@@ -12,11 +12,11 @@ import uuid
 from datetime import UTC, datetime
 
 import attr
-from emit_consume import consume
 from openlineage.client.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import DatasetFacet
 from openlineage.client.transport.kafka import KafkaConfig, KafkaTransport
+from tests.helpers.emit_consume import consume
 
 from provledger.config import KafkaSettings
 from provledger.emit import bytes_digest

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from emit_consume import consume_events
+from tests.helpers.emit_consume import consume_events
 
 from provledger.config import KafkaSettings
 from provledger.emit import Emitter, EmitterOptions, SyncEmitter, artifact

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from emit_consume import consume_events
+from tests.helpers.emit_consume import consume_events
 
 from provledger.config import KafkaSettings
 from provledger.emit import bytes_digest, file_digest, tree_digest

@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from lineage_graph import (
+from tests.helpers.lineage_graph import (
     CKPT_2,
     DEPLOY,
     ENDPOINT,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
-from lineage_graph import (
+from tests.helpers.lineage_graph import (
     CKPT_1,
     CKPT_2,
     DEPLOY,

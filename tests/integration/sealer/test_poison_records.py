@@ -27,7 +27,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from fastavro import schemaless_writer
-from sealer_harness import SealerWorker, events_of_run, generate_key_file, read_topic
+from tests.helpers.sealer_harness import SealerWorker, events_of_run, generate_key_file, read_topic
 
 from provledger.api.server import BackgroundApi
 from provledger.api.tokens import create_token, parse_scopes

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sealer_harness import (
+from tests.helpers.sealer_harness import (
     check_ledger,
     direct_sealer,
     events_of_run,

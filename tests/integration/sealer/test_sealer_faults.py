@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from sealer_harness import (
+from tests.helpers.sealer_harness import (
     SealerWorker,
     Sent,
     check_ledger,

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sealer_harness import (
+from tests.helpers.sealer_harness import (
     SealerWorker,
     check_ledger,
     direct_sealer,

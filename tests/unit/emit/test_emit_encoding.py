@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.helpers.event_strategies import events, sample_event
 
 from provledger.emit.encoding import BodyEncoder, _time
 from provledger.events import Event
 from provledger.events.binary import event_body, zigzag_varint
 from provledger.events.ids import new_event_id
-
-# The events tests' strategies, shared rather than copied; pytest puts that folder on the path
-# only once it collects a test there, which may come after this one.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "events"))
-from event_strategies import events, sample_event
 
 ENCODER = BodyEncoder(capacity=64)  # small, so hypothesis also exercises the cache starting afresh
 

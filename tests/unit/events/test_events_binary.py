@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 
 import pytest
-from event_strategies import events
 from fastavro import schemaless_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.helpers.event_strategies import events
 
 from provledger.events.binary import zigzag_varint
 from provledger.events.canonical import canonical_event_bytes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
-from event_strategies import sample_event
+from tests.helpers.event_strategies import sample_event
 
 from provledger.errors import InvalidEvent
 from provledger.events.binary import array_of, event_body, zigzag_varint

@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from event_strategies import events, sample_event
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.helpers.event_strategies import events, sample_event
 
 from provledger.errors import InvalidEvent
 from provledger.events import compiled, reader

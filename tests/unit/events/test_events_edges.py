@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import pytest
-from event_strategies import sample_event
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from tests.helpers.event_strategies import sample_event
 
 from provledger.errors import InvalidEvent
 from provledger.events import compiled, reader

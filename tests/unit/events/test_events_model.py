@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from event_strategies import sample_event
+from tests.helpers.event_strategies import sample_event
 
 from provledger.errors import InvalidEvent
 from provledger.events.ids import canonical_uuid, derived_event_id, new_event_id

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from event_strategies import events, sample_event
 from fastavro import schemaless_writer
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.helpers.event_strategies import events, sample_event
 
 from provledger.errors import InvalidEvent
 from provledger.events import compiled, limits, reader

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from event_strategies import sample_event
 from fastavro.schema import fingerprint, to_parsing_canonical_form
+from tests.helpers.event_strategies import sample_event
 
 from provledger.events.codec import HEADER_SIZE, MAGIC, batch_header, decode_record, encode_record
 from provledger.events.schemas import (

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 
 import pytest
-from ledger_sealing import LOG_ID, T0, fixed_key, sealed_shard
+from tests.helpers.ledger_sealing import LOG_ID, T0, fixed_key, sealed_shard
 
 from provledger.errors import VerificationError
 from provledger.ledger.block import (

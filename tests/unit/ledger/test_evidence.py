@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from ledger_sealing import LOG_ORIGIN, Shard, fixed_key, sealed_shard
+from tests.helpers.ledger_sealing import LOG_ORIGIN, Shard, fixed_key, sealed_shard
 
 from provledger.errors import VerificationError
 from provledger.ledger.checkpoint import Checkpoint, shard_checkpoint, sign_checkpoint

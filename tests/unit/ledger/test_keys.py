@@ -5,23 +5,11 @@ from __future__ import annotations
 import base64
 
 import pytest
-from ledger_sealing import fixed_key
+from tests.helpers.ledger_sealing import fixed_key
+from tests.helpers.published_keys import GO_VKEY, SPEC_VKEY, go_signing_key
 
 from provledger.errors import VerificationError
 from provledger.ledger.keys import KeySet, SigningKey, TrustedKey, VerifierKey
-
-# The verifier key of the C2SP signed-note specification's example.
-SPEC_VKEY = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"
-# golang.org/x/mod/sumdb/note's documented example keys (PeterNeumann).
-GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
-GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
-
-
-def go_signing_key() -> SigningKey:
-    """The Go example's private key: its string is ``0x01 || seed`` in base64."""
-    material = base64.b64decode(GO_SKEY.split("+", 4)[4])
-    assert material[0] == 0x01
-    return SigningKey.from_seed("PeterNeumann", material[1:])
 
 
 def test_spec_verifier_key_parses_and_derives_its_key_id() -> None:

@@ -8,9 +8,9 @@ from functools import partial
 from itertools import pairwise
 
 import pytest
-import rfc9162_reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.helpers import rfc9162_reference as ref
 
 from provledger.errors import VerificationError
 from provledger.ledger.compact import CompactRange

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from ledger_sealing import LOG_ORIGIN, fixed_key, sealed_shard
-from test_keys import GO_SKEY, SPEC_VKEY, go_signing_key
+from tests.helpers.ledger_sealing import LOG_ORIGIN, fixed_key, sealed_shard
+from tests.helpers.published_keys import GO_SKEY, SPEC_VKEY, go_signing_key
 
 from provledger.errors import VerificationError
 from provledger.ledger.block import block_hash

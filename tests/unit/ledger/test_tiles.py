@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-import rfc9162_reference as ref
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.helpers import rfc9162_reference as ref
 
 from provledger.ledger.compact import CompactRange
 from provledger.ledger.proofs import NodeId, inclusion_proof_from

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from event_strategies import sample_event
+from tests.helpers.event_strategies import sample_event
 
 from provledger.events.canonical import canonical_event_bytes
 from provledger.events.codec import encode_record
