@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tests.helpers.sealed_ledger import connected, register, seal_blocks
 
 from provledger.anchor.growth import ForkDetected
@@ -386,3 +386,21 @@ async def test_a_database_whose_statement_differs_from_the_published_one_is_refu
         await a.tick()
         assert a.fork is not None
         assert "not the one published" in str(a.fork)
+
+
+async def test_a_checkpoints_record_that_is_not_a_statement_is_refused(
+    ledger: str, kafka_settings: KafkaSettings
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.require_kafka_bootstrap(), acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            kafka_settings.topic_checkpoints, b"not a note", key=ORIGIN.encode(), headers=[(SEQ_HEADER, b"7")]
+        )
+    finally:
+        await producer.stop()
+    async with anchorer(ledger, kafka_settings, []) as a:
+        await a.tick()
+        assert a.fork is not None
+        assert "newest record is not a statement" in str(a.fork)
+        await _assert_fail_closed(a, ledger, [])
