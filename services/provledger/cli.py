@@ -1,9 +1,8 @@
 """``provledger``: the one command-line entry point; the only place that reads flags.
 
 Each command parses its options and calls its implementation in :mod:`provledger.commands`,
-imported when the command runs, so ``--help`` stays fast; a command whose part is not built yet
-says so plainly instead of pretending. :func:`main` turns provledger errors into one line and an
-exit code.
+imported when the command runs, so ``--help`` stays fast. :func:`main` turns provledger errors
+into one line and an exit code.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import click
 import typer
 from rich.console import Console
 
-from provledger.errors import ConfigurationError, NotYetImplemented, ProvledgerError, ServiceUnavailable
+from provledger.errors import ConfigurationError, ProvledgerError, ServiceUnavailable
 
 app = typer.Typer(
     name="provledger",
@@ -35,13 +34,8 @@ app.add_typer(tokens_app, name="tokens")
 
 _stderr = Console(stderr=True)
 
-#: Exit codes: 1 a check failed or work failed, 2 bad usage or configuration, 3 a server did not answer,
-#: 4 the command is not built yet.
-EXIT_FAILED, EXIT_CONFIG, EXIT_UNAVAILABLE, EXIT_NOT_BUILT = 1, 2, 3, 4
-
-
-def _not_built(command: str, issue: str) -> int:
-    raise NotYetImplemented(f"`provledger {command}` is not built yet ({issue}).")
+#: Exit codes: 1 a check failed or work failed, 2 bad usage or configuration, 3 a server did not answer.
+EXIT_FAILED, EXIT_CONFIG, EXIT_UNAVAILABLE = 1, 2, 3
 
 
 @app.command()
@@ -250,7 +244,6 @@ def main(argv: list[str] | None = None) -> None:
         code = {
             ConfigurationError: EXIT_CONFIG,
             ServiceUnavailable: EXIT_UNAVAILABLE,
-            NotYetImplemented: EXIT_NOT_BUILT,
         }
         sys.exit(next((c for cls, c in code.items() if isinstance(exc, cls)), EXIT_FAILED))
     sys.exit(result if isinstance(result, int) else 0)

@@ -10,9 +10,8 @@ the adapter that meets them, with ``raise ... from exc`` so the cause is kept::
     ├── InvalidEvent         an event or record from outside cannot be accepted (dead letter / HTTP 400)
     ├── InvalidRequest       a query from outside is malformed or out of range (HTTP 400)
     ├── StaleShard           another sealer sealed this shard's next height or one of its events first
-    ├── ServiceUnavailable   a server we depend on is away or refuses us (provledger.store.unavailable)
-    │   └── Pushback         we are overloaded on purpose; retry later (HTTP 503)
-    └── NotYetImplemented    a command whose part has not been built yet
+    └── ServiceUnavailable   a server we depend on is away or refuses us (provledger.store.unavailable)
+        └── Pushback         we are overloaded on purpose; retry later (HTTP 503)
 """
 
 from __future__ import annotations
@@ -61,7 +60,3 @@ class ServiceUnavailable(ProvledgerError):
 
 class Pushback(ServiceUnavailable):
     """provledger is shedding load on purpose; the client should retry later."""
-
-
-class NotYetImplemented(ProvledgerError):
-    """A documented command whose implementation has not landed yet."""

@@ -75,7 +75,8 @@ def _start_up(data_dir: Path, *flags: str) -> Iterator[Stack]:
     pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", output)]
     try:
         assert "ready" in output, output
-        assert len(pids) == 4 + len(flags), output  # Postgres, Kafka, the sealer, the API (, the demo)
+        # Postgres, Kafka, the local TSA, the sealer, the anchorer, the API (, the demo)
+        assert len(pids) == 6 + len(flags), output
         assert all(_alive(pid) for pid in pids)
         yield Stack(process, pids, output)
     finally:

@@ -26,12 +26,14 @@ from rich.console import Console
 from rich.table import Table
 
 from provledger import logs
+from provledger.anchor.rfc3161.settings import Rfc3161Settings
 from provledger.commands.showcase import DemoShowcase
-from provledger.config import SealerSettings, StackSettings, load, masked
+from provledger.config import AnchorerSettings, SealerSettings, StackSettings, load, masked
 from provledger.errors import ServiceUnavailable
 from provledger.local import LocalServers, LocalServersSettings, local_servers
 from provledger.local.probes import run_blocking
 from provledger.local.process import ManagedProcess, free_port
+from provledger.local.tsa import LocalTsa, local_tsa
 from provledger.sealer.keyfiles import generate_key_file
 from provledger.store.db import connect
 from provledger.store.migrate import migrate_database
@@ -43,10 +45,14 @@ _log = logs.get_logger(__name__)
 
 #: Services `up` will start as child processes once their part is built; each names its issue.
 PENDING_SERVICES = {
-    "anchorer": "the anchoring issue",
+    "witnesses": "the witness issue",
 }
-#: Where, under the data directory, `up` keeps the development signing key it generates.
+#: Where, under the data directory, `up` keeps the development keys it generates.
 DEVELOPMENT_KEY = Path("keys") / "development-sealer.pem"
+DEVELOPMENT_ANCHORER_KEY = Path("keys") / "development-anchorer.pem"
+#: The local stack anchors every this many seconds (PROVLEDGER_ANCHOR_INTERVAL_S overrides), so
+#: the demo's events are timestamped while one watches; a deployment's default is 60.
+LOCAL_ANCHOR_INTERVAL_S = 10
 #: How long a service may take to report ready.
 SERVICE_READY_TIMEOUT_S = 90.0
 #: How often the sealed-so-far line is refreshed (printed only when it changed).
@@ -79,22 +85,48 @@ def _stop_on_signals(stop: threading.Event) -> None:
         signal.signal(sig, handler)
 
 
-def _signing_key(sealer: SealerSettings, data_dir: Path) -> Path:
-    """The configured key file, else the development key of this data directory (made once)."""
-    if sealer.signing_key_file is not None:
-        return sealer.signing_key_file
-    path = data_dir / DEVELOPMENT_KEY
+def _development_key(configured: Path | None, path: Path, name: str, what: str, variable: str) -> Path:
+    """The configured key file, else ``path``, a development key of this data directory (made once)."""
+    if configured is not None:
+        return configured
     if path.exists():
-        _console.print(f"Using the development signing key {path} (PROVLEDGER_SIGNING_KEY_FILE is not set).")
+        _console.print(f"Using the development {what} key {path} ({variable} is not set).")
     else:
-        key = generate_key_file(path, sealer.signing_key_name)
+        key = generate_key_file(path, name)
         _console.print(
-            f"Generated a development signing key at {path} (PROVLEDGER_SIGNING_KEY_FILE is not set); "
+            f"Generated a development {what} key at {path} ({variable} is not set); "
             f"it is reused by later runs. Verifier key: {key.verifier.verifier_key_string()}\n"
-            "For anything but local use, create a key with `provledger keys generate` and set "
-            "PROVLEDGER_SIGNING_KEY_FILE."
+            f"For anything but local use, create a key with `provledger keys generate` and set {variable}."
         )
-    return path
+    return path.resolve()
+
+
+@dataclass(frozen=True)
+class Anchoring:
+    """What the anchorer `up` starts is given: its key, and the TSAs it timestamps with."""
+
+    key_file: Path
+    tsa_urls: str
+    tsa_roots: Path
+    local_tsa: LocalTsa | None = None
+
+
+def _anchoring(data_dir: Path, children: contextlib.ExitStack) -> Anchoring:
+    """The anchorer's key and TSAs: the configured ones, else a development key and a local TSA.
+
+    The local TSA (``openssl ts`` behind HTTP, :mod:`provledger.local.tsa`) keeps its throwaway CA
+    under the data directory, so tokens from earlier runs still verify against the same roots.
+    """
+    anchorer = load(AnchorerSettings)
+    key_file = _development_key(
+        anchorer.anchorer_key_file, data_dir / DEVELOPMENT_ANCHORER_KEY, anchorer.anchorer_key_name,
+        "anchorer", "PROVLEDGER_ANCHORER_KEY_FILE",
+    )  # fmt: skip
+    tsas = load(Rfc3161Settings)
+    if tsas.tsa_urls and tsas.tsa_roots_file is not None:
+        return Anchoring(key_file, tsas.tsa_urls, tsas.tsa_roots_file)
+    tsa = children.enter_context(local_tsa(data_dir / "tsa", data_dir / "logs" / "tsa.log"))
+    return Anchoring(key_file, tsa.url, tsa.roots_file, tsa)
 
 
 def _readyz(port: int) -> Callable[[], None]:
@@ -106,11 +138,17 @@ def _readyz(port: int) -> Callable[[], None]:
 
 
 def _services(
-    servers: LocalServers, stack: StackSettings, sealer: SealerSettings, key_file: Path, demo: bool
+    servers: LocalServers,
+    stack: StackSettings,
+    sealer: SealerSettings,
+    key_file: Path,
+    anchoring: Anchoring,
+    demo: bool,
 ) -> list[Service]:
     """The built services, in start order, configured for these servers."""
     metrics_port = free_port() if "PROVLEDGER_METRICS_PORT" not in os.environ else sealer.metrics_port
     api_port = stack.api_port or free_port()
+    anchorer_port = free_port()
     servers_env = {
         "PROVLEDGER_DATABASE_URL": servers.database_url,
         "PROVLEDGER_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
@@ -128,6 +166,23 @@ def _services(
             show=f"metrics http://127.0.0.1:{metrics_port}/metrics",
         ),
         Service(
+            "anchorer",
+            ["anchorer"],
+            servers_env
+            | {
+                "PROVLEDGER_ANCHORER_KEY_FILE": str(anchoring.key_file),
+                "PROVLEDGER_ANCHOR_KINDS": "rfc3161",
+                "PROVLEDGER_TSA_URLS": anchoring.tsa_urls,
+                "PROVLEDGER_TSA_ROOTS_FILE": str(anchoring.tsa_roots),
+                "PROVLEDGER_METRICS_PORT": str(anchorer_port),
+                "PROVLEDGER_ANCHOR_INTERVAL_S": os.environ.get(
+                    "PROVLEDGER_ANCHOR_INTERVAL_S", str(LOCAL_ANCHOR_INTERVAL_S)
+                ),
+            },
+            ready=_readyz(anchorer_port),
+            show=f"RFC 3161 timestamps from {anchoring.tsa_urls}, metrics http://127.0.0.1:{anchorer_port}/metrics",
+        ),
+        Service(
             "api",
             ["api"],
             api_env,
@@ -142,7 +197,10 @@ def _services(
 
 
 def _describe(
-    servers: LocalServers, data_dir: Path, running: dict[str, tuple[Service, ManagedProcess]]
+    servers: LocalServers,
+    anchoring: Anchoring,
+    data_dir: Path,
+    running: dict[str, tuple[Service, ManagedProcess]],
 ) -> Table:
     table = Table(title="provledger is up", show_header=False, title_justify="left")
     table.add_column(style="bold")
@@ -153,6 +211,12 @@ def _describe(
     kafka_pid = f" (pid {servers.kafka.process.pid})" if servers.kafka and servers.kafka.process else ""
     table.add_row("Postgres", f"{servers.database_url}  [{servers.database_source}]{postgres_pid}")
     table.add_row("Kafka", f"{servers.kafka_bootstrap}  [{servers.kafka_source}]{kafka_pid}")
+    if anchoring.local_tsa is not None and anchoring.local_tsa.process is not None:
+        table.add_row(
+            "TSA",
+            f"{anchoring.local_tsa.url}  [local openssl ts, roots {anchoring.tsa_roots}] "
+            f"(pid {anchoring.local_tsa.process.pid})",
+        )
     for name, (service, process) in running.items():
         table.add_row(
             name.capitalize(), f"running (pid {process.pid}), {service.show}, log {process.log_path}"
@@ -233,13 +297,17 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
         _log.info("migrations applied", applied=[f"{m.version:04d}_{m.name}" for m in applied])
         _console.status("").stop()
         sealer = load(SealerSettings)
-        key_file = _signing_key(sealer, settings.data_dir).resolve()
-        services = _services(servers, settings, sealer, key_file, demo)
+        key_file = _development_key(
+            sealer.signing_key_file, settings.data_dir / DEVELOPMENT_KEY, sealer.signing_key_name,
+            "signing", "PROVLEDGER_SIGNING_KEY_FILE",
+        )  # fmt: skip
+        anchoring = _anchoring(settings.data_dir, children)
+        services = _services(servers, settings, sealer, key_file, anchoring, demo)
         running = {
             service.name: (service, _start(service, settings.data_dir / "logs", children))
             for service in services
         }
-        _console.print(_describe(servers, settings.data_dir, running))
+        _console.print(_describe(servers, anchoring, settings.data_dir, running))
         _console.print("ready", style="bold green")
         progress = _Progress(servers.database_url)
         showcase = None
