@@ -6,22 +6,14 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
-from tests.helpers.sealed_ledger import connected, register, seal_blocks
+from tests.helpers.sealed_ledger import register, seal_blocks
 
 from provledger.events.rows import SealedBlock
 from provledger.ledger.keys import SigningKey
 
 KEY = SigningKey.generate("audit.test/cli")
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    async with connected(database_url) as connection:
-        yield connection
 
 
 def _audit(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,12 +6,11 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-from tests.helpers.sealed_ledger import START_US, connected, register, seal_blocks
+from tests.helpers.sealed_ledger import START_US, register, seal_blocks
 
 from provledger.audit import audit_ledger
 from provledger.errors import ConfigurationError, VerificationError
@@ -29,12 +28,6 @@ from provledger.store.keys import (
 
 OLD = SigningKey.generate("audit.test/sealer")
 NEW = SigningKey.generate("audit.test/sealer")
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    async with connected(database_url) as connection:
-        yield connection
 
 
 async def test_the_new_key_takes_over_from_the_given_height(conn: asyncpg.Connection) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -45,15 +44,6 @@ from provledger.store.lineage import (
 from provledger.store.walk import walk_lineage
 
 Node = ArtifactKey | str
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -23,17 +22,9 @@ LEDGER_TABLES = [
     "checkpoints",
     "checkpoint_heads",
     "anchor_receipts",
+    "anchorer_keys",
     "shard_checkpoints",
 ]
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 async def test_applying_twice_is_a_no_op(database_url: str, conn: asyncpg.Connection) -> None:

@@ -11,16 +11,13 @@ import hashlib
 import json
 import re
 import uuid
-from pathlib import Path
 
-import pytest
 from tests.helpers.sealer_harness import (
     SealerWorker,
     check_ledger,
     direct_sealer,
     events_of_run,
     fetchval,
-    new_worker,
     produce,
     produce_batches,
     read_topic,
@@ -44,11 +41,6 @@ def _headers(letter: object) -> dict[str, str]:
 def _metric(text: str, name: str) -> float:
     """The sum of a metric's samples in the Prometheus text exposition."""
     return sum(float(v) for v in re.findall(rf"^{re.escape(name)}(?:\{{[^}}]*\}})? (\S+)$", text, re.M))
-
-
-@pytest.fixture
-def worker(tmp_path: Path, database_url: str, kafka_settings: KafkaSettings) -> SealerWorker:
-    return new_worker(tmp_path, database_url, kafka_settings)
 
 
 async def test_a_record_postgres_refuses_is_dead_lettered_and_the_worker_seals_on(

@@ -6,14 +6,11 @@ import asyncio
 import re
 import time
 import uuid
-from pathlib import Path
 
-import pytest
 from tests.helpers.sealer_harness import (
     SealerWorker,
     check_ledger,
     events_of_run,
-    new_worker,
     openlineage_run_event,
     produce,
     produce_batches,
@@ -24,11 +21,6 @@ from tests.helpers.sealer_harness import (
 from provledger.config import KafkaSettings
 from provledger.events import encode_record
 from provledger.events.openlineage import from_openlineage
-
-
-@pytest.fixture
-def worker(tmp_path: Path, database_url: str, kafka_settings: KafkaSettings) -> SealerWorker:
-    return new_worker(tmp_path, database_url, kafka_settings)
 
 
 def _metric(text: str, name: str, **labels: str) -> float:

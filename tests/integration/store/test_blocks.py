@@ -7,7 +7,6 @@ import hashlib
 import itertools
 import random
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -27,15 +26,6 @@ LOG_ORIGIN = "test.example/ledger"
 KEY = SigningKey.generate("test.example/ledger")
 DATASET = ArtifactKey("s3://lake", "imagenet", "sha256:" + "ab" * 32, "dataset")
 MODEL = ArtifactKey("models", "resnet", "sha256:" + "cd" * 32, "model")
-
-
-@pytest.fixture
-async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 def _events(count: int, first_offset: int, outputs: tuple[ArtifactKey, ...] = (MODEL,)) -> list[EventRow]:
