@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from provledger.config import KafkaSettings
 from provledger.events import ArtifactRef, Event, EventType, Job, Run, encode_record
 from provledger.events.canonical import event_leaf_hash
-from provledger.ledger.block import GENESIS_PREV_HASH, BlockHeader, block_hash, verify_chain
+from provledger.ledger.block import BlockHeader, block_hash, verify_chain
 from provledger.ledger.block import verify_header_signature as verify_signature
 from provledger.ledger.checkpoint import open_checkpoint
 from provledger.ledger.keys import KeySet, SigningKey
@@ -214,7 +214,7 @@ async def _check_shard(conn: asyncpg.Connection, shard: int, keyset: KeySet, rng
     )
     headers = [BlockHeader.from_bytes(bytes(b["header"])) for b in blocks]
     assert [h.height for h in headers] == list(range(len(headers))), "heights are not 0, 1, 2, ..."
-    assert headers[0].prev_block_hash == GENESIS_PREV_HASH
+    assert headers[0].prev_block_hash == bytes(32)  # the genesis link
     verify_chain(headers)
     for row, header in zip(blocks, headers, strict=True):
         assert bytes(row["block_hash"]) == block_hash(header)

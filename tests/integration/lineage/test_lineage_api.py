@@ -24,7 +24,7 @@ from tests.helpers.lineage_graph import (
 )
 
 from provledger.api.lineage import TRUNCATED_HEADER, router
-from provledger.api.problems import PROBLEM_MEDIA_TYPE, install_handlers
+from provledger.api.problems import install_handlers
 from provledger.config import ApiSettings, load
 
 UNKNOWN_RUN = "00000000-0000-4000-8000-00000000ffff"
@@ -68,7 +68,7 @@ async def ok(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
 async def problem(client: httpx.AsyncClient, path: str, status: int, **params: Any) -> dict[str, Any]:
     response = await client.get(path, params=params)
     assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.headers["content-type"] == "application/problem+json"  # RFC 9457 section 3
     body: dict[str, Any] = response.json()
     assert set(body) >= {"type", "title", "status", "detail"}
     assert body["status"] == status

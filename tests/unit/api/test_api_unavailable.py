@@ -12,7 +12,7 @@ from asyncpg import exceptions as pg
 from fastapi import FastAPI, Request
 
 from provledger.api.conn import connection
-from provledger.api.problems import PROBLEM_MEDIA_TYPE, RETRY_AFTER_S, install_handlers
+from provledger.api.problems import RETRY_AFTER_S, install_handlers
 
 
 class FakeConn:
@@ -77,7 +77,7 @@ async def _get(pool: FakePool) -> httpx.Response:
 async def test_an_unavailable_database_is_503_with_what_to_do(pool: FakePool, says: str) -> None:
     response = await _get(pool)
     assert response.status_code == 503
-    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.headers["content-type"] == "application/problem+json"  # RFC 9457 section 3
     assert response.headers["retry-after"] == str(RETRY_AFTER_S)
     body = response.json()
     assert body["type"] == "/problems/unavailable"

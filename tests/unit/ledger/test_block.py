@@ -50,7 +50,7 @@ def test_canonical_bytes_follow_the_documented_layout() -> None:
     assert data[:6] == b"PLBH\x00\x01"
     assert data[6:22] == LOG_ID
     assert data[22:26] == (7).to_bytes(4, "big")
-    assert data[34:66] == GENESIS_PREV_HASH
+    assert data[34:66] == bytes(32)  # the genesis block links to 32 zero bytes
     assert data[98:106] == (4).to_bytes(8, "big")
     assert data[158:166] == T0.to_bytes(8, "big", signed=True)
     assert data[182:] == b"\xaa\xbb\xcc\xdd"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
+from tests.helpers import rfc9162_reference as ref
 from tests.helpers.ledger_sealing import LOG_ORIGIN, fixed_key, sealed_shard
-from tests.helpers.published_keys import GO_SKEY, SPEC_VKEY, go_signing_key
+from tests.helpers.published_keys import SPEC_VKEY, go_signing_key
 
 from provledger.errors import VerificationError
 from provledger.ledger.block import block_hash
@@ -19,7 +22,6 @@ from provledger.ledger.checkpoint import (
 )
 from provledger.ledger.cosignature import CosignatureVerifier, cosign, cosignature_timestamp, cosigner
 from provledger.ledger.keys import VerifierKey
-from provledger.ledger.merkle import leaf_hash, root
 from provledger.ledger.note import open_note, parse_note, sign_note
 
 SPEC_NOTE = (
@@ -34,7 +36,6 @@ GO_NOTE = (
     GO_TEXT + "\n\u2014 PeterNeumann "
     "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
 )
-assert GO_SKEY  # the Go vector's key, decoded by go_signing_key
 
 
 def test_spec_example_note_verifies() -> None:
@@ -139,7 +140,9 @@ def test_malformed_checkpoints_are_rejected(text: str, message: str) -> None:
 def test_shard_checkpoint_names_the_shard_log() -> None:
     shard = sealed_shard(fixed_key(), shard=3)
     checkpoint = shard_checkpoint(LOG_ORIGIN, shard.headers[-1])
-    assert checkpoint == Checkpoint(f"{LOG_ORIGIN}/shard/3", shard.tree.size, shard.tree.root())
+    # Size and root of every event sealed so far, by the RFC 9162 reference, not the sealing tree.
+    leaves = [hashlib.sha256(b"\x00" + event).digest() for event in shard.events]
+    assert checkpoint == Checkpoint(f"{LOG_ORIGIN}/shard/3", len(shard.events), ref.mth(leaves))
 
 
 def test_heads_checkpoint_commits_to_every_shard_head() -> None:
@@ -151,7 +154,13 @@ def test_heads_checkpoint_commits_to_every_shard_head() -> None:
     checkpoint = heads_checkpoint(LOG_ORIGIN, heads)
     assert checkpoint.size == 2
     assert checkpoint.extensions[0].startswith("shard 1 0 ")
-    assert checkpoint.root == root([leaf_hash(h.leaf_bytes()) for h in sorted(heads, key=lambda h: h.shard)])
+    # RFC 9162 leaves of the documented head layout, written out byte by byte, in shard order.
+    leaves = [
+        b"PLSH" + b"\x01" + shard.to_bytes(4, "big") + height.to_bytes(8, "big") + head_hash
+        for shard, height, head_hash in sorted((h.shard, h.height, h.block_hash) for h in heads)
+    ]
+    assert [len(leaf) for leaf in leaves] == [49, 49]
+    assert checkpoint.root == ref.mth([hashlib.sha256(b"\x00" + leaf).digest() for leaf in leaves])
     opened = open_checkpoint(sign_checkpoint(checkpoint, [key]), [key.verifier])
     assert shard_heads(opened) == tuple(sorted(heads, key=lambda h: h.shard))
 

@@ -19,13 +19,13 @@ from collections.abc import Callable, Sequence
 
 import asyncpg
 import pytest
+from tests.helpers import rfc9162_reference as ref
 
 from provledger.errors import StaleShard
 from provledger.events.rows import EventRow, SealedBlock, ShardState, TileRow
 from provledger.ledger.block import BlockHeader, verify_chain
 from provledger.ledger.compact import CompactRange
 from provledger.ledger.keys import SigningKey
-from provledger.ledger.merkle import root
 from provledger.ledger.tiles import partial_tile_coordinates
 from provledger.sealer import core
 from provledger.sealer.core import Prepared, Sealer, SealerOptions
@@ -108,7 +108,7 @@ class FakeStore:
         verify_chain(headers)
         leaves = [event.leaf_hash for event in self.sealed(shard)]
         for header in headers:
-            assert header.log_root == root(leaves[: header.tree_size])
+            assert header.log_root == ref.mth(leaves[: header.tree_size])
         for block in self.blocks[shard]:
             assert all(
                 block.header.first_offset <= e.source_offset <= block.header.last_offset for e in block.events

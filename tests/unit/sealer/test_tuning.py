@@ -22,4 +22,7 @@ def test_collect_garbage_less_often_raises_thresholds_and_freezes_what_is_alive(
     probe = json.loads(result.stdout)
     assert probe["before"] == [700, 10, 10]  # CPython's defaults: the probe really changed something
     assert tuple(probe["after"]) == GC_THRESHOLDS
+    # Less often means higher: the youngest generation waits for far more allocations than before.
+    assert probe["after"][0] >= 100 * probe["before"][0]
+    assert all(after >= before for after, before in zip(probe["after"], probe["before"], strict=True))
     assert probe["frozen"] > 1000  # the imported modules' objects, out of the collector's view
