@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
 import socket
 
 import asyncpg
 import pytest
 from asyncpg import exceptions as pg
 
-import provledger.store.unavailable
 from provledger.errors import Pushback, ServiceUnavailable, StaleShard
 from provledger.store.unavailable import (
     UNAVAILABLE_SQLSTATE_CLASSES,
@@ -147,9 +145,3 @@ def test_any_other_error_and_a_converted_one_pass_through_unchanged(exc: Excepti
     with pytest.raises(type(exc)) as caught, unavailable_as_service_error("cannot read the ledger database"):
         raise exc
     assert caught.value is exc
-
-
-def test_the_module_examples_run() -> None:
-    failed, attempted = doctest.testmod(provledger.store.unavailable)
-    assert attempted
-    assert not failed
