@@ -4,7 +4,7 @@ fastavro's generic writer spends most of its time resolving unions and walking t
 this writer knows the one layout shared by ``provledger.events.Event`` v1 and
 ``provledger.canonical.CanonicalEvent`` v1 and is about 2.5x faster, which is what lets the
 emitter keep up with the broker. It MUST produce exactly the bytes fastavro produces under
-those schemas: ``tests/unit/events/test_binary.py`` cross-checks the two with hypothesis, and
+those schemas: ``tests/unit/events/test_events_binary.py`` cross-checks the two with hypothesis, and
 fails the day a schema changes without this module following.
 
 SPEC (Avro 1.11 "Binary Encoding"): ``long`` is a zig-zag varint; ``string`` and ``bytes`` are a

@@ -6,7 +6,7 @@ map anywhere; ``leaf_hash = SHA-256(0x00 || canonical_event_bytes)`` (RFC 9162 s
 
 An event decoded from an Avro batch, mapped from OpenLineage JSON or built by the SDK is the
 same :class:`~provledger.events.model.Event` value, and :class:`Event` keeps attributes sorted,
-so the bytes depend on the event alone. ``tests/vectors/canonical_events.json`` pins them.
+so the bytes depend on the event alone. ``tests/unit/events/test_events_binary.py`` pins them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def canonical_event_bytes(event: Event) -> bytes:
     """The bytes the ledger hashes for ``event``.
 
     The v1 canonical layout is field for field the v1 event layout, so the fast writer serves
-    both; ``tests/unit/events/test_binary.py`` checks its output against fastavro under the
+    both; ``tests/unit/events/test_events_binary.py`` checks its output against fastavro under the
     canonical schema itself.
     """
     return event_body(event)

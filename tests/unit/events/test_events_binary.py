@@ -1,14 +1,15 @@
-"""The hand-written Avro writer gives exactly fastavro's bytes under both v1 layouts."""
+"""The hand-written Avro writer gives exactly fastavro's bytes under both v1 layouts; v1 bytes are pinned."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import pytest
 from fastavro import schemaless_writer
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.helpers.event_strategies import events
+from tests.helpers.event_strategies import events, sample_event
 
 from provledger.events.binary import zigzag_varint
 from provledger.events.canonical import canonical_event_bytes
@@ -44,3 +45,16 @@ def test_zigzag_varint_matches_the_avro_spec(value: int, encoded: str) -> None:
 @settings(max_examples=100, deadline=None)
 def test_zigzag_varint_is_fastavros_long(value: int) -> None:
     assert zigzag_varint(value) == _fastavro("long", value)
+
+
+#: The leaf hash of ``sample_event()``'s 378 canonical bytes, computed once with fastavro under the
+#: v1 canonical schema: a change of the canonical encoding (of the writer or of the schema files
+#: together) changes every leaf ever sealed, so it must fail here rather than pass both sides above.
+SAMPLE_LEAF_HASH = "55e05dded7d2c0a07bcfa0f7db635af3f0b75f569cc612d273499cd4ace92cab"
+
+
+def test_the_v1_canonical_bytes_of_a_fixed_event_are_pinned() -> None:
+    body = canonical_event_bytes(sample_event())
+    assert len(body) == 378
+    assert body.startswith(b"H01938a6e-7c00-7abc-8def-0123456789ab")  # string: zig-zag length 36, then UTF-8
+    assert hashlib.sha256(b"\x00" + body).hexdigest() == SAMPLE_LEAF_HASH  # RFC 9162 leaf hash
