@@ -6,7 +6,6 @@ with the sealer's own :class:`ShardLog` and written with ``write_block``, as the
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 import uuid
@@ -32,6 +31,7 @@ from provledger.sealer.intake import accept
 from provledger.sealer.shardlog import ShardLog
 from provledger.store.blocks import ensure_shard, load_head, write_block
 from provledger.store.keys import register_key
+from tests.helpers.processes import wait_until_ok
 
 LOG_ORIGIN = "api.test/ledger"
 KEY = SigningKey.generate(LOG_ORIGIN)
@@ -166,18 +166,7 @@ class ApiProcess:
         )
 
     async def _wait_ready(self, timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        async with self.client(timeout_s=2) as client:
-            while time.monotonic() < deadline:
-                if self.process.exit_code() is not None:
-                    raise AssertionError(f"the API exited early:\n{self.process.log_tail()}")
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"the API did not answer in {timeout_s} s:\n{self.process.log_tail()}")
+        await wait_until_ok(self.process, f"{self.url}/healthz", timeout_s=timeout_s, poll_s=0.1)
 
 
 @asynccontextmanager

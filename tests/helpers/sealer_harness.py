@@ -46,6 +46,7 @@ from provledger.sealer.pgstore import PoolShardStore
 from provledger.store.db import create_pool
 from provledger.store.keys import load_keyset, register_key
 from provledger.store.tiles import consistency_proof, inclusion_proof
+from tests.helpers.processes import wait_until_ok
 
 PRODUCER = "https://provledger.test/sealer-tests"
 DATASET = ArtifactRef("s3://lake", "imagenet", "sha256:" + "ab" * 32, "dataset")
@@ -281,18 +282,7 @@ class SealerWorker:
     async def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         """Wait for /readyz to answer 200; fail with the worker's log if it exits or never does."""
         assert self.process is not None
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient(timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self.process.exit_code() is not None:
-                    raise AssertionError(f"sealer exited early:\n{self.process.log_tail()}")
-                try:
-                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise AssertionError(f"sealer not ready in {timeout_s} s:\n{self.process.log_tail()}")
+        await wait_until_ok(self.process, f"{self.url}/readyz", timeout_s=timeout_s, poll_s=0.2)
 
     async def metrics(self) -> str:
         async with httpx.AsyncClient(timeout=5) as client:

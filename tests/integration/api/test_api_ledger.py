@@ -7,20 +7,11 @@ import itertools
 from pathlib import Path
 
 import asyncpg
-from tests.helpers.api_harness import (
-    KEY,
-    LOG_ORIGIN,
-    api_settings,
-    assert_problem,
-    client_for,
-    events,
-    make_tokens,
-    seal,
-)
+from tests.helpers.api_harness import KEY, api_settings, assert_problem, client_for, events, make_tokens, seal
 
 from provledger.config import KafkaSettings
 from provledger.ledger.block import block_hash
-from provledger.ledger.checkpoint import open_checkpoint, shard_checkpoint
+from provledger.ledger.checkpoint import Checkpoint, open_checkpoint
 from provledger.ledger.keys import SigningKey
 from provledger.ledger.merkle import verify_consistency
 from provledger.store.keys import register_key
@@ -64,8 +55,9 @@ async def test_shards_blocks_consistency_and_keys(
         assert _b64(block["header"]) == headers[2].to_bytes()
         assert _b64(block["block_hash"]) == block_hash(headers[2])
         assert block["tree_size"] == 210
-        assert open_checkpoint(block["checkpoint"], [KEY.verifier]) == shard_checkpoint(
-            LOG_ORIGIN, headers[2]
+        # C2SP tlog-checkpoint of shard 0's log at block 2: origin, size and root written out.
+        assert open_checkpoint(block["checkpoint"], [KEY.verifier]) == Checkpoint(
+            "api.test/ledger/shard/0", 210, headers[2].log_root
         )
 
         sizes = [h.tree_size for h in headers]

@@ -9,16 +9,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from tests.helpers.api_harness import (
-    KEY,
-    LOG_ORIGIN,
-    api_settings,
-    assert_problem,
-    client_for,
-    events,
-    make_tokens,
-    seal,
-)
+from tests.helpers.api_harness import KEY, api_settings, assert_problem, client_for, events, make_tokens, seal
 
 from provledger.config import KafkaSettings
 from provledger.ledger.checkpoint import Checkpoint, open_checkpoint
@@ -58,7 +49,7 @@ async def _checkpoint(client: httpx.AsyncClient) -> Checkpoint:
     assert response.headers["content-type"].startswith("text/plain")
     assert response.headers["cache-control"] == "no-cache"
     checkpoint = open_checkpoint(response.text, [KEY.verifier])
-    assert checkpoint.origin == f"{LOG_ORIGIN}/shard/0"
+    assert checkpoint.origin == "api.test/ledger/shard/0"  # the harness log origin, then /shard/<n>
     return checkpoint
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
+from tests.helpers.emit_consume import consume
 
 from provledger.config import KafkaSettings
 from provledger.local import LocalServers, local_servers
@@ -37,22 +37,7 @@ async def test_records_round_trip_through_the_broker(kafka_settings: KafkaSettin
     finally:
         await producer.stop()
 
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=f"{topic}.test",
-    )
-    await consumer.start()
-    received: list[tuple[bytes | None, bytes | None]] = []
-    try:
-        deadline = time.monotonic() + 30
-        while len(received) < len(sent) and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=500)
-            received += [(r.key, r.value) for records in batches.values() for r in records]
-    finally:
-        await consumer.stop()
+    received = await consume(bootstrap, topic, len(sent), lambda value: 1)
     assert sorted(received) == sorted(sent)
     for key in {k for k, _ in sent}:  # one key, one partition: order kept
         assert [v for k, v in received if k == key] == [v for k, v in sent if k == key]
