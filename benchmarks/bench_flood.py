@@ -31,10 +31,10 @@ from aiokafka import AIOKafkaProducer
 from bench_seal import bench_servers, create_database, create_topic, emit, sealer, wait_sealed
 from provledger.config import SealerSettings, load
 from provledger.events.codec import batch_header
+from provledger.keyfiles import generate_key_file
 from provledger.local import LocalServers
 from provledger.local.probes import run_blocking
 from provledger.sealer.deadletter import max_request_bytes
-from provledger.sealer.keyfiles import generate_key_file
 from report import Figure, print_figures, write_summary
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "flood.json"

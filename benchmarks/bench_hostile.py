@@ -115,10 +115,10 @@ from hostile_inputs import (
 )
 from provledger.config import ApiSettings, KafkaSettings, SealerSettings, load
 from provledger.events.model import Run
+from provledger.keyfiles import generate_key_file
 from provledger.local import LocalServers
 from provledger.local.probes import run_blocking
 from provledger.local.process import ManagedProcess, free_port
-from provledger.sealer.keyfiles import generate_key_file
 from report import Figure, write_summary
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "hostile.json"

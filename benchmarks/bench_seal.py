@@ -55,10 +55,10 @@ from cpu import CpuMeter
 from provledger.config import KafkaSettings, SealerSettings, load
 from provledger.emit import Emitter
 from provledger.events import ArtifactRef, Event, EventType, Job, Run
+from provledger.keyfiles import generate_key_file
 from provledger.local import LocalServers, local_servers
 from provledger.local.probes import run_blocking
 from provledger.local.process import free_port
-from provledger.sealer.keyfiles import generate_key_file
 from provledger.store.migrate import migrate_database
 from report import Figure, print_figures, write_summary
 from seal_baseline import copy_loop

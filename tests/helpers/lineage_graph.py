@@ -20,12 +20,12 @@ from datetime import datetime
 
 import asyncpg
 
+from provledger.events.model import time_from_micros
 from provledger.events.rows import ArtifactKey, EventRow
 from provledger.ledger.keys import SigningKey
 from provledger.ledger.merkle import leaf_hash
 from provledger.sealer.shardlog import ShardLog
 from provledger.store.blocks import ensure_shard, load_head, write_block
-from provledger.store.records import from_micros
 
 LOG_ORIGIN = "test.example/lineage"
 KEY = SigningKey.from_seed("test.example/lineage", b"\x07" * 32)
@@ -98,6 +98,6 @@ async def seal_demo_graph(conn: asyncpg.Connection) -> DemoGraph:
     await conn.execute(
         "INSERT INTO lineage_edges (relation, run_id, artifact_id, source_artifact, event_id, recorded_at) "
         "VALUES ('derived_from', NULL, $1, $2, $3, $4)",
-        ids[MODEL_2], ids[CKPT_2], train_2.event_id, from_micros(T3),
+        ids[MODEL_2], ids[CKPT_2], train_2.event_id, time_from_micros(T3),
     )  # fmt: skip
-    return DemoGraph(ids, (from_micros(T1), from_micros(T2), from_micros(T3)))
+    return DemoGraph(ids, (time_from_micros(T1), time_from_micros(T2), time_from_micros(T3)))

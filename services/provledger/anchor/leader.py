@@ -16,6 +16,7 @@ import asyncpg
 
 from provledger import logs
 from provledger.store.db import connect
+from provledger.store.locks import holds_advisory_lock, try_advisory_lock
 from provledger.store.unavailable import is_unavailable
 
 #: Advisory lock key, by name: hashtext() of it, one per database, so one per ledger.
@@ -39,9 +40,7 @@ class Leadership:
         try:
             if self._conn is None or self._conn.is_closed():
                 self._conn = await connect(self.dsn)
-            taken: bool = await self._conn.fetchval(
-                "SELECT pg_try_advisory_lock(hashtext($1))", self.lock_name, timeout=QUERY_TIMEOUT_S
-            )
+            taken = await try_advisory_lock(self._conn, self.lock_name, QUERY_TIMEOUT_S)
         except Exception as exc:
             if not is_unavailable(exc):
                 raise
@@ -55,12 +54,7 @@ class Leadership:
         if self._conn is None or self._conn.is_closed():
             return False
         try:
-            held: bool = await self._conn.fetchval(
-                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND pid = pg_backend_pid() AND objid = hashtext($1)::oid)",
-                self.lock_name,
-                timeout=QUERY_TIMEOUT_S,
-            )
+            held = await holds_advisory_lock(self._conn, self.lock_name, QUERY_TIMEOUT_S)
         except Exception as exc:
             if not is_unavailable(exc):
                 raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from provledger.anchor.app import run_anchorer
 from provledger.config import AnchorerSettings, load
-from provledger.sealer.keyfiles import load_signing_key
+from provledger.keyfiles import load_signing_key
 
 
 def anchorer_command() -> int:

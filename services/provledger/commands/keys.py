@@ -10,12 +10,12 @@ from rich.console import Console
 
 from provledger.config import SealerSettings, load
 from provledger.errors import ConfigurationError
+from provledger.events.model import time_from_micros
+from provledger.keyfiles import generate_key_file, load_signing_key
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.core import now_micros
-from provledger.sealer.keyfiles import generate_key_file, load_signing_key
 from provledger.store.db import create_pool
 from provledger.store.keys import Rotation, only_shard, rotate_key, rotation_point_at_height
-from provledger.store.records import from_micros
 
 
 def generate_command(out: Path, name: str) -> int:
@@ -40,7 +40,7 @@ def rotate_command(
     settings = load(SealerSettings)
     key = load_signing_key(key_file, name or settings.signing_key_name)
     rotation = asyncio.run(_rotate(settings.require_database_url(), key, from_height, shard))
-    start = from_micros(rotation.key.valid_from).isoformat()
+    start = time_from_micros(rotation.key.valid_from).isoformat()
     retired = rotation.retired.verifier_key_string() if rotation.retired else "none (first key)"
     echo = Console(highlight=False, soft_wrap=True).print
     echo(f"signing key {key.verifier.verifier_key_string()}\nsigns every block sealed from {start} on")

@@ -30,11 +30,11 @@ from provledger.anchor.rfc3161.settings import Rfc3161Settings
 from provledger.commands.showcase import DemoShowcase
 from provledger.config import AnchorerSettings, SealerSettings, StackSettings, load, masked
 from provledger.errors import ServiceUnavailable
+from provledger.keyfiles import generate_key_file
 from provledger.local import LocalServers, LocalServersSettings, local_servers
 from provledger.local.probes import run_blocking
 from provledger.local.process import ManagedProcess, free_port
 from provledger.local.tsa import LocalTsa, local_tsa
-from provledger.sealer.keyfiles import generate_key_file
 from provledger.store.db import connect
 from provledger.store.migrate import migrate_database
 from provledger.store.totals import sealed_per_shard

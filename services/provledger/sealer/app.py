@@ -24,11 +24,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from provledger import logs
 from provledger.config import SealerSettings, masked
 from provledger.events import compiled
+from provledger.keyfiles import load_signing_key
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.core import Prepared, Sealer, SealerOptions, now_micros
 from provledger.sealer.deadletter import KafkaDeadLetters, max_request_bytes
 from provledger.sealer.intake import SourceRecord
-from provledger.sealer.keyfiles import load_signing_key
 from provledger.sealer.metrics import SealerMetrics
 from provledger.sealer.pgstore import PoolShardStore
 from provledger.sealer.pipeline import GroupCommitter

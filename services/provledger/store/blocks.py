@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncpg
 
 from provledger.errors import StaleShard
+from provledger.events.model import time_from_micros
 from provledger.events.rows import SealedBlock, ShardState
 from provledger.ledger.block import GENESIS_PREV_HASH
 from provledger.ledger.proofs import range_nodes
 from provledger.ledger.tiles import partial_tile_coordinates
 from provledger.store.artifacts import ArtifactIds, Key, artifact_ids
 from provledger.store.db import Conn
-from provledger.store.records import from_micros
 from provledger.store.tiles import read_nodes, read_tiles
 
 
@@ -88,7 +88,7 @@ async def write_block(
                 columns=["event_id", "shard", "leaf_index", "height", "leaf_hash", "canonical", "event_time",
                          "event_type", "run_id", "job_namespace", "job_name", "source_offset"],
                 records=[(e.event_id, block.shard, first_leaf + i, header.height, e.leaf_hash, e.canonical,
-                          from_micros(e.event_time), e.event_type, e.run_id, e.job_namespace, e.job_name,
+                          time_from_micros(e.event_time), e.event_type, e.run_id, e.job_namespace, e.job_name,
                           e.source_offset) for i, e in enumerate(block.events)],
             )  # fmt: skip
             await conn.copy_records_to_table(
@@ -123,7 +123,7 @@ async def _insert_block(conn: Conn, block: SealedBlock) -> None:
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         block.shard, h.height, block.block_hash, h.prev_block_hash, block.header_bytes, block.signature,
         h.key_id, h.batch_root, h.tree_size, h.log_root, h.first_offset, h.last_offset, h.event_count,
-        from_micros(h.min_event_time), from_micros(h.max_event_time), from_micros(h.sealed_at),
+        time_from_micros(h.min_event_time), time_from_micros(h.max_event_time), time_from_micros(h.sealed_at),
     )  # fmt: skip
     await conn.execute(
         "INSERT INTO shard_checkpoints (shard, height, tree_size, note) VALUES ($1, $2, $3, $4)",
@@ -140,11 +140,11 @@ async def _insert_lineage(conn: Conn, block: SealedBlock, known: ArtifactIds) ->
             "ON CONFLICT (run_id) DO NOTHING",
             [r.run_id for r in block.runs], [r.parent_run_id for r in block.runs],
             [r.job_namespace for r in block.runs], [r.job_name for r in block.runs],
-            [from_micros(r.first_seen) for r in block.runs],
+            [time_from_micros(r.first_seen) for r in block.runs],
         )  # fmt: skip
     if not block.lineage:
         return {}
-    sealed_at = from_micros(block.header.sealed_at)
+    sealed_at = time_from_micros(block.header.sealed_at)
     ids = await artifact_ids(conn, [e.artifact for e in block.lineage], known, sealed_at)
     await conn.copy_records_to_table(
         "lineage_edges",

@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from provledger.errors import ConfigurationError
+from provledger.events.model import time_from_micros
 from provledger.ledger.keys import KeySet, TrustedKey, VerifierKey
 from provledger.store.db import Conn
-from provledger.store.records import from_micros
 
 _MICROS = "(extract(epoch FROM {0}) * 1000000)::bigint"
 
@@ -34,7 +34,7 @@ async def register_key(conn: Conn, verifier: VerifierKey, valid_from: int) -> bo
         verifier.name,
         verifier.public_key,
         verifier.verifier_key_string(),
-        from_micros(valid_from),
+        time_from_micros(valid_from),
     )
     return status == "INSERT 0 1"
 
@@ -120,7 +120,7 @@ async def rotate_key(conn: Conn, verifier: VerifierKey, valid_from: int) -> Rota
         if known is not None:
             raise ConfigurationError(
                 f"this key is already registered as {known['verifier_key']}, valid from "
-                f"{from_micros(known['valid_from']).isoformat()}; generate a new key to rotate to"
+                f"{time_from_micros(known['valid_from']).isoformat()}; generate a new key to rotate to"
             )
         newest = await conn.fetchrow(
             f"SELECT verifier_key, {_MICROS.format('valid_from')} AS valid_from FROM signing_keys "
@@ -129,18 +129,19 @@ async def rotate_key(conn: Conn, verifier: VerifierKey, valid_from: int) -> Rota
         if newest is not None and newest["valid_from"] >= valid_from:
             raise ConfigurationError(
                 f"the current key {newest['verifier_key']} is valid from "
-                f"{from_micros(newest['valid_from']).isoformat()}: the rotation point must be later"
+                f"{time_from_micros(newest['valid_from']).isoformat()}: the rotation point must be later"
             )
         late = await conn.fetchrow(
             f"SELECT shard, height, {_MICROS.format('sealed_at')} AS sealed_at FROM blocks "
             "WHERE sealed_at >= $1 ORDER BY sealed_at LIMIT 1",
-            from_micros(valid_from),
+            time_from_micros(valid_from),
         )
         if late is not None:
             raise ConfigurationError(
                 f"block {late['height']} of shard {late['shard']} was sealed at "
-                f"{from_micros(late['sealed_at']).isoformat()}, not before the rotation point "
-                f"{from_micros(valid_from).isoformat()}: its signature by the old key would stop verifying. "
+                f"{time_from_micros(late['sealed_at']).isoformat()}, not before the rotation point "
+                f"{time_from_micros(valid_from).isoformat()}: "
+                "its signature by the old key would stop verifying. "
                 "Stop every sealer, then rotate with --now or from the next height of the newest block."
             )
         await register_key(conn, verifier, valid_from)

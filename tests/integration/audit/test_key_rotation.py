@@ -15,9 +15,9 @@ from tests.helpers.sealed_ledger import START_US, register, seal_blocks
 from provledger.audit import audit_ledger
 from provledger.errors import ConfigurationError, VerificationError
 from provledger.events.rows import SealedBlock
+from provledger.keyfiles import generate_key_file
 from provledger.ledger.block import verify_header_signature
 from provledger.ledger.keys import SigningKey
-from provledger.sealer.keyfiles import generate_key_file
 from provledger.store.keys import (
     check_signing_key,
     load_keyset,

@@ -25,13 +25,12 @@ from hypothesis import strategies as st
 from provledger.events.binary import array_of, event_body, zigzag_varint
 from provledger.events.codec import batch_header
 from provledger.events.limits import MAX_TEXT_BYTES, MAX_TIME_US, MIN_TIME_US
-from provledger.events.model import ArtifactRef, Event, EventType, Job, Run
+from provledger.events.model import ArtifactRef, Event, EventType, Job, Run, time_from_micros
 from provledger.events.openlineage import RUN_EVENT_SCHEMA_URL
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.intake import SourceRecord, screen
 from provledger.sealer.shardlog import ShardLog
 from provledger.store.blocks import ensure_shard, load_head, write_block
-from provledger.store.records import from_micros
 
 KEY = SigningKey.generate("fuzz.test/ledger")
 EVENTS_TOPIC, OPENLINEAGE_TOPIC = "fuzz.events", "fuzz.openlineage"
@@ -141,7 +140,7 @@ class Ledger:
             (c.event_id, c.canonical, c.leaf_hash) for c in screened.events
         ]
         for row, candidate in zip(rows, screened.events, strict=True):
-            assert row["event_time"] == from_micros(candidate.event_time)
+            assert row["event_time"] == time_from_micros(candidate.event_time)
             assert (row["job_namespace"], row["job_name"]) == (candidate.job_namespace, candidate.job_name)
 
 

@@ -1,5 +1,7 @@
 """Signing-key files: create them safely, load them with errors that say what to do.
 
+Every service that signs reads its key the same way: the sealer its block-signing key, the
+anchorer its statement key (which MUST differ from the sealer's), the witness its cosigning key.
 Rotating to a new key is a command (:mod:`provledger.commands.keys`); this module only reads and
 writes the files.
 """
@@ -29,7 +31,7 @@ def generate_key_file(out: Path, name: str) -> SigningKey:
 
 
 def load_signing_key(path: Path, name: str) -> SigningKey:
-    """The block-signing key from a PEM file or secret mount, or an error saying what to fix."""
+    """A signing key from a PEM file or secret mount, or an error saying what to fix."""
     try:
         data = path.read_bytes()
     except OSError as exc:
