@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -45,11 +48,16 @@ def _containers() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
 
 
 def _settings_variables() -> set[str]:
-    """Every PROVLEDGER_* variable some service reads: the fields of every settings class."""
-    variables = set()
-    for value in vars(config).values():
-        if isinstance(value, type) and issubclass(value, config.ProvledgerSettings):
-            variables |= {config.ENV_PREFIX + field.upper() for field in value.model_fields}
+    """Every PROVLEDGER_* variable some service reads: the fields of every settings class.
+
+    Those of ``config`` and of every anchor kind (``PROVLEDGER_TSA_*``), all imported by the registry.
+    """
+    importlib.import_module("provledger.anchor.kinds")
+    classes, variables = [config.ProvledgerSettings], set()
+    while classes:
+        settings = classes.pop()
+        classes += settings.__subclasses__()
+        variables |= {config.ENV_PREFIX + field.upper() for field in settings.model_fields}
     return variables
 
 
@@ -123,3 +131,214 @@ def test_secrets_are_mounted_files_never_literal_values() -> None:
         for volume in spec.get("volumes", []):
             if "secret" in volume:
                 assert volume["secret"]["defaultMode"] == 0o400, name
+
+
+# --- Objects the manifests only refer to, and the anchorer -----------------------------------------
+
+KUSTOMIZATION = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
+CONFIG = next(doc for _, doc in DOCUMENTS if doc["kind"] == "ConfigMap")["data"]
+
+
+def _readme_commands() -> list[str]:
+    """The shell lines of deploy/README.md, each continued line joined to the one it continues."""
+    return (DEPLOY / "README.md").read_text().replace("\\\n", " ").splitlines()
+
+
+def _workload(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Deployment called ``name`` and its (only) container."""
+    deployment = next(d for _, d in DOCUMENTS if d["kind"] == "Deployment" and d["metadata"]["name"] == name)
+    return deployment, deployment["spec"]["template"]["spec"]["containers"][0]
+
+
+def _secret_file(spec: dict[str, Any], container: dict[str, Any], variable: str) -> tuple[str, str]:
+    """(Secret, key) mounted where ``variable`` points: the file a *_FILE setting reads."""
+    path = Path(next(e["value"] for e in container["env"] if e["name"] == variable))
+    mount = next(m for m in container["volumeMounts"] if Path(m["mountPath"]) == path.parent)
+    volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+    item = next(i for i in volume["secret"]["items"] if i["path"] == path.name)
+    return volume["secret"]["secretName"], item["key"]
+
+
+def _references(spec: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """Every (kind, name, key) a pod reads from a Secret or ConfigMap ("" for the whole object)."""
+    found = set()
+    for container in spec["containers"]:
+        found |= {("ConfigMap", s["configMapRef"]["name"], "") for s in container.get("envFrom", [])}
+        for entry in container.get("env", []):
+            if ref := entry.get("valueFrom", {}).get("secretKeyRef"):
+                found.add(("Secret", ref["name"], ref["key"]))
+    for volume in spec.get("volumes", []):
+        for kind, field, named in (("Secret", "secret", "secretName"), ("ConfigMap", "configMap", "name")):
+            if source := volume.get(field):
+                items = source.get("items", [{"key": ""}])
+                found |= {(kind, source[named], item["key"]) for item in items}
+    return found
+
+
+def test_every_secret_and_configmap_is_in_the_manifests_or_created_as_the_readme_says() -> None:
+    """Secrets and the TSA roots are not committed: deploy/README.md creates each, with its keys."""
+    defined = {(doc["kind"], doc["metadata"]["name"]): doc for _, doc in DOCUMENTS}
+    commands = _readme_commands()
+    for name, spec in _pod_specs():
+        for kind, object_name, key in sorted(_references(spec)):
+            if (kind, object_name) in defined:
+                assert not key or key in defined[kind, object_name]["data"], f"{name}: {object_name}/{key}"
+                continue
+            verb = "create secret generic" if kind == "Secret" else "create configmap"
+            creating = [c for c in commands if f"kubectl -n provledger {verb} {object_name} " in c]
+            assert creating, f"{name}: deploy/README.md never creates {kind} {object_name}"
+            assert re.search(rf"--from-(file|literal)={re.escape(key)}(=|\s|$)", creating[0]), (
+                f"{name}: deploy/README.md creates {object_name} without the key {key!r}"
+            )
+
+
+def test_key_names_are_the_ones_the_readme_generates_the_keys_with() -> None:
+    """A signer's *_KEY_NAME is the --name its key file was made with, or verifier keys would not match."""
+    commands = " ".join(_readme_commands())
+    names = dict(re.findall(r"provledger keys generate --out (\S+) --name (\S+)", commands))
+    checked = 0
+    for name, spec, container in _containers():
+        for entry in container.get("env", []):
+            if entry["name"].endswith("_KEY_FILE"):
+                secret, key = _secret_file(spec, container, entry["name"])
+                filling = rf"create secret generic {secret} --from-file={re.escape(key)}=(\S+)"
+                source = re.search(filling, commands)
+                assert source is not None, f"{name}: deploy/README.md never fills {secret}"
+                assert CONFIG[entry["name"].removesuffix("_FILE") + "_NAME"] == names[source[1]], name
+                checked += 1
+    assert checked == 2  # the sealer's and the anchorer's
+
+
+def test_every_deployment_has_a_disruption_budget_and_an_own_tokenless_service_account() -> None:
+    accounts = {d["metadata"]["name"]: d for _, d in DOCUMENTS if d["kind"] == "ServiceAccount"}
+    budgets = [d["spec"] for _, d in DOCUMENTS if d["kind"] == "PodDisruptionBudget"]
+    for name, spec in _pod_specs():
+        assert accounts[spec["serviceAccountName"]]["automountServiceAccountToken"] is False, name
+    for name, doc in DOCUMENTS:
+        if doc["kind"] == "Deployment":
+            labels = doc["spec"]["template"]["metadata"]["labels"]
+            budget = [b for b in budgets if _selects(b["selector"], labels)]
+            assert len(budget) == 1, name
+            assert budget[0]["minAvailable"] < doc["spec"]["replicas"], name
+
+
+def _pod_labels(template: dict[str, Any]) -> dict[str, str]:
+    """A pod's labels once kustomize has added the kustomization's to templates."""
+    labels = dict(template["metadata"]["labels"])
+    for entry in KUSTOMIZATION["labels"]:
+        if entry.get("includeTemplates"):
+            labels |= entry["pairs"]
+    return labels
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a Kubernetes label selector (matchLabels, In/NotIn/Exists/DoesNotExist) matches."""
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    tests = {
+        "In": lambda e: labels.get(e["key"]) in e["values"],
+        "NotIn": lambda e: labels.get(e["key"]) not in e["values"],
+        "Exists": lambda e: e["key"] in labels,
+        "DoesNotExist": lambda e: e["key"] not in labels,
+    }
+    return all(tests[e["operator"]](e) for e in selector.get("matchExpressions", []))
+
+
+def _rules(labels: dict[str, str], direction: str) -> list[dict[str, Any]] | None:
+    """The rules of every policy isolating the pod in ``direction``; None if none does (all allowed)."""
+    policies = [d["spec"] for _, d in DOCUMENTS if d["kind"] == "NetworkPolicy"]
+    isolating = [p for p in policies if direction in p["policyTypes"] and _selects(p["podSelector"], labels)]
+    key = direction.lower()
+    return None if not isolating else [rule for p in isolating for rule in p.get(key, [])]
+
+
+def _allows(rules: list[dict[str, Any]], port: int, protocol: str, address: str | None = None) -> bool:
+    """Whether any rule lets ``port``/``protocol`` through (to ``address``, for egress)."""
+    for rule in rules:
+        ports = rule.get("ports")
+        if ports is not None and not any(
+            p["port"] == port and p.get("protocol", "TCP") == protocol for p in ports
+        ):
+            continue
+        peers = rule.get("to")
+        if peers is None or (address is not None and any(_in_block(p, address) for p in peers)):
+            return True
+    return False
+
+
+def _in_block(peer: dict[str, Any], address: str) -> bool:
+    if "ipBlock" not in peer:
+        return False
+    ip, block = ipaddress.ip_address(address), peer["ipBlock"]
+    inside = [ip in ipaddress.ip_network(cidr) for cidr in [block["cidr"], *block.get("except", [])]]
+    return inside[0] and not any(inside[1:])  # an address of the other IP version is in neither
+
+
+def test_every_declared_port_is_let_in() -> None:
+    """Scrapes and API calls reach each port a container declares, whatever the policies select."""
+    for name, doc in DOCUMENTS:
+        if doc["kind"] == "Deployment":
+            rules = _rules(_pod_labels(doc["spec"]["template"]), "Ingress")
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                for port in container.get("ports", []):
+                    assert rules is None or _allows(rules, port["containerPort"], "TCP"), f"{name}: {port}"
+
+
+def test_anchorer_is_two_replicas_of_which_the_lock_makes_one_active() -> None:
+    deployment, container = _workload("provledger-anchorer")
+    assert container["args"] == ["anchorer"]
+    assert deployment["spec"]["replicas"] == 2
+    # No surge: a rollout never runs a third contender for the lock.
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 0
+    account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
+    others = [spec["serviceAccountName"] for name, spec in _pod_specs() if "anchorer" not in name]
+    assert account not in others, "the anchorer shares a service account"
+    # A replica that found a fork is unready on purpose; its alarm must still be scraped.
+    metrics = next(d for _, d in DOCUMENTS if d["kind"] == "Service" and "anchorer" in d["metadata"]["name"])
+    assert metrics["spec"]["publishNotReadyAddresses"] is True
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_anchorer_signs_with_its_own_key_from_a_secret_file_never_the_sealers() -> None:
+    sealer, sealer_container = _workload("provledger-sealer")
+    anchorer, container = _workload("provledger-anchorer")
+    spec = anchorer["spec"]["template"]["spec"]
+    sealer_secret, _ = _secret_file(sealer["spec"]["template"]["spec"], sealer_container,
+                                    "PROVLEDGER_SIGNING_KEY_FILE")  # fmt: skip
+    secret, key = _secret_file(spec, container, "PROVLEDGER_ANCHORER_KEY_FILE")
+    assert (secret, key) in {(n, k) for kind, n, k in _references(spec) if kind == "Secret"}
+    assert sealer_secret not in {n for _, n, _ in _references(spec)}, "the anchorer can read the sealer's key"
+    assert "PROVLEDGER_SIGNING_KEY_FILE" not in {e["name"] for e in container["env"]}
+    assert CONFIG["PROVLEDGER_ANCHORER_KEY_NAME"] != CONFIG["PROVLEDGER_SIGNING_KEY_NAME"]
+    roots = next(e["value"] for e in container["env"] if e["name"] == "PROVLEDGER_TSA_ROOTS_FILE")
+    assert any(roots.startswith(m["mountPath"] + "/") for m in container["volumeMounts"])
+
+
+def test_anchorer_lets_in_only_scrapes_and_reaches_only_dns_postgres_kafka_and_tsas() -> None:
+    deployment, container = _workload("provledger-anchorer")
+    labels = _pod_labels(deployment["spec"]["template"])
+    ingress, egress = _rules(labels, "Ingress"), _rules(labels, "Egress")
+    assert ingress is not None
+    assert egress is not None
+    metrics = {p["containerPort"] for p in container["ports"]}
+    assert {p["port"] for rule in ingress for p in rule["ports"]} == metrics
+    assert all("from" not in rule for rule in ingress)  # from where the other metrics ports are scraped
+
+    kafka = {int(address.rsplit(":", 1)[1]) for address in CONFIG["PROVLEDGER_KAFKA_BOOTSTRAP"].split(",")}
+    needed = {(53, "UDP"), (53, "TCP"), (5432, "TCP")} | {(port, "TCP") for port in kafka}
+    for port, protocol in needed:
+        assert _allows(egress, port, protocol, "10.1.2.3"), f"egress {port}/{protocol}"
+    # Every TSA the ConfigMap suggests is reachable on the internet, and only there.
+    suggested = re.findall(r"https?://[^\s\",]+", (KUBERNETES / "configmap.yaml").read_text())
+    tsas = {urlsplit(url) for url in suggested}
+    assert len(tsas) >= 3
+    for url in tsas:
+        port = url.port or {"http": 80, "https": 443}[url.scheme]
+        assert _allows(egress, port, "TCP", "203.0.113.7"), url.geturl()
+        assert _allows(egress, port, "TCP", "2001:db8::7"), url.geturl()
+        for inside in ("10.0.0.1", "172.20.0.1", "192.168.1.1", "169.254.169.254", "fd00::1"):
+            assert not _allows(egress, port, "TCP", inside), f"{url.geturl()} rule reaches {inside}"
+    tls_listener = (9093, "TCP")
+    allowed = {(p["port"], p.get("protocol", "TCP")) for rule in egress for p in rule["ports"]}
+    assert allowed == needed | {tls_listener} | {(80, "TCP"), (443, "TCP")}
