@@ -206,16 +206,26 @@ class SealerSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
         return self.signing_key_file
 
 
-class AnchorerSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
-    """``provledger anchorer``: check the shards only grew, sign shard-heads statements, anchor them."""
+class AnchorScheduleSettings(ProvledgerSettings):
+    """How often statements are anchored: the anchorer's pace, and what the API tells about it.
+
+    The API reads the same variable to say in an unanchored evidence bundle when the next
+    statement is due (``next_anchor_due``), so both MUST be given the same value.
+    """
 
     anchor_interval_s: float = Field(
         60.0,
         gt=0,
         le=86_400,
         description="Seconds between two rounds: check every shard, sign a statement if a head moved, "
-        "publish it, anchor it. Also how often a standby replica tries to take over.",
+        "publish it, anchor it. Also how often a standby replica tries to take over, and what the API "
+        "adds to the newest statement's time to say when an unanchored bundle's anchor is due.",
     )
+
+
+class AnchorerSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings, AnchorScheduleSettings):
+    """``provledger anchorer``: check the shards only grew, sign shard-heads statements, anchor them."""
+
     anchor_heartbeat_s: float = Field(
         86_400.0,
         gt=0,
@@ -261,7 +271,7 @@ class StackSettings(DatabaseSettings, KafkaSettings):
     api_port: int = Field(8080, ge=0, le=65535, description="Port the API listens on (0 picks a free one).")
 
 
-class ApiSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings):
+class ApiSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings, AnchorScheduleSettings):
     """``provledger api``: the HTTP API (reads, evidence, tlog tiles, OpenLineage ingest)."""
 
     api_host: str = Field("127.0.0.1", description="Address the API listens on.")
