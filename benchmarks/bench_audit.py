@@ -51,7 +51,7 @@ LOG_ORIGIN = "bench.local/ledger"
 START_US = 1_700_000_000_000_000
 
 
-def _events(first: int, count: int) -> list[EventRow]:
+def synthetic_events(first: int, count: int) -> list[EventRow]:
     events = []
     for offset in range(first, first + count):
         canonical = b"%d " % offset + bytes(200)  # about the size of a real event's canonical bytes
@@ -70,7 +70,7 @@ async def fill(dsn: str, events: int, block_events: int) -> None:
         log = ShardLog(ShardState(shard, 0, GENESIS_PREV_HASH, 0, 0, (), ()), LOG_ORIGIN)
         for first in range(0, events, block_events):
             count = min(block_events, events - first)
-            block = log.seal(_events(first, count), first, first + count - 1, key, START_US + first)
+            block = log.seal(synthetic_events(first, count), first, first + count - 1, key, START_US + first)
             await write_block(conn, block, first)
         await conn.execute("VACUUM ANALYZE")
     finally:

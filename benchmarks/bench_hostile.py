@@ -76,14 +76,13 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
 import asyncpg
-import httpx
 import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -97,6 +96,7 @@ from bench_seal import (
     emit,
     event_maker,
     sealer,
+    service_process,
     warm_up,
 )
 from hostile_inputs import (
@@ -118,7 +118,6 @@ from provledger.events.model import Run
 from provledger.keyfiles import generate_key_file
 from provledger.local import LocalServers
 from provledger.local.probes import run_blocking
-from provledger.local.process import ManagedProcess, free_port
 from report import Figure, write_summary
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "hostile.json"
@@ -192,28 +191,6 @@ class Bystanders:
         busy = self._busy() - self._busy_start
         self.cpu_s = busy - (self._ours() - self._ours_start)
         self.machine_busy = busy / (time.monotonic() - self._started) / (psutil.cpu_count() or 1)
-
-
-@contextlib.asynccontextmanager
-async def api_process(folder: Path, env: dict[str, str]) -> AsyncIterator[tuple[str, ManagedProcess]]:
-    """A ``provledger api`` child configured by ``env``, ready; its URL and process."""
-    port = free_port()
-    process = ManagedProcess(
-        "api",
-        [sys.executable, "-m", "provledger", "api"],
-        folder / f"api-{port}.log",
-        env=dict(os.environ) | env | {"PROVLEDGER_API_PORT": str(port), "PROVLEDGER_LOG_LEVEL": "WARNING"},
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def probe() -> None:
-        httpx.get(f"{url}/readyz", timeout=2).raise_for_status()
-
-    try:
-        await asyncio.to_thread(process.wait_ready, probe, 120.0, "/readyz")
-        yield url, process
-    finally:
-        await asyncio.to_thread(process.stop)
 
 
 async def _post_good_run_events(url: str, token: str, runs: list[Run], seconds: float) -> Counter[str]:
@@ -402,7 +379,7 @@ async def run_phase(bench: Bench, name: str, hostile: bool) -> Phase:
     count = int(GOOD_RATE * bench.seconds)
     async with (
         sealer(bench.folder, database, bench.bootstrap, topic, bench.key_file) as sealer_process,
-        api_process(bench.folder, api_env) as (api_url, api),
+        service_process(bench.folder, "api", api_env, "PROVLEDGER_API_PORT") as (api_url, api),
     ):
         await sealer_process.wait_ready()
         watches, bystanders, traffic = (

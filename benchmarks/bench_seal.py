@@ -58,7 +58,7 @@ from provledger.events import ArtifactRef, Event, EventType, Job, Run
 from provledger.keyfiles import generate_key_file
 from provledger.local import LocalServers, local_servers
 from provledger.local.probes import run_blocking
-from provledger.local.process import free_port
+from provledger.local.process import ManagedProcess, free_port
 from provledger.store.migrate import migrate_database
 from report import Figure, print_figures, write_summary
 from seal_baseline import copy_loop
@@ -216,6 +216,33 @@ async def sealer(
         await process.stop()
 
 
+@contextlib.asynccontextmanager
+async def service_process(
+    folder: Path, command: str, env: dict[str, str], port_variable: str
+) -> AsyncIterator[tuple[str, ManagedProcess]]:
+    """A ready ``provledger <command>`` child configured by ``env``; its URL and process.
+
+    ``port_variable`` names the setting of the port it serves ``/readyz`` on (a free one).
+    """
+    port = free_port()
+    process = ManagedProcess(
+        command,
+        [sys.executable, "-m", "provledger", command],
+        folder / f"{command}-{port}.log",
+        env=dict(os.environ) | env | {port_variable: str(port), "PROVLEDGER_LOG_LEVEL": "WARNING"},
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def probe() -> None:
+        httpx.get(f"{url}/readyz", timeout=2).raise_for_status()
+
+    try:
+        await asyncio.to_thread(process.wait_ready, probe, READY_TIMEOUT_S, "/readyz")
+        yield url, process
+    finally:
+        await asyncio.to_thread(process.stop)
+
+
 # From the blocks, a few rows: count(*) over the events, four times a second, cost Postgres
 # several microseconds per event of the CPU it measures.
 _SEALED = "SELECT coalesce(sum(event_count), 0) FROM blocks"
@@ -258,7 +285,7 @@ class Rates:
     per_block: float
 
 
-async def _rates(database_url: str) -> Rates:
+async def sealing_rates(database_url: str) -> Rates:
     conn = await asyncpg.connect(database_url)
     try:
         whole = await conn.fetchrow(
@@ -281,7 +308,7 @@ async def _rates(database_url: str) -> Rates:
     return Rates(drain, sustained, whole["blocks"], whole["events"] / whole["blocks"])
 
 
-async def _latency(database_url: str) -> tuple[float, float]:
+async def seal_latency(database_url: str) -> tuple[float, float]:
     conn = await asyncpg.connect(database_url)
     try:
         row = await conn.fetchrow(
@@ -327,7 +354,7 @@ async def _replicas_phase(
             for _ in range(REPLICAS)
         ]
         await wait_sealed(database, events, 600)
-    rates = await _rates(database)
+    rates = await sealing_rates(database)
     await drop_databases(admin_url, "bench_replicas")
     return rates, max(replica.peak_rss for replica in replicas)
 
@@ -406,7 +433,7 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
         sealed_before = await _sealed(sealer_db)
         await wait_sealed(sealer_db, args.events, 600)
         sealing.stop()
-    sealed = await _rates(sealer_db)
+    sealed = await sealing_rates(sealer_db)
     print(
         f"sealer: {sealed.sustained:,.0f} events/s sustained, {sealed.drain:,.0f} to drain, "
         f"in {sealed.blocks} blocks of {sealed.per_block:,.0f} events on average"
@@ -427,7 +454,7 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
     copying.start()
     await copy_loop(bootstrap, backlog, baseline_db, args.events, defaults.batch_max_records)
     copying.stop()
-    baseline = await _rates(baseline_db)
+    baseline = await sealing_rates(baseline_db)
     print(f"baseline: {baseline.sustained:,.0f} events/s sustained, {baseline.drain:,.0f} to drain")
 
     await drop_databases(admin_url, "bench_baseline")
@@ -438,7 +465,7 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
         achieved = await emit(bootstrap, live, offered, args.rate)
         await wait_sealed(live_db, offered, 120)
         metrics = await live_sealer.metrics()
-    p50, p99 = await _latency(live_db)
+    p50, p99 = await seal_latency(live_db)
     commit_p99 = _histogram_p99(metrics, "provledger_sealer_latency_from_event_time_seconds")
     peak = max(backlog_sealer.peak_rss, live_sealer.peak_rss, replicas_rss) / 2**20
     cpu = _cpu_figures(sealing, args.events - sealed_before, copying, args.events) if server_pids else []
