@@ -7,6 +7,16 @@ shard checkpoint at the block's tree size, anchor receipts and the public keys.
 says which checks ran; trust comes only from the ``trusted_keys`` the caller
 supplies, never from the keys inside the bundle.
 
+A receipt ties the block to a statement the anchorer signed and an anchor kind
+vouched for (a TSA's token, ...): each holds the ``statement`` note and a ``link``
+to the head it names for the bundle's shard, checked by
+:func:`provledger.ledger.anchoring.verify_link` for every receipt whatever its kind,
+before the kind's own :class:`ReceiptVerifier`. A bundle carries, per kind, the
+receipt of the earliest statement covering its block that has one of that kind, so
+it no longer changes once anchored; before that, ``anchored`` is false and
+``next_anchor_due`` says when the anchorer's next statement is due (null when it
+has made none).
+
 JSON shape (format ``provledger-evidence/v1``; bytes are standard base64 unless
 said otherwise; readers ignore fields they do not know)::
 
@@ -23,9 +33,22 @@ said otherwise; readers ignore fields they do not know)::
         "min_event_time": 0, "max_event_time": 0, "sealed_at": 0
       },
       "checkpoint": "<signed note: <origin>/shard/3, 64, base64(log_root)>",
-      "receipts": [{"type": "rfc3161", ...}],
+      "receipts": [{
+        "type": "rfc3161",
+        "statement": "<the anchorer's signed shard-heads note, exactly as anchored>",
+        "responses": ["<base64 DER TimeStampResp>", ...],
+        "link": {"seq": 12, "shard": 3, "height": 9, "header": "<base64 canonical header>",
+                 "signature": "<base64>", "consistency_proof": ["<base64 hash>", ...]}
+      }],
+      "anchored": true,
+      "next_anchor_due": null,
       "keys": ["<name>+<hex key id>+<base64(0x01||public key)>"]
     }
+
+``receipts`` hold, besides ``type``, ``statement`` and ``link``, the fields of their
+kind (``responses`` for ``rfc3161``: one token per TSA). ``anchored`` is true exactly
+when ``receipts`` is not empty; ``next_anchor_due`` (RFC 3339 time or null) is set
+only when it is false. ``keys`` include the anchorer's key that signed the statements.
 
 The decoded header fields in ``block`` are for people and tools that cannot
 decode the layout; :meth:`Evidence.from_json` rejects a bundle where they
@@ -39,14 +62,17 @@ import enum
 import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, Final, Protocol
 
 from provledger.errors import VerificationError
+from provledger.ledger.anchoring import AnchorLink, verify_link
 from provledger.ledger.block import BlockHeader, verify_header_signature
-from provledger.ledger.checkpoint import open_checkpoint, shard_origin
+from provledger.ledger.checkpoint import Checkpoint, open_checkpoint, shard_origin
 from provledger.ledger.keys import KeySet, VerifierKey, b64decode_strict
 from provledger.ledger.merkle import leaf_hash, verify_inclusion
+from provledger.ledger.note import parse_note
 
 EVIDENCE_FORMAT: Final = "provledger-evidence/v1"
 
@@ -139,6 +165,13 @@ class Evidence:
     checkpoint: str
     receipts: tuple[Receipt, ...] = ()
     keys: tuple[str, ...] = ()
+    #: When the anchorer's next statement is due (RFC 3339), for a bundle not anchored yet.
+    next_anchor_due: str | None = None
+
+    @property
+    def anchored(self) -> bool:
+        """Whether the bundle carries a receipt: the API's receipts never change after that."""
+        return bool(self.receipts)
 
     def to_json_obj(self) -> dict[str, Any]:
         """The bundle as JSON values (shape in the module docstring)."""
@@ -156,6 +189,8 @@ class Evidence:
             },
             "checkpoint": self.checkpoint,
             "receipts": [r.to_json() for r in self.receipts],
+            "anchored": self.anchored,
+            "next_anchor_due": self.next_anchor_due,
             "keys": list(self.keys),
         }
 
@@ -186,6 +221,7 @@ class Evidence:
         keys = top.strings("keys")
         for text in keys:
             VerifierKey.parse(text)
+        receipts = tuple(Receipt.from_json(r) for r in top.get("receipts", list))
         return cls(
             event_id=event.get("event_id", str),
             canonical_event=event.b64("canonical"),
@@ -198,9 +234,29 @@ class Evidence:
             header=header,
             header_signature=block.b64("signature"),
             checkpoint=top.get("checkpoint", str),
-            receipts=tuple(Receipt.from_json(r) for r in top.get("receipts", list)),
+            receipts=receipts,
             keys=tuple(keys),
+            next_anchor_due=_anchoring_state(top.value, bool(receipts)),
         )
+
+
+def _anchoring_state(top: Mapping[str, Any], anchored: bool) -> str | None:
+    """``next_anchor_due`` after checking ``anchored`` agrees with the receipts (both optional)."""
+    said, due = top.get("anchored", anchored), top.get("next_anchor_due")
+    if said is not anchored:
+        carries = "receipts" if anchored else "no receipt"
+        raise VerificationError(f"evidence anchored is {said!r} but it carries {carries}")
+    if due is None:
+        return None
+    if not isinstance(due, str) or anchored:
+        raise VerificationError(
+            f"evidence next_anchor_due {due!r} is not null, nor the time of an unanchored bundle"
+        )
+    try:
+        datetime.fromisoformat(due)
+    except ValueError as exc:
+        raise VerificationError(f"evidence next_anchor_due {due!r} is not an RFC 3339 time") from exc
+    return due
 
 
 class ReceiptVerifier(Protocol):
@@ -321,6 +377,45 @@ def _event_id(evidence: Evidence, event_id_of: Callable[[bytes], str]) -> str:
     return f"canonical bytes hold event {decoded}"
 
 
+def _receipt(
+    receipt: Receipt,
+    evidence: Evidence,
+    verifier: ReceiptVerifier,
+    trusted_keys: KeySet,
+    log_origin: str | None,
+    anchorer_keys: Collection[VerifierKey] | None,
+) -> str:
+    """The receipt's link to its statement, then the kind's own check of what anchors the statement."""
+    statement = receipt.data.get("statement")
+    if not isinstance(statement, str):
+        raise VerificationError("the receipt has no string 'statement'")
+    link = AnchorLink.from_json(receipt.data.get("link"))
+    if log_origin is None:
+        origin = Checkpoint.parse(parse_note(evidence.checkpoint).text).origin
+    else:
+        origin = shard_origin(log_origin, evidence.header.shard)
+    linked = verify_link(
+        statement, link, evidence.header, trusted_keys, shard_log_origin=origin, anchorer_keys=anchorer_keys
+    )
+    return f"{linked.describe()}; {verifier(receipt, evidence)}"
+
+
+def _anchor_policy(evidence: Evidence, required: Collection[str], anchored: Collection[str]) -> Check:
+    missing = sorted(set(required) - set(anchored))
+    if not missing:
+        return Check("anchor-policy", CheckStatus.PASSED, "every required anchor verified")
+    if not evidence.anchored:
+        due = evidence.next_anchor_due
+        when = f"the next statement is due at {due}" if due else "the anchorer has signed no statement yet"
+        return Check(
+            "anchor-policy",
+            CheckStatus.FAILED,
+            f"the bundle is not anchored yet ({when}): fetch the bundle again after that "
+            f"and verify it then; required {missing}",
+        )
+    return Check("anchor-policy", CheckStatus.FAILED, f"missing verified receipts of type {missing}")
+
+
 def verify_evidence(
     evidence: Evidence,
     trusted_keys: KeySet,
@@ -329,6 +424,7 @@ def verify_evidence(
     required_receipts: Collection[str] = (),
     log_origin: str | None = None,
     event_id_of: Callable[[bytes], str] | None = None,
+    anchorer_keys: Collection[VerifierKey] | None = None,
 ) -> VerifiedEvidence:
     """Check everything the bundle holds; every check runs, so the result lists all failures.
 
@@ -337,9 +433,12 @@ def verify_evidence(
     ``leaf_hash(canonical)`` against the header's ``log_root``; the header signature
     under a trusted key valid at its ``sealed_at``; the checkpoint note signed by a
     trusted key, naming the header's shard (``<log_origin>/shard/<n>`` when
-    ``log_origin`` is given), size and root; each receipt through the verifier for
-    its type (UNCHECKED without one); that each ``required_receipts`` type has a
-    receipt that passed; and, when ``event_id_of`` decodes the canonical bytes,
+    ``log_origin`` is given), size and root; each receipt whose type has a verifier:
+    its link (:func:`~provledger.ledger.anchoring.verify_link`, the statement signed
+    by one of ``anchorer_keys`` if given, else by a trusted key that signs no block
+    here), then the verifier (UNCHECKED without one); that each ``required_receipts``
+    type has a receipt that passed (saying when to fetch an unanchored bundle again);
+    and, when ``event_id_of`` decodes the canonical bytes,
     that they hold ``event_id`` (UNCHECKED otherwise: the ledger core cannot read Avro).
     """
     verifiers = receipt_verifiers or {}
@@ -363,15 +462,12 @@ def verify_evidence(
                 Check(name, CheckStatus.UNCHECKED, f"no verifier for receipt type {receipt.type!r}")
             )
             continue
-        check = _run(name, partial(verifier, receipt, evidence))
+        check = _run(
+            name, partial(_receipt, receipt, evidence, verifier, trusted_keys, log_origin, anchorer_keys)
+        )
         checks.append(check)
         if check.passed:
             anchored.add(receipt.type)
-    missing = sorted(set(required_receipts) - anchored)
     if required_receipts:
-        status = CheckStatus.FAILED if missing else CheckStatus.PASSED
-        detail = (
-            f"missing verified receipts of type {missing}" if missing else "every required anchor verified"
-        )
-        checks.append(Check("anchor-policy", status, detail))
+        checks.append(_anchor_policy(evidence, required_receipts, anchored))
     return VerifiedEvidence(evidence, tuple(checks))

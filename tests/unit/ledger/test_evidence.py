@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from tests.helpers.anchor_links import link, linked_receipt, statement
 from tests.helpers.ledger_sealing import LOG_ORIGIN, Shard, fixed_key, sealed_shard
 
 from provledger.errors import VerificationError
@@ -82,6 +83,10 @@ def test_json_round_trip_has_the_served_shape(shard: Shard) -> None:
         (("inclusion_proof",), ["!!"], "base64"),
         (("keys",), ["not a key"], "<name>"),
         (("receipts",), [{"kind": "x"}], "string 'type'"),
+        (("anchored",), True, "anchored is True but it carries no receipt"),
+        (("anchored",), "false", "anchored is 'false'"),
+        (("next_anchor_due",), "soon", "not an RFC 3339 time"),
+        (("next_anchor_due",), 1, "not null"),
         (("event",), None, "not a dict"),
     ],
 )
@@ -175,26 +180,29 @@ def test_rotated_out_key_fails_the_header_signature() -> None:
 
 
 def test_receipts_are_checked_by_type_and_unknown_types_stay_unchecked(shard: Shard) -> None:
-    receipts = (Receipt("witness", {"type": "witness", "ok": True}), Receipt("evm", {"type": "evm"}))
-    evidence = shard.evidence(1, KEY, receipts=receipts)
+    anchorer = fixed_key("anchorer.example.com", seed=9)
+    note, to_head = statement([(shard, 3)], anchorer), link(shard, 1, 3)
+    receipts = (linked_receipt("witness", note, to_head, ok=True), linked_receipt("evm", note, to_head))
+    evidence = shard.evidence(5, KEY, receipts=receipts)
+    trusted = KeySet.of([KEY.verifier, anchorer.verifier])
 
     def witness(receipt: Receipt, bundle: Evidence) -> str:
         if not receipt.data.get("ok"):
             raise VerificationError("witness says no")
         return f"witnessed size {bundle.tree_size}"
 
-    result = verify_evidence(evidence, TRUSTED, receipt_verifiers={"witness": witness})
+    result = verify_evidence(evidence, trusted, receipt_verifiers={"witness": witness})
     statuses = {c.name: c.status for c in result.checks}
     assert statuses["receipt[0]:witness"] is CheckStatus.PASSED
     assert statuses["receipt[1]:evm"] is CheckStatus.UNCHECKED
     assert result.ok
     assert not verify_evidence(
-        evidence, TRUSTED, receipt_verifiers={"witness": witness}, required_receipts={"evm"}
+        evidence, trusted, receipt_verifiers={"witness": witness}, required_receipts={"evm"}
     ).ok
 
-    refused = dataclasses.replace(evidence, receipts=(Receipt("witness", {"type": "witness", "ok": False}),))
+    refused = dataclasses.replace(evidence, receipts=(linked_receipt("witness", note, to_head, ok=False),))
     result = verify_evidence(
-        refused, TRUSTED, receipt_verifiers={"witness": witness}, required_receipts={"witness"}
+        refused, trusted, receipt_verifiers={"witness": witness}, required_receipts={"witness"}
     )
     assert {c.name: c.detail for c in result.failures()} == {
         "receipt[0]:witness": "witness says no",
