@@ -3,9 +3,10 @@
 The evidence bundle (ARCHITECTURE.md section 5, format ``provledger-evidence/v1``) proves the
 event against the block that sealed it: ``tree_size`` is that block's, the inclusion proof is
 against its ``log_root`` and the checkpoint is the shard checkpoint sealed with that block. This
-choice makes a bundle immutable (the same bytes every time it is fetched) and is what
-:func:`provledger.ledger.evidence.verify_evidence` checks (the leaf must lie in the block). To
-relate it to a newer checkpoint, use ``/v1/shards/{shard}/consistency``.
+choice makes a bundle immutable once anchored (the same bytes every time it is fetched) and is
+what :func:`provledger.ledger.evidence.verify_evidence` checks (the leaf must lie in the block).
+Anchor receipts link the block to the anchorer's statements (:mod:`provledger.api.bundle_anchors`);
+until one does, the bundle says ``"anchored": false`` and when the next statement is due.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from provledger.api import models
 from provledger.api.auth import read_access
+from provledger.api.bundle_anchors import bundle_anchors
 from provledger.api.conn import connection
 from provledger.api.pagination import (
     DEFAULT_LIMIT,
@@ -162,6 +164,7 @@ async def get_evidence(request: Request, event_id: EventId) -> JSONResponse:
         missing = {s.key_id for s in parse_note(rows.checkpoint).signatures} - known
         if missing:
             keys += await reads.verifier_keys(conn, sorted(missing))
+        anchoring = await bundle_anchors(conn, header, request.app.state.settings.anchor_interval_s)
     evidence = Evidence(
         event_id=str(rows.event.event_id),
         canonical_event=rows.event.canonical,
@@ -172,6 +175,8 @@ async def get_evidence(request: Request, event_id: EventId) -> JSONResponse:
         header=header,
         header_signature=rows.signature,
         checkpoint=rows.checkpoint,
-        keys=tuple(keys),
+        receipts=anchoring.receipts,
+        keys=tuple(dict.fromkeys((*keys, *anchoring.keys))),
+        next_anchor_due=anchoring.next_anchor_due,
     )
     return JSONResponse(evidence.to_json_obj())

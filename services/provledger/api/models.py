@@ -144,8 +144,22 @@ class EvidenceOut(BaseModel):
     inclusion_proof: list[str] = Field(description="RFC 9162 inclusion proof, base64 hashes.")
     block: EvidenceBlock
     checkpoint: str = Field(description="C2SP signed-note checkpoint of the shard log at tree_size.")
-    receipts: list[dict[str, Any]] = Field(description="Anchor receipts (none until anchoring exists).")
-    keys: list[str] = Field(description="C2SP verifier keys of every key that signed the header or note.")
+    receipts: list[dict[str, Any]] = Field(
+        description="Anchor receipts, one per kind: {type, statement (the anchorer's signed shard-heads "
+        "note), the kind's fields (rfc3161: responses, a base64 DER TimeStampResp per TSA), link: {seq, "
+        "shard, height, header, signature, consistency_proof} from this block's tree to the anchored head's}."
+    )
+    anchored: bool = Field(
+        description="Whether receipts are present. A kind's receipt never changes once present; a kind "
+        "configured later may add its own."
+    )
+    next_anchor_due: datetime | None = Field(
+        description="For a bundle not anchored yet: when the anchorer's next statement is due (fetch the "
+        "bundle again after it); null once anchored or before any statement."
+    )
+    keys: list[str] = Field(
+        description="C2SP verifier keys of every key that signed the header, the checkpoint or a statement."
+    )
 
 
 class Head(BaseModel):

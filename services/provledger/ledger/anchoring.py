@@ -216,4 +216,3 @@ def _check_growth(block: BlockHeader, head: BlockHeader, proof: Sequence[bytes])
         verify_consistency(block.tree_size, head.tree_size, block.log_root, head.log_root, proof)
     except VerificationError as exc:
         raise VerificationError(f"link consistency proof: {exc}") from exc
-

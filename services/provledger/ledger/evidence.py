@@ -170,7 +170,7 @@ class Evidence:
 
     @property
     def anchored(self) -> bool:
-        """Whether the bundle carries a receipt: the API's receipts never change after that."""
+        """Whether the bundle carries a receipt (the API never changes a kind's receipt once present)."""
         return bool(self.receipts)
 
     def to_json_obj(self) -> dict[str, Any]:

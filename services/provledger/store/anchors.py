@@ -195,13 +195,14 @@ async def insert_receipt(conn: Conn, seq: int, kind: str, receipt: Mapping[str, 
 async def receipts(conn: Conn, seq: int) -> dict[str, dict[str, Any]]:
     """The receipts stored for statement ``seq``, by kind."""
     rows = await conn.fetch("SELECT kind, receipt FROM anchor_receipts WHERE seq = $1 ORDER BY kind", seq)
-    found: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        value = json.loads(row["receipt"])
-        if not isinstance(value, dict):
-            raise VerificationError(f"receipt {row['kind']} of statement {seq} is not a JSON object")
-        found[row["kind"]] = value
-    return found
+    return {row["kind"]: _receipt_fields(row["kind"], seq, row["receipt"]) for row in rows}
+
+
+def _receipt_fields(kind: str, seq: int, stored: str) -> dict[str, Any]:
+    value = json.loads(stored)
+    if not isinstance(value, dict):
+        raise VerificationError(f"receipt {kind} of statement {seq} is not a JSON object")
+    return value
 
 
 async def awaiting_receipt(conn: Conn, kind: str, up_to: int, limit: int) -> list[StoredStatement]:
@@ -229,6 +230,73 @@ async def earliest_covering(conn: Conn, shard: int, height: int) -> int | None:
         height,
     )
     return seq
+
+
+@dataclass(frozen=True, slots=True)
+class KindReceipt:
+    """One kind's receipt for a bundle's block: the stored fields, the statement and its head block."""
+
+    kind: str
+    seq: int
+    fields: dict[str, Any]
+    note: str
+    head: HeadBlock
+
+
+#: Per kind (a loose index scan of anchor_receipts_by_kind, one probe per kind), the first receipt
+#: from the earliest statement covering block $2 of shard $1 on; then that statement and its head.
+_BUNDLE_RECEIPTS = f"""
+WITH RECURSIVE kinds (kind) AS (
+    (SELECT kind FROM anchor_receipts ORDER BY kind LIMIT 1)
+    UNION ALL
+    SELECT (SELECT r.kind FROM anchor_receipts r WHERE r.kind > kinds.kind ORDER BY r.kind LIMIT 1)
+    FROM kinds WHERE kinds.kind IS NOT NULL
+), covering AS (
+    SELECT seq FROM checkpoint_heads WHERE shard = $1 AND height >= $2 ORDER BY height, seq LIMIT 1
+)
+SELECT k.kind, r.seq, r.receipt, c.note, {", ".join(f"b.{c}" for c in _HEAD_COLUMNS.split(", "))}
+FROM kinds k CROSS JOIN covering
+CROSS JOIN LATERAL (
+    SELECT seq, receipt FROM anchor_receipts WHERE kind = k.kind AND seq >= covering.seq ORDER BY seq LIMIT 1
+) r
+JOIN checkpoints c ON c.seq = r.seq
+JOIN checkpoint_heads h ON h.seq = r.seq AND h.shard = $1 AND h.height >= $2
+JOIN blocks b ON b.shard = h.shard AND b.height = h.height
+WHERE k.kind IS NOT NULL
+ORDER BY k.kind
+"""
+
+
+async def bundle_receipts(conn: Conn, shard: int, height: int) -> list[KindReceipt]:
+    """Per kind, the receipt of the earliest statement covering block ``height`` of ``shard`` that has one.
+
+    Heads only grow from one statement to the next, so every statement after the earliest
+    covering one covers the block too; a kind that skipped statements (down, or added later)
+    still yields its first receipt after them. Kinds catch up in order, so once a kind's receipt
+    is found here it stays the one found: a bundle does not change once anchored.
+    """
+    rows = await conn.fetch(_BUNDLE_RECEIPTS, shard, height)
+    return [
+        KindReceipt(
+            r["kind"], r["seq"], _receipt_fields(r["kind"], r["seq"], r["receipt"]), r["note"], _head_block(r)
+        )
+        for r in rows
+    ]
+
+
+async def latest_statement_at(conn: Conn) -> datetime | None:
+    """When the newest statement was stored, or None before the first."""
+    at: datetime | None = await conn.fetchval("SELECT created_at FROM checkpoints ORDER BY seq DESC LIMIT 1")
+    return at
+
+
+async def anchorer_verifier_keys(conn: Conn, key_ids: Sequence[bytes]) -> list[str]:
+    """The C2SP verifier keys of the anchorer keys with one of ``key_ids``, oldest first."""
+    rows = await conn.fetch(
+        "SELECT verifier_key FROM anchorer_keys WHERE key_id = ANY($1::bytea[]) ORDER BY first_used",
+        list(key_ids),
+    )
+    return [row["verifier_key"] for row in rows]
 
 
 async def register_anchorer_key(conn: Conn, verifier: VerifierKey) -> None:
