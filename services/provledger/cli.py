@@ -132,6 +132,17 @@ def demo(
     return demo_command(duration, inference_rate)
 
 
+def _anchor_kinds(value: str | None) -> str | None:
+    """Refuse an unknown ``--require`` kind as a usage error, naming the known ones."""
+    from provledger.commands.verify import required_kinds
+
+    try:
+        required_kinds(value)
+    except ConfigurationError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return value
+
+
 @app.command()
 def verify(
     bundle: Annotated[Path, typer.Argument(help="Evidence bundle (JSON) to check offline.")],
@@ -143,11 +154,30 @@ def verify(
     log_origin: Annotated[
         str | None, typer.Option(help="Require the checkpoint to come from this log origin.")
     ] = None,
+    tsa_roots: Annotated[
+        Path | None,
+        typer.Option(help="PEM roots of the timestamp authorities you trust: checks rfc3161 receipts."),
+    ] = None,
+    require: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma list of anchor kinds (rfc3161) that must have a verified receipt; fails closed "
+            "when one is missing, unchecked or failed.",
+            callback=_anchor_kinds,
+        ),
+    ] = None,
 ) -> int:
     """Check an evidence bundle offline: exit 0 if no check failed, 1 if one did, 2 if unreadable."""
-    from provledger.commands.verify import verify_command
+    from provledger.commands.verify import required_kinds, verify_command
 
-    return verify_command(bundle, trusted_keys, as_json=as_json, log_origin=log_origin)
+    return verify_command(
+        bundle,
+        trusted_keys,
+        as_json=as_json,
+        log_origin=log_origin,
+        tsa_roots=tsa_roots,
+        require=required_kinds(require),
+    )
 
 
 @app.command()

@@ -2,12 +2,17 @@
 
 No network and no database: the bundle and the key file are read, and the ledger core
 (:func:`provledger.ledger.evidence.verify_evidence`) rechecks the inclusion proof, the block
-header's signature, and the shard checkpoint. Trust comes only from ``--trusted-keys``, never
-from the keys inside the bundle. Exit codes: 0 when no check failed (a check that could not run
-is reported as ``unchecked`` and proves nothing), 1 when any failed, 2 when the bundle or the
-key file cannot be read::
+header's signature, the shard checkpoint and every anchor receipt it can: the link to the
+anchorer's statement (signed by a trusted key that signs no block, naming a head whose log
+extends the block's) and, with ``--tsa-roots``, each RFC 3161 token over that statement. Trust
+comes only from ``--trusted-keys`` and ``--tsa-roots``, never from keys or certificates inside
+the bundle. ``--require rfc3161`` fails closed unless a receipt of each named kind verified.
+Exit codes: 0 when no check failed (a check that could not run is reported as ``unchecked`` and
+proves nothing), 1 when any failed, 2 when the bundle, the key file or the roots cannot be read
+or the options do not fit together::
 
     provledger verify evidence.json --trusted-keys keys.txt [--json] [--log-origin ORIGIN]
+        [--tsa-roots tsa-roots.pem] [--require rfc3161]
 
 The key file holds one C2SP verifier key (``<name>+<key id>+<base64>``) per line, ``#``
 comments and blank lines allowed; or a JSON key set with validity ranges, as the API serves it
@@ -19,14 +24,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
 
 from provledger.errors import ConfigurationError, VerificationError
 from provledger.events.canonical import canonical_event_id
-from provledger.ledger.evidence import EVIDENCE_FORMAT, Check, CheckStatus, Evidence, verify_evidence
+from provledger.ledger.evidence import (
+    EVIDENCE_FORMAT,
+    Check,
+    CheckStatus,
+    Evidence,
+    ReceiptVerifier,
+    verify_evidence,
+)
 from provledger.ledger.keys import KeySet, VerifierKey
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
@@ -97,7 +109,48 @@ def read_bundle(path: Path) -> dict[str, Any]:
     return document
 
 
-def check_bundle(document: dict[str, Any], trusted_keys: KeySet, log_origin: str | None = None) -> Verdict:
+#: The option that gives ``provledger verify`` what it needs to check each anchor kind's receipts.
+VERIFY_OPTIONS: Final = {
+    "rfc3161": "--tsa-roots FILE, the PEM roots of the timestamp authorities you trust "
+    "(`provledger up` keeps its local TSA's in .provledger/tsa/ca.pem)",
+}
+
+
+def required_kinds(text: str | None) -> tuple[str, ...]:
+    """The kinds of ``--require a,b``; ConfigurationError naming the known ones for any other name."""
+    names = tuple(dict.fromkeys(name.strip() for name in (text or "").split(",") if name.strip()))
+    unknown = [name for name in names if name not in VERIFY_OPTIONS]
+    if unknown or (text is not None and not names):
+        raise ConfigurationError(
+            f"unknown anchor kind {', '.join(map(repr, unknown)) or repr(text)}: "
+            f"--require takes a comma list of {', '.join(sorted(VERIFY_OPTIONS))}"
+        )
+    return names
+
+
+def receipt_verifiers(tsa_roots: Path | None, required: tuple[str, ...] = ()) -> dict[str, ReceiptVerifier]:
+    """The receipt verifiers the options make; a required kind that cannot be checked is an error."""
+    verifiers: dict[str, ReceiptVerifier] = {}
+    if tsa_roots is not None:
+        from provledger.anchor.rfc3161.verify import Rfc3161ReceiptVerifier
+
+        verifiers["rfc3161"] = Rfc3161ReceiptVerifier.from_roots_file(tsa_roots)
+    for kind in required:
+        if kind not in verifiers:
+            raise ConfigurationError(
+                f"--require {kind} needs {VERIFY_OPTIONS[kind]}: a receipt nobody checked proves nothing"
+            )
+    return verifiers
+
+
+def check_bundle(
+    document: dict[str, Any],
+    trusted_keys: KeySet,
+    log_origin: str | None = None,
+    *,
+    verifiers: dict[str, ReceiptVerifier] | None = None,
+    required: tuple[str, ...] = (),
+) -> Verdict:
     """Check a bundle from :func:`read_bundle`; fields that disagree fail the ``bundle`` check."""
     event = document.get("event")
     event_id = event.get("event_id") if isinstance(event, dict) else None
@@ -107,15 +160,33 @@ def check_bundle(document: dict[str, Any], trusted_keys: KeySet, log_origin: str
     except VerificationError as exc:
         return Verdict(label, (Check("bundle", CheckStatus.FAILED, str(exc)),))
     parsed = Check("bundle", CheckStatus.PASSED, f"{EVIDENCE_FORMAT}, fields agree with the header bytes")
-    result = verify_evidence(evidence, trusted_keys, log_origin=log_origin, event_id_of=canonical_event_id)
+    result = verify_evidence(
+        evidence,
+        trusted_keys,
+        log_origin=log_origin,
+        event_id_of=canonical_event_id,
+        receipt_verifiers=verifiers,
+        required_receipts=required,
+    )
     return Verdict(evidence.event_id, (parsed, *result.checks))
 
 
-def verify_command(bundle: Path, trusted_keys: Path, *, as_json: bool, log_origin: str | None) -> int:
+def verify_command(
+    bundle: Path,
+    trusted_keys: Path,
+    *,
+    as_json: bool,
+    log_origin: str | None,
+    tsa_roots: Path | None = None,
+    require: tuple[str, ...] = (),
+) -> int:
     """Run the checks and print them; the exit code of the module docstring."""
     console = Console(highlight=False)
     try:
-        verdict = check_bundle(read_bundle(bundle), load_trusted_keys(trusted_keys), log_origin)
+        verifiers = receipt_verifiers(tsa_roots, require)
+        document = read_bundle(bundle)
+        keys = load_trusted_keys(trusted_keys)
+        verdict = check_bundle(document, keys, log_origin, verifiers=verifiers, required=require)
     except ConfigurationError as exc:
         if not as_json:
             raise
