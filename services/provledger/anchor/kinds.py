@@ -37,8 +37,10 @@ class AnchorKind(Protocol):
         """Check one of this kind's receipts offline against its bundle (a ``ReceiptVerifier``).
 
         Returns what the receipt proves, in words ("timestamped by ... at ..."); raises
-        :class:`~provledger.errors.VerificationError` saying why it does not hold. ``provledger
-        verify`` passes ``kind.verify`` to :func:`provledger.ledger.evidence.verify_evidence`.
+        :class:`~provledger.errors.VerificationError` saying why it does not hold. It checks what
+        anchors ``receipt["statement"]``, exactly that text; the receipt's ``link`` (statement
+        signed by the anchorer, naming a head that extends the bundle's block) is checked by
+        :func:`provledger.ledger.evidence.verify_evidence` before it, for every kind alike.
         """
         ...
 

@@ -17,6 +17,7 @@ from provledger.events.rows import EventRow, ShardState
 from provledger.ledger.evidence import Evidence
 from provledger.ledger.keys import KeySet, SigningKey
 from provledger.ledger.merkle import inclusion_proof, leaf_hash
+from provledger.local.tsa import make_tsa_pki
 from provledger.sealer.shardlog import ShardLog
 
 ORIGIN = "ledger.example.com/log"
@@ -231,3 +232,45 @@ def test_loading_keys_accepts_comments_and_key_sets(tmp_path: Path) -> None:
     path = tmp_path / "keys"
     path.write_text(f"  # a comment\n{KEY.verifier.verifier_key_string()}\n\n")
     assert load_trusted_keys(path) == TRUSTED
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--require", "rfc316"), "unknown anchor kind 'rfc316': --require takes a comma list of rfc3161"),
+        (("--require", "rfc3161,evm"), "unknown anchor kind 'evm'"),
+        (("--require", ","), "--require takes a comma list of rfc3161"),
+        (("--require", "rfc3161"), "--require rfc3161 needs --tsa-roots FILE"),
+        (("--tsa-roots", "EMPTY"), "is not a readable PEM certificate list"),
+    ],
+)
+def test_options_that_cannot_check_what_they_ask_exit_2_saying_what_to_give(
+    capsys: pytest.CaptureFixture[str], files: tuple[Path, Path], options: tuple[str, str], message: str
+) -> None:
+    bundle, keys = files
+    empty = bundle.parent / "empty.pem"
+    empty.write_text("")
+    option, value = options
+    code, _, err = _run(
+        capsys, str(bundle), "--trusted-keys", str(keys), option, str(empty) if value == "EMPTY" else value
+    )
+    assert code == 2
+    assert message in " ".join(err.split())
+
+
+def test_an_unanchored_bundle_fails_a_required_kind_and_says_to_fetch_it_again(
+    capsys: pytest.CaptureFixture[str], files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    bundle, keys = files
+    roots = make_tsa_pki(tmp_path / "tsa", "unit").ca_cert  # trusted roots; no receipt here to check
+    document = {**BUNDLE, "anchored": False, "next_anchor_due": "2026-12-05T10:00:00+00:00"}
+    bundle.write_text(json.dumps(document))
+    args = ("--trusted-keys", str(keys), "--tsa-roots", str(roots), "--json")
+    code, out, _ = _run(capsys, str(bundle), *args, "--require", "rfc3161")
+    policy = {c["name"]: c for c in json.loads(out)["checks"]}["anchor-policy"]
+    assert (code, policy["status"]) == (1, "failed")
+    assert (
+        "the next statement is due at 2026-12-05T10:00:00+00:00): fetch the bundle again" in policy["detail"]
+    )
+    code, out, _ = _run(capsys, str(bundle), *args)  # nothing required: the bundle proves what it holds
+    assert code == 0

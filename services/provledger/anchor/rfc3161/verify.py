@@ -198,8 +198,10 @@ class Rfc3161Receipt:
 class Rfc3161ReceiptVerifier:
     """A :class:`~provledger.ledger.evidence.ReceiptVerifier` for ``rfc3161`` receipts, under given roots.
 
-    It checks every token against the receipt's statement; that the statement is signed by the
-    anchorer and names the event's shard head is the link's check, not this one's.
+    It checks every token against the receipt's statement, exactly as the receipt holds it. That
+    the statement is signed by the anchorer and names a head extending the event's block is the
+    link's check, which :func:`~provledger.ledger.evidence.verify_evidence` runs on every receipt
+    before this one (:func:`provledger.ledger.anchoring.verify_link`), so no kind can skip it.
     """
 
     def __init__(self, roots: Sequence[x509.Certificate]) -> None:
