@@ -245,6 +245,9 @@ class KindReceipt:
 
 #: Per kind (a loose index scan of anchor_receipts_by_kind, one probe per kind), the first receipt
 #: from the earliest statement covering block $2 of shard $1 on; then that statement and its head.
+#: The row comparison (kind, seq) >= (...) is what makes Postgres probe anchor_receipts_by_kind:
+#: with ``seq >= ...`` alone it walks the primary key (seq, kind) past every later statement of
+#: other kinds (measured at 100,000 statements: 0.2 ms this way, 3.6 ms and growing the other).
 _BUNDLE_RECEIPTS = f"""
 WITH RECURSIVE kinds (kind) AS (
     (SELECT kind FROM anchor_receipts ORDER BY kind LIMIT 1)
@@ -257,7 +260,8 @@ WITH RECURSIVE kinds (kind) AS (
 SELECT k.kind, r.seq, r.receipt, c.note, {", ".join(f"b.{c}" for c in _HEAD_COLUMNS.split(", "))}
 FROM kinds k CROSS JOIN covering
 CROSS JOIN LATERAL (
-    SELECT seq, receipt FROM anchor_receipts WHERE kind = k.kind AND seq >= covering.seq ORDER BY seq LIMIT 1
+    SELECT seq, receipt FROM anchor_receipts WHERE (kind, seq) >= (k.kind, covering.seq) AND kind = k.kind
+    ORDER BY kind, seq LIMIT 1
 ) r
 JOIN checkpoints c ON c.seq = r.seq
 JOIN checkpoint_heads h ON h.seq = r.seq AND h.shard = $1 AND h.height >= $2
