@@ -14,7 +14,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from provledger.api import events, health, ingest, ledger, lineage, tlog
+from provledger.api import anchors, events, health, ingest, ledger, lineage, tlog
 from provledger.api.conn import create_api_pool
 from provledger.api.gate import LargeBodies
 from provledger.api.observe import ApiMetrics, Observe
@@ -69,6 +69,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for router in (
         events.router,
         ledger.router,
+        anchors.router,
         tlog.router,
         ingest.router,
         health.router,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from provledger.api import models
+from provledger.api.anchor_models import CoveredBlockOut
 from provledger.api.auth import read_access
 from provledger.api.conn import connection
 from provledger.api.pagination import (
@@ -19,12 +21,13 @@ from provledger.api.pagination import (
     decode_cursor,
     encode_cursor,
     moment,
+    text,
 )
 from provledger.api.params import INT4_MAX, INT8_MAX
 from provledger.api.problems import ProblemError, responses
 from provledger.ledger.block import BlockHeader
 from provledger.ledger.evidence import header_fields
-from provledger.store import reads
+from provledger.store import anchors, reads
 from provledger.store.tiles import consistency_proof
 
 router = APIRouter(tags=["ledger"], dependencies=[Depends(read_access)], responses=responses(401, 403, 503))
@@ -160,28 +163,34 @@ async def list_blocks(
 
 @router.get(
     "/v1/shards/{shard}/blocks/{height}",
-    response_model=models.BlockOut,
+    response_model=CoveredBlockOut,
     responses={
         **responses(404, 422),
         **models.links(
             Consistency=(
                 "get_consistency",
                 {"shard": "$request.path.shard", "from": "1", "to": "$response.body#/tree_size"},
-            )
+            ),
+            GetAnchor=("get_anchor", {"seq": "$response.body#/anchored_by"}),
         ),
     },
 )
-async def get_block(request: Request, shard: ShardNumber, height: Height) -> models.BlockOut:
-    """One signed block header, decoded, with the shard checkpoint sealed with it."""
+async def get_block(request: Request, shard: ShardNumber, height: Height) -> CoveredBlockOut:
+    """One signed block header, decoded, with the shard checkpoint sealed with it and its anchor.
+
+    ``anchored_by`` is the earliest statement whose head for the shard is at or above the block:
+    the one an evidence bundle of any event in the block links its receipts to.
+    """
     async with connection(request) as conn:
         row = await reads.block(conn, shard, height)
-    if row is None:
-        raise ProblemError(
-            404,
-            "block-not-found",
-            f"shard {shard} has no block at height {height}: its latest height is in /v1/shards/{shard}",
-        )
-    return _block(row)
+        if row is None:
+            raise ProblemError(
+                404,
+                "block-not-found",
+                f"shard {shard} has no block at height {height}: its latest height is in /v1/shards/{shard}",
+            )
+        seq = await anchors.earliest_covering(conn, shard, height)
+    return CoveredBlockOut.of(_block(row), seq)
 
 
 @router.get(
@@ -218,6 +227,23 @@ async def get_consistency(
     )
 
 
+def _role(value: object) -> str:
+    if value not in reads.KEY_ROLES:
+        raise ValueError(f"not one of {reads.KEY_ROLES}")
+    return str(value)
+
+
+def _public_key(value: object) -> bytes:
+    raw = base64.b64decode(text(44)(value), validate=True)
+    if len(raw) != 32:
+        raise ValueError("not a base64 Ed25519 public key")
+    return raw
+
+
+#: The keys list's order: ``(valid_from, role, public_key)`` names each sealer or anchorer key once.
+_KEY_CURSOR: Final = (moment, _role, _public_key)
+
+
 @router.get(
     "/v1/keys",
     response_model=models.KeyPage,
@@ -227,14 +253,19 @@ async def get_consistency(
     },
 )
 async def list_keys(request: Request, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> models.KeyPage:
-    """Public keys that sign blocks and checkpoints, in succession, with validity ranges."""
-    after = _after(cursor, moment)  # a bad cursor is a 400 before it costs a connection
+    """The sealer's and the anchorer's public keys, each with its role, in the order they took over.
+
+    Trust each key only for its role: a statement signed with a sealer key, or a block with an
+    anchorer key, is a forgery by whoever holds the one key (ARCHITECTURE.md section 3).
+    """
+    after = None if cursor is None else decode_cursor(cursor, _KEY_CURSOR)  # a 400 before a connection
     async with connection(request) as conn:
         rows = await reads.keys(conn, after, limit)
-    last = rows[-1]["valid_from"] if len(rows) == limit else None
+    last = rows[-1] if len(rows) == limit else None
     return models.KeyPage(
         items=[
             models.KeyOut(
+                role=r["role"],
                 key_id=bytes(r["key_id"]).hex(),
                 name=r["name"],
                 public_key=models.b64(r["public_key"]),
@@ -244,5 +275,7 @@ async def list_keys(request: Request, cursor: Cursor = None, limit: Limit = DEFA
             )
             for r in rows
         ],
-        next_cursor=None if last is None else encode_cursor([last.isoformat()]),
+        next_cursor=None
+        if last is None
+        else encode_cursor([last["valid_from"].isoformat(), last["role"], models.b64(last["public_key"])]),
     )

@@ -209,14 +209,26 @@ class ConsistencyOut(BaseModel):
 
 
 class KeyOut(BaseModel):
-    """A public signing key and when it was valid (``sealed_at`` in [valid_from, valid_until))."""
+    """A public key, whose it is (``role``), and when it was in use.
 
+    A sealer key signs the blocks whose ``sealed_at`` lies in [valid_from, valid_until). ``role``
+    keeps the two signers apart: a bundle's block header and shard checkpoint MUST verify
+    under a ``sealer`` key, its shard-heads statement under an ``anchorer`` key, never the other.
+    """
+
+    role: Literal["sealer", "anchorer"] = Field(
+        description="sealer: signs blocks and shard checkpoints; anchorer: signs shard-heads statements."
+    )
     key_id: str
     name: str
     public_key: str = Field(description="Base64 raw Ed25519 public key.")
     verifier_key: str = Field(description="C2SP signed-note verifier key.")
-    valid_from: datetime
-    valid_until: datetime | None = Field(description="When the next key took over; null for the current key.")
+    valid_from: datetime = Field(
+        description="When the sealer's key took over, or the anchorer first used it."
+    )
+    valid_until: datetime | None = Field(
+        description="When the next key of the same role took over; null for the current key."
+    )
 
 
 class KeyPage(BaseModel):

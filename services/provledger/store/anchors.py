@@ -324,3 +324,14 @@ async def register_anchorer_key(conn: Conn, verifier: VerifierKey) -> None:
         verifier.public_key,
         verifier.verifier_key_string(),
     )
+
+
+async def receipt_kinds(conn: Conn, seqs: Sequence[int]) -> dict[int, list[str]]:
+    """The kinds of receipt stored for each of ``seqs``, sorted: one query for a page of statements."""
+    rows = await conn.fetch(
+        "SELECT seq, kind FROM anchor_receipts WHERE seq = ANY($1::bigint[]) ORDER BY seq, kind", list(seqs)
+    )
+    kinds: dict[int, list[str]] = {seq: [] for seq in seqs}
+    for row in rows:
+        kinds[row["seq"]].append(row["kind"])
+    return kinds

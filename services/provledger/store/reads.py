@@ -207,13 +207,27 @@ async def root_at(conn: Conn, shard_number: int, size: int) -> bytes:
     return CompactRange(size, await read_nodes(conn, shard_number, range_nodes(0, size))).root()
 
 
-async def keys(conn: Conn, after: datetime | None, limit: int) -> list[dict[str, Any]]:
-    """Signing keys in succession after ``valid_from`` ``after``, each with its ``valid_until``."""
+#: Who a public key belongs to: the sealer signs blocks and shard checkpoints, the anchorer signs
+#: shard-heads statements. A verifier MUST NOT accept one's signature where the other's is due.
+KEY_ROLES = ("anchorer", "sealer")
+
+
+async def keys(conn: Conn, after: tuple[datetime, str, bytes] | None, limit: int) -> list[dict[str, Any]]:
+    """Sealer and anchorer public keys ordered by ``(valid_from, role, public_key)``, after ``after``.
+
+    The two tables are one list: ``public_key`` is unique within each and ``role`` tells them
+    apart, so the triple orders every key once and a page ends where the next begins. A key's
+    ``valid_until`` is when the next key of its role took over (the sealer's ``valid_from``, the
+    anchorer's ``first_used``), null for the current one.
+    """
     rows = await conn.fetch(
-        "SELECT * FROM (SELECT key_id, name, public_key, verifier_key, valid_from, "
-        "lead(valid_from) OVER (ORDER BY valid_from) AS valid_until FROM signing_keys) k "
-        "WHERE $1::timestamptz IS NULL OR k.valid_from > $1 ORDER BY k.valid_from LIMIT $2",
-        after,
+        "SELECT * FROM (SELECT 'sealer' AS role, key_id, name, public_key, verifier_key, valid_from, "
+        "lead(valid_from) OVER (ORDER BY valid_from) AS valid_until FROM signing_keys "
+        "UNION ALL SELECT 'anchorer', key_id, name, public_key, verifier_key, first_used, "
+        "lead(first_used) OVER (ORDER BY first_used, public_key) FROM anchorer_keys) k "
+        "WHERE $1::timestamptz IS NULL OR (k.valid_from, k.role, k.public_key) > ($1, $2::text, $3::bytea) "
+        "ORDER BY k.valid_from, k.role, k.public_key LIMIT $4",
+        *(after or (None, None, None)),
         limit,
     )
     return [dict(row.items()) for row in rows]
