@@ -31,6 +31,12 @@ tokens_app = typer.Typer(
     help="Manage API bearer tokens (stored hashed in PROVLEDGER_TOKENS_FILE).", no_args_is_help=True
 )
 app.add_typer(tokens_app, name="tokens")
+witness_app = typer.Typer(
+    help="Run a C2SP tlog-witness (PROVLEDGER_WITNESS_*): cosign the checkpoints of the logs in "
+    "PROVLEDGER_WITNESS_LOGS_FILE, only ever forward. `provledger witness keys` prints its verifier key.",
+    invoke_without_command=True,
+)
+app.add_typer(witness_app, name="witness")
 
 _stderr = Console(stderr=True)
 
@@ -82,6 +88,24 @@ def anchorer() -> int:
     from provledger.commands.anchorer import anchorer_command
 
     return anchorer_command()
+
+
+@witness_app.callback()
+def witness(ctx: typer.Context) -> int | None:
+    """Serve C2SP tlog-witness add-checkpoint on PROVLEDGER_WITNESS_HOST:PROVLEDGER_WITNESS_PORT."""
+    if ctx.invoked_subcommand is not None:
+        return None
+    from provledger.commands.witness import witness_command
+
+    return witness_command()
+
+
+@witness_app.command("keys")
+def witness_keys() -> int:
+    """Print the witness's cosignature verifier key (a C2SP vkey of type 0x04) from its key file."""
+    from provledger.commands.witness import keys_command
+
+    return keys_command()
 
 
 @app.command()

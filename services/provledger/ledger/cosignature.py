@@ -64,17 +64,21 @@ def cosigner(key: SigningKey) -> CosignatureVerifier:
     return CosignatureVerifier(key.name, key.verifier.public_key)
 
 
-def cosign(signed_note: str, key: SigningKey, timestamp: int) -> str:
-    """Add ``key``'s cosignature at ``timestamp`` to a signed checkpoint note.
+def cosignature(text: str, key: SigningKey, timestamp: int) -> NoteSignature:
+    """``key``'s cosignature line at ``timestamp`` over the checkpoint note text ``text``.
 
     The witness MUST have verified the log's signature and the checkpoint's
     consistency with what it saw before; this only produces the signature line.
     """
     if not 0 <= timestamp <= MAX_TIMESTAMP:
         raise ValueError(f"cosignature timestamp {timestamp} is not between 0 and 2^63 - 1")
-    note = parse_note(signed_note)
-    signature = key.sign(cosigned_message(timestamp, note.text.encode()))
-    line = NoteSignature(
+    signature = key.sign(cosigned_message(timestamp, text.encode()))
+    return NoteSignature(
         key.name, cosigner(key).key_id, timestamp.to_bytes(_TIMESTAMP_SIZE, "big") + signature
     )
-    return Note(note.text, (*note.signatures, line)).to_text()
+
+
+def cosign(signed_note: str, key: SigningKey, timestamp: int) -> str:
+    """Add ``key``'s cosignature at ``timestamp`` to a signed checkpoint note (see :func:`cosignature`)."""
+    note = parse_note(signed_note)
+    return Note(note.text, (*note.signatures, cosignature(note.text, key, timestamp))).to_text()

@@ -1,0 +1,147 @@
+"""``PROVLEDGER_WITNESS_*``: the witness's key, address, state file, and the logs file it witnesses.
+
+The logs file lists the logs a witness cosigns, one a line; ``#`` starts a comment, blank
+lines are ignored, fields are separated by spaces or tabs::
+
+    # log <origin> <verifier key> [<verifier key> ...]
+    log provledger.local/ledger/shard/0 provledger+8f0c2a31+AXx...
+    log provledger.local/ledger/shard/1 provledger+8f0c2a31+AXx...
+
+An origin is the checkpoint's first line exactly (provledger's shard logs:
+``<PROVLEDGER_LOG_ORIGIN>/shard/<n>``), without spaces; a verifier key is a C2SP signed-note
+vkey of type Ed25519 (``provledger keys generate`` prints the sealer's). Unlike a C2SP
+tlog-policy ``log <vkey>`` line, the origin is written out, because one provledger key signs
+the checkpoints of every shard, and its name is not their origin.
+
+    >>> text = "log example.com/log PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW\\n"
+    >>> [(origin, [k.name for k in keys]) for origin, keys in parse_logs(text, "logs.txt").items()]
+    [('example.com/log', ['PeterNeumann'])]
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Final
+
+from pydantic import Field, field_validator
+
+from provledger.config import DEFAULT_DATA_DIR, ENV_PREFIX, ProvledgerSettings
+from provledger.errors import ConfigurationError, VerificationError
+from provledger.ledger.keys import VerifierKey, check_key_name
+
+#: Most logs one witness is configured with: each costs a lock and a row, nothing per request.
+MAX_LOGS: Final = 100_000
+#: Most verifier keys of one log (a log rotating its key lists both for a while).
+MAX_KEYS_PER_LOG: Final = 16
+#: Largest add-checkpoint body accepted by default: 63 proof lines are ~2.9 KB, a checkpoint
+#: with a few signatures well under 1 KB; ML-DSA cosignatures already on it add ~3.3 KB each.
+DEFAULT_MAX_BODY_BYTES: Final = 64 << 10
+_FIELDS: Final = re.compile(r"[ \t]+")
+
+
+class WitnessSettings(ProvledgerSettings):
+    """``provledger witness``: a C2SP tlog-witness for the logs in its logs file."""
+
+    witness_key_file: Path | None = Field(
+        None,
+        description="PEM file (or mounted secret) of the witness's own Ed25519 key, which signs its "
+        "cosignatures; `provledger keys generate --out witness.pem --name <witness name>` makes one.",
+    )
+    witness_name: str = Field(
+        "provledger-witness",
+        description="The witness's name in its cosignature lines and verifier key (a schema-less URL "
+        "identifying it, e.g. witness.example.org/w1).",
+    )
+    witness_logs_file: Path | None = Field(
+        None, description="The logs the witness cosigns: lines `log <origin> <verifier key>...` (README)."
+    )
+    witness_state_file: Path = Field(
+        DEFAULT_DATA_DIR / "witness.sqlite3",
+        description="SQLite file of the latest cosigned checkpoint per log and of conflicts (created if "
+        "missing). Losing it lets the witness be fooled into cosigning a fork: keep it on durable storage.",
+    )
+    witness_host: str = Field("127.0.0.1", description="Address the witness listens on.")
+    witness_port: int = Field(
+        8090, ge=0, le=65535, description="Port the witness listens on (0: a free one)."
+    )
+    witness_max_body_bytes: int = Field(
+        DEFAULT_MAX_BODY_BYTES,
+        ge=4096,
+        le=1 << 20,
+        description="Largest add-checkpoint body; a longer one is refused with 413 before it is read.",
+    )
+
+    @field_validator("witness_name")
+    @classmethod
+    def _key_name(cls, value: str) -> str:
+        return check_key_name(value)
+
+    def require_key_file(self) -> Path:
+        """The key path, or an error telling the operator how to provide one."""
+        if self.witness_key_file is None:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}WITNESS_KEY_FILE is not set: the witness signs every cosignature with its own "
+                "key. Create one with `provledger keys generate --out witness.pem --name <witness name>` and "
+                "point the variable at it (in Kubernetes, mount it from a secret)."
+            )
+        return self.witness_key_file
+
+    def require_logs(self) -> dict[str, tuple[VerifierKey, ...]]:
+        """The logs of the logs file, or an error saying what to fix in it."""
+        if self.witness_logs_file is None:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}WITNESS_LOGS_FILE is not set: list the logs to witness in a file, one line "
+                "`log <origin> <verifier key>` each (README, Witness), and point the variable at it."
+            )
+        try:
+            text = self.witness_logs_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(
+                f"cannot read {ENV_PREFIX}WITNESS_LOGS_FILE {str(self.witness_logs_file)!r}: {exc}"
+            ) from exc
+        return parse_logs(text, str(self.witness_logs_file))
+
+
+def parse_logs(text: str, source: str) -> dict[str, tuple[VerifierKey, ...]]:
+    """The logs a logs file lists, origin to verifier keys; a :class:`ConfigurationError` names the line."""
+    logs: dict[str, tuple[VerifierKey, ...]] = {}
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw.strip(" \t")
+        if not line or line.startswith("#"):
+            continue
+
+        def fail(problem: str, number: int = number) -> ConfigurationError:
+            return ConfigurationError(f"{source}, line {number}: {problem}")
+
+        keyword, *fields = _FIELDS.split(line)
+        if keyword != "log":
+            raise fail(f"unknown keyword {keyword!r}: each line is `log <origin> <verifier key>...`")
+        if len(fields) < 2:
+            raise fail("a log line is `log <origin> <verifier key> [<verifier key>...]`: a key is missing")
+        origin, key_texts = fields[0], fields[1:]
+        if any(char < " " for char in origin):
+            raise fail(f"origin {origin!r} holds a control character")
+        if origin in logs:
+            raise fail(f"origin {origin!r} is listed twice: put all its keys on one line")
+        if len(key_texts) > MAX_KEYS_PER_LOG:
+            raise fail(f"{len(key_texts)} keys for one log, at most {MAX_KEYS_PER_LOG}")
+        keys = []
+        for key_text in key_texts:
+            try:
+                keys.append(VerifierKey.parse(key_text))
+            except VerificationError as exc:
+                raise fail(
+                    f"{key_text!r} is not an Ed25519 verifier key (name+keyid+base64, as "
+                    f"`provledger keys generate` prints): {exc}"
+                ) from exc
+        if len({key.key_id for key in keys}) != len(keys):
+            raise fail(f"a key of {origin!r} is listed twice")
+        logs[origin] = tuple(keys)
+        if len(logs) > MAX_LOGS:
+            raise fail(f"more than {MAX_LOGS} logs")
+    if not logs:
+        raise ConfigurationError(
+            f"{source} lists no log: add one line `log <origin> <verifier key>` per log to witness"
+        )
+    return logs
