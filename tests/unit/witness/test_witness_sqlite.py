@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -38,7 +39,7 @@ async def test_compare_and_set_from_nothing_and_from_a_size(tmp_path: Path) -> N
         assert await again.latest(ORIGIN) == _cosigned(5, at=2)
     finally:
         await again.close()
-    with sqlite3.connect(tmp_path / "state" / "w.sqlite3") as conn:
+    with contextlib.closing(sqlite3.connect(tmp_path / "state" / "w.sqlite3")) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -86,7 +87,8 @@ async def test_a_file_that_is_not_a_witness_state_is_refused(tmp_path: Path) -> 
     with pytest.raises(ConfigurationError, match="not a usable witness state file"):
         await SqliteWitnessStore.open(junk)
     newer = tmp_path / "newer.sqlite3"
-    with sqlite3.connect(newer) as conn:
+    with contextlib.closing(sqlite3.connect(newer)) as conn:
         conn.execute("PRAGMA user_version = 99")
+        conn.commit()
     with pytest.raises(ConfigurationError, match="schema version 99"):
         await SqliteWitnessStore.open(newer)
