@@ -35,7 +35,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 NEGATIVE_CHECKS = [not_a_server_error, response_schema_conformance]
 EXAMPLES_PER_OPERATION = 40
 NEGATIVE_EXAMPLES_PER_OPERATION = 25
-SCENARIOS = 80
+SCENARIOS = 120
 STEPS_PER_SCENARIO = 6
 #: Operations that answer 2xx only for an id the ledger holds: reached by following links.
 NEED_REAL_IDS = {
