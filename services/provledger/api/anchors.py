@@ -2,8 +2,8 @@
 
 A client follows a block to the statement that anchors it (``anchored_by`` of
 ``/v1/shards/{shard}/blocks/{height}``), then to ``/v1/anchors/{seq}`` for the receipts that
-prove when the statement existed. A page costs four queries whatever its size: statements, their
-heads, their receipt kinds, and nothing per statement. A statement names every shard, so a page
+prove when the statement existed. A page costs three queries whatever its size: statements, their
+heads and their receipt kinds, none per statement. A statement names every shard, so a page
 holds at most :data:`MAX_STATEMENTS` of them, not the 1000 items of other lists.
 """
 
