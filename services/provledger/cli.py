@@ -212,11 +212,25 @@ def audit(
     max_listed: Annotated[
         int, typer.Option(min=1, help="Mismatches listed in full per shard (all are counted).")
     ] = 1000,
+    trusted_keys: Annotated[
+        Path | None,
+        typer.Option(
+            help="Keys to check blocks, checkpoint notes and anchor statements against instead of the "
+            "database's: C2SP verifier keys one a line, or a JSON key set (the sealer's and the anchorer's)."
+        ),
+    ] = None,
+    tsa_roots: Annotated[
+        Path | None,
+        typer.Option(help="PEM roots of the timestamp authorities you trust: checks rfc3161 receipts."),
+    ] = None,
 ) -> int:
-    """Recheck every event, block, signature, chain link, tile and checkpoint note; exit 1 on a mismatch."""
+    """Recheck every event, block, signature, tile, checkpoint, statement and receipt; exit 1 on a mismatch.
+
+    With PROVLEDGER_KAFKA_BOOTSTRAP set it also compares the checkpoints topic with the database.
+    """
     from provledger.commands.audit import audit_command
 
-    return audit_command(json_output, max_listed)
+    return audit_command(json_output, max_listed, trusted_keys, tsa_roots)
 
 
 @app.command()

@@ -14,8 +14,8 @@ once; a record that is not a statement is a :class:`~provledger.errors.Verificat
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -57,6 +57,13 @@ def decode_record(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> 
     return Published(int(seqs[0]), value.decode())
 
 
+def _decoded(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Published | VerificationError:
+    try:
+        return decode_record(value, headers)
+    except VerificationError as exc:
+        return exc
+
+
 @contextmanager
 def _broker(failed: str) -> Iterator[None]:
     try:
@@ -95,12 +102,7 @@ class CheckpointTopic:
 
         None when the topic holds nothing (or does not exist yet): nothing was published.
         """
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            enable_auto_commit=False,
-            client_id=f"{self.client_id}-anchorer",
-            request_timeout_ms=READ_TIMEOUT_MS,
-        )
+        consumer = self._consumer("anchorer")
         with _broker(f"cannot read the last statement of {self.topic}"):
             await consumer.start()
             try:
@@ -108,11 +110,24 @@ class CheckpointTopic:
             finally:
                 await consumer.stop()
 
-    async def _read_last(self, consumer: AIOKafkaConsumer) -> Published | None:
+    def _consumer(self, role: str) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            client_id=f"{self.client_id}-{role}",
+            request_timeout_ms=READ_TIMEOUT_MS,
+        )
+
+    async def _end_offsets(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
+        """Each partition's end offset now (none when the topic does not exist yet)."""
         if self.topic not in await consumer.topics():
-            return None
+            return {}
         partitions = [TopicPartition(self.topic, p) for p in consumer.partitions_for_topic(self.topic) or ()]
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+
+    async def _read_last(self, consumer: AIOKafkaConsumer) -> Published | None:
+        ends = await self._end_offsets(consumer)
         wanted = {tp: end - 1 for tp, end in ends.items() if end > 0}
         if not wanted:
             return None
@@ -128,6 +143,47 @@ class CheckpointTopic:
                 last.update((tp, r) for r in records if r.offset == wanted[tp])
         found = [decode_record(r.value, list(r.headers)) for r in last.values()]
         return max(found, key=lambda published: published.seq)
+
+    @asynccontextmanager
+    async def history(self) -> AsyncIterator[AsyncIterator[tuple[int, Published | VerificationError]]]:
+        """Every record the topic holds as this is entered, oldest first: ``(offset, statement)``.
+
+        A record that is not a statement comes as the :class:`VerificationError` saying why, so a
+        reader can name it and go on. The end is fixed on entering: records published later are
+        not read. ``provledger audit`` enters this before it opens its database snapshot; since
+        the anchorer stores a statement before it publishes it, every statement read was stored
+        before that snapshot, and one the snapshot lacks was lost by the database.
+        """
+        consumer = self._consumer("audit")
+        with _broker(f"cannot read {self.topic}"):
+            await consumer.start()
+        try:
+            with _broker(f"cannot read the end of {self.topic}"):
+                ends = {tp: end for tp, end in (await self._end_offsets(consumer)).items() if end > 0}
+            yield self._records(consumer, ends)
+        finally:
+            await consumer.stop()
+
+    async def _records(
+        self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]
+    ) -> AsyncIterator[tuple[int, Published | VerificationError]]:
+        if not ends:
+            return
+        consumer.assign(list(ends))
+        with _broker(f"cannot read {self.topic} from its beginning"):
+            await consumer.seek_to_beginning(*ends)
+        remaining = dict(ends)
+        while remaining:
+            with _broker(f"cannot read {self.topic}"):
+                fetched = await consumer.getmany(*remaining, timeout_ms=READ_TIMEOUT_MS)
+                if not fetched:
+                    raise TimeoutError(f"no record came back from {sorted(remaining)}")
+            for tp, records in fetched.items():
+                for r in records:
+                    if r.offset < ends[tp]:
+                        yield r.offset, _decoded(r.value, list(r.headers))
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.pop(tp, None)
 
     async def stop(self) -> None:
         """Flush and close the producer."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 #: Every mismatch kind, with what it means.
 KINDS: Final = {
@@ -59,8 +60,39 @@ class Mismatch:
         }
 
 
+class _Listed(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+class _Tally:
+    """Totals over ``counts`` (every mismatch, by kind) and ``mismatches`` (the listed ones)."""
+
+    __slots__ = ()
+    counts: dict[str, int]
+    mismatches: Sequence[_Listed]
+
+    @property
+    def mismatch_count(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatch_count == 0
+
+    def _mismatches_json(self) -> dict[str, Any]:
+        return {
+            "mismatch_count": self.mismatch_count,
+            "mismatch_counts": dict(sorted(self.counts.items())),
+            "mismatches": [m.to_json() for m in self.mismatches],
+            "unlisted_mismatches": self.mismatch_count - len(self.mismatches),
+        }
+
+
 @dataclass(frozen=True, slots=True)
-class ShardReport:
+class ShardReport(_Tally):
     """One shard's totals and mismatches; ``mismatches`` lists at most the audit's cap, ``counts`` all."""
 
     shard: int
@@ -72,14 +104,6 @@ class ShardReport:
     mismatches: tuple[Mismatch, ...]
     counts: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def mismatch_count(self) -> int:
-        return sum(self.counts.values())
-
-    @property
-    def ok(self) -> bool:
-        return self.mismatch_count == 0
-
     def to_json(self) -> dict[str, Any]:
         return {
             "shard": self.shard,
@@ -88,30 +112,91 @@ class ShardReport:
             "events": self.events,
             "blocks": self.blocks,
             "tree_size": self.tree_size,
-            "mismatch_count": self.mismatch_count,
-            "mismatch_counts": dict(sorted(self.counts.items())),
-            "mismatches": [m.to_json() for m in self.mismatches],
-            "unlisted_mismatches": self.mismatch_count - len(self.mismatches),
+            **self._mismatches_json(),
+        }
+
+
+#: Every mismatch kind of the anchors' audit, with what it means.
+ANCHOR_MISMATCH_KINDS: Final = {
+    "statement_signature": "the statement's signed note does not verify under an anchorer key",
+    "statement_sealer_key": "the statement is signed by a block-signing (sealer) key",
+    "statement_text": "the statement is not a shard-heads checkpoint, or its row's columns differ from it",
+    "statement_heads": "the heads the statement names differ from its stored checkpoint_heads rows",
+    "anchored_block": "an anchored head names a block that is not stored with that hash and tree",
+    "anchored_fork": "a shard's anchored head went down, vanished, or does not extend the one before",
+    "receipt": "a stored receipt does not check with its kind's verifier",
+    "receipt_statement": "a stored receipt anchors another text than the stored statement",
+    "published_record": "a record of the checkpoints topic is not a statement",
+    "published_missing": "a statement published to the checkpoints topic is not in the database",
+    "published_differs": "the database's statement differs from the one published under its number",
+    "published_head": "a published statement anchors a block the database does not hold as anchored",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorMismatch:
+    """One anchoring fact that does not check out: its statement and, where one is at fault, its shard."""
+
+    kind: str
+    seq: int | None
+    shard: int | None
+    detail: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in ANCHOR_MISMATCH_KINDS:
+            raise ValueError(f"unknown anchor mismatch kind {self.kind!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "seq": self.seq, "shard": self.shard, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorReport(_Tally):
+    """What the anchors' audit found: totals, receipts checked or not per kind, and every mismatch.
+
+    ``published`` is how many checkpoints-topic records were compared, None when no broker was
+    configured (then a restored database that forgot its later statements may look consistent).
+    """
+
+    statements: int
+    receipts_checked: dict[str, int]
+    receipts_unchecked: dict[str, int]
+    published: int | None
+    mismatches: tuple[AnchorMismatch, ...]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "statements": self.statements,
+            "receipts_checked": dict(sorted(self.receipts_checked.items())),
+            "receipts_unchecked": dict(sorted(self.receipts_unchecked.items())),
+            "published_compared": self.published,
+            **self._mismatches_json(),
         }
 
 
 @dataclass(frozen=True, slots=True)
 class AuditReport:
-    """The whole ledger's audit. ``checkpoints_checked`` is False where the schema has no checkpoint notes."""
+    """The whole ledger's audit. ``checkpoints_checked`` is False where the schema has no checkpoint notes.
+
+    ``anchors`` is the anchors' audit, None where the schema has no anchor tables.
+    """
 
     shards: tuple[ShardReport, ...]
     checkpoints_checked: bool
+    anchors: AnchorReport | None = None
 
     @property
     def ok(self) -> bool:
-        return all(shard.ok for shard in self.shards)
+        return all(shard.ok for shard in self.shards) and (self.anchors is None or self.anchors.ok)
 
     def totals(self) -> dict[str, int]:
         return {
             "shards": len(self.shards),
             "events": sum(s.events for s in self.shards),
             "blocks": sum(s.blocks for s in self.shards),
-            "mismatches": sum(s.mismatch_count for s in self.shards),
+            "mismatches": sum(s.mismatch_count for s in self.shards)
+            + (0 if self.anchors is None else self.anchors.mismatch_count),
         }
 
     def mismatches(self) -> list[tuple[int, Mismatch]]:
@@ -124,21 +209,29 @@ class AuditReport:
             "checkpoints_checked": self.checkpoints_checked,
             "totals": self.totals(),
             "shards": [s.to_json() for s in self.shards],
+            "anchors": None if self.anchors is None else self.anchors.to_json(),
         }
 
 
-class MismatchLog:
-    """Collects a shard's mismatches: all counted by kind, the first ``limit`` kept in full."""
+M = TypeVar("M", bound=_Listed)
+
+
+class CappedLog(Generic[M]):
+    """Collects mismatches: all counted by kind, the first ``limit`` kept in full."""
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self.listed: list[Mismatch] = []
+        self.listed: list[M] = []
         self.counts: Counter[str] = Counter()
 
-    def add(self, mismatch: Mismatch) -> None:
+    def add(self, mismatch: M) -> None:
         self.counts[mismatch.kind] += 1
         if len(self.listed) < self._limit:
             self.listed.append(mismatch)
+
+
+class MismatchLog(CappedLog[Mismatch]):
+    """A shard's mismatches (:class:`CappedLog`), which can say whether a block has one of a kind."""
 
     def has(self, kind: str, height: int | None) -> bool:
         """Whether a listed mismatch of ``kind`` names block ``height``."""

@@ -1,4 +1,4 @@
-"""Drive the audit over a database: stream each shard's rows through :class:`ShardAudit`.
+"""Drive the audit over a database: stream each shard's rows through :class:`ShardAudit`, then the anchors.
 
 One ``REPEATABLE READ READ ONLY`` transaction sees one snapshot of every table, so blocks the
 sealer commits meanwhile are simply not audited yet, never half-seen. Blocks, events, checkpoint
@@ -9,9 +9,11 @@ plus one block's leaf hashes, whatever the shard's size.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Generic, TypeVar
 
+from provledger.audit.anchor_run import PublishedRecords, audit_anchors
+from provledger.audit.anchors import ReceiptCheck
 from provledger.audit.report import AuditReport, Mismatch
 from provledger.audit.shard import ShardAudit
 from provledger.audit.tiles import match_tile
@@ -58,9 +60,22 @@ class _Ahead(Generic[T]):
 
 
 async def audit_ledger(
-    conn: Conn, *, progress: Progress | None = None, max_listed: int = DEFAULT_MAX_LISTED
+    conn: Conn,
+    *,
+    progress: Progress | None = None,
+    max_listed: int = DEFAULT_MAX_LISTED,
+    trusted_keys: KeySet | None = None,
+    receipt_checks: Mapping[str, ReceiptCheck] | None = None,
+    published: PublishedRecords | None = None,
+    anchor_progress: Progress | None = None,
 ) -> AuditReport:
-    """Recheck every shard in the database behind ``conn``; the report lists what does not match.
+    """Recheck every shard and every anchored statement behind ``conn``; the report lists what does not match.
+
+    Block signatures, checkpoint notes and statements are checked against ``trusted_keys`` when
+    given, else against the keys the database records (which whoever can rewrite it can swap).
+    ``receipt_checks`` are the receipt kinds the caller can check (others are counted as
+    unchecked); ``published`` are the checkpoints topic's records, read up to an end fixed
+    before this is called (:meth:`provledger.anchor.topic.CheckpointTopic.history`).
 
     A database that goes away mid-audit raises :class:`~provledger.errors.ServiceUnavailable`:
     there is no report to give, and the caller answers as for a database it could not reach.
@@ -70,12 +85,13 @@ async def audit_ledger(
             shards = await list_shards(conn)
             keyset: KeySet | VerificationError
             try:
-                keyset = await load_keyset(conn)
+                keyset = trusted_keys if trusted_keys is not None else await load_keyset(conn)
             except VerificationError as exc:
                 keyset = exc
             checkpoints = await has_table(conn, "shard_checkpoints")
             total = sum(info.tree_size for info in shards)
             audits: list[ShardAudit] = []
+            key_ids: set[bytes] = set()
             done = 0
             for info in shards:
                 audit = ShardAudit(info, keyset, max_listed)
@@ -86,18 +102,25 @@ async def audit_ledger(
                     if progress is not None:
                         progress(base + events, total)
 
-                await _audit_shard(conn, audit, checkpoints, tick)
+                await _audit_shard(conn, audit, checkpoints, tick, key_ids)
                 done += audit.events
             await _attribute_orphans(conn, audits, max_listed)
-    return AuditReport(tuple(audit.report() for audit in audits), checkpoints)
+            anchors = await audit_anchors(
+                conn, trusted_keys=trusted_keys, block_key_ids=key_ids, checkers=receipt_checks or {},
+                published=published, progress=anchor_progress, max_listed=max_listed,
+            )  # fmt: skip
+    return AuditReport(tuple(audit.report() for audit in audits), checkpoints, anchors)
 
 
-async def _audit_shard(conn: Conn, audit: ShardAudit, checkpoints: bool, tick: Callable[[int], None]) -> None:
+async def _audit_shard(
+    conn: Conn, audit: ShardAudit, checkpoints: bool, tick: Callable[[int], None], key_ids: set[bytes]
+) -> None:
     shard = audit.info.shard
     events = _Ahead(stream_events(conn, shard))
     notes = _Ahead(stream_checkpoints(conn, shard)) if checkpoints else None
     tiles: dict[int, TileLevelReader] = {}
     async for row in stream_blocks(conn, shard):
+        key_ids.add(row.key_id)
         end = audit.open_block(row)
         if notes is not None:
             audit.check_checkpoint(await _note_for(audit, notes, row.height))

@@ -1,42 +1,71 @@
 """``provledger audit``: run the audit with a progress bar on stderr, print the report, set the exit code.
 
 The text report goes to stdout (per shard: events, blocks, tree size, mismatches; then every
-listed mismatch with its block height and event id); ``--json`` prints the same totals and
-mismatches as one JSON document instead. Exit status 0 means every check passed, 1 that at least
-one mismatch was found.
+listed mismatch with its block height and event id; then the anchors: statements, receipts
+checked and unchecked per kind, what the checkpoints topic was compared with, and every anchor
+mismatch with its statement and shard); ``--json`` prints the same totals and mismatches as one
+JSON document instead. Exit status 0 means every check passed, 1 that at least one mismatch was
+found. A receipt nobody could check (``rfc3161`` without ``--tsa-roots``) is reported as
+unchecked: it neither passes nor fails.
+
+With ``PROVLEDGER_KAFKA_BOOTSTRAP`` set, the checkpoints topic (``PROVLEDGER_TOPIC_CHECKPOINTS``)
+is read too, and a broker that does not answer stops the audit (exit 3, as the database):
+comparing with what the anchorer published is the only way to see that a database restored
+from a dump forgot later statements. Without it the report says the topic was not compared.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from provledger.audit.report import AuditReport
+from provledger.audit.anchor_run import PublishedRecords
+from provledger.audit.anchors import ReceiptCheck
+from provledger.audit.report import AnchorReport, AuditReport
 from provledger.audit.run import audit_ledger
-from provledger.config import DatabaseSettings, load
+from provledger.config import DatabaseSettings, KafkaSettings, load
+from provledger.ledger.keys import KeySet
 from provledger.store.db import connect
 
 
-def audit_command(json_output: bool, max_listed: int) -> int:
-    """Audit PROVLEDGER_DATABASE_URL; 0 when clean, 1 on any mismatch."""
+def audit_command(
+    json_output: bool,
+    max_listed: int,
+    trusted_keys: Path | None = None,
+    tsa_roots: Path | None = None,
+) -> int:
+    """Audit PROVLEDGER_DATABASE_URL and, with a broker set, the checkpoints topic; 0 clean, 1 a mismatch."""
+    from provledger.commands.verify import load_trusted_keys
+
     dsn = load(DatabaseSettings).require_database_url()
+    keys = None if trusted_keys is None else load_trusted_keys(trusted_keys)
+    checks = receipt_checks(tsa_roots)
+    kafka = load(KafkaSettings)
     stderr, stdout = Console(stderr=True), Console(highlight=False, soft_wrap=True)
     with Progress(
-        TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TextColumn("events"),
+        TextColumn("auditing {task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeRemainingColumn(), console=stderr, transient=True,
     ) as bar:  # fmt: skip
-        task = bar.add_task("audit", total=None)
+        events = bar.add_task("events", total=None)
+        statements = bar.add_task("statements", total=None)
 
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+        def advance(task: TaskID) -> Callable[[int, int], None]:
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
 
-        report = asyncio.run(_audit(dsn, max_listed, advance))
+            return update
+
+        report = asyncio.run(
+            _audit(dsn, kafka, max_listed, keys, checks, advance(events), advance(statements))
+        )
     if json_output:
         stdout.print_json(json.dumps(report.to_json()))
     else:
@@ -44,12 +73,47 @@ def audit_command(json_output: bool, max_listed: int) -> int:
     return 0 if report.ok else 1
 
 
-async def _audit(dsn: str, max_listed: int, progress: Callable[[int, int], None]) -> AuditReport:
-    conn = await connect(dsn)
-    try:
-        return await audit_ledger(conn, progress=progress, max_listed=max_listed)
-    finally:
-        await conn.close()
+def receipt_checks(tsa_roots: Path | None) -> dict[str, ReceiptCheck]:
+    """The receipt kinds the options let the audit check: ``rfc3161`` under ``--tsa-roots`` alone."""
+    checks: dict[str, ReceiptCheck] = {}
+    if tsa_roots is not None:
+        from provledger.anchor.rfc3161.verify import Rfc3161ReceiptVerifier
+
+        checks["rfc3161"] = Rfc3161ReceiptVerifier.from_roots_file(tsa_roots).check
+    return checks
+
+
+@contextlib.asynccontextmanager
+async def _published(kafka: KafkaSettings) -> AsyncIterator[PublishedRecords | None]:
+    if kafka.kafka_bootstrap is None:
+        yield None
+        return
+    from provledger.anchor.topic import CheckpointTopic
+
+    topic = CheckpointTopic(kafka.kafka_bootstrap, kafka.topic_checkpoints, kafka.kafka_client_id)
+    async with topic.history() as records:
+        yield records
+
+
+async def _audit(
+    dsn: str,
+    kafka: KafkaSettings,
+    max_listed: int,
+    keys: KeySet | None,
+    checks: dict[str, ReceiptCheck],
+    progress: Callable[[int, int], None],
+    anchor_progress: Callable[[int, int], None],
+) -> AuditReport:
+    # The topic's end is fixed before the database snapshot opens (CheckpointTopic.history).
+    async with _published(kafka) as published:
+        conn = await connect(dsn)
+        try:
+            return await audit_ledger(
+                conn, progress=progress, max_listed=max_listed, trusted_keys=keys,
+                receipt_checks=checks, published=published, anchor_progress=anchor_progress,
+            )  # fmt: skip
+        finally:
+            await conn.close()
 
 
 def render(report: AuditReport, console: Console) -> None:
@@ -65,20 +129,56 @@ def render(report: AuditReport, console: Console) -> None:
     if not report.checkpoints_checked:
         console.print("shard checkpoint notes not checked: this database has no shard_checkpoints table")
     for s in report.shards:
+        listed = []
         for m in s.mismatches:
             where = f"shard {s.shard} block {'-' if m.height is None else m.height}"
             if m.event_id is not None:
                 where += f" event {m.event_id}"
             if m.leaf_index is not None:
                 where += f" leaf {m.leaf_index}"
-            console.print(f"[red]MISMATCH[/] {m.kind}: {where}: {escape(m.detail)}")
-        if s.mismatch_count > len(s.mismatches):
-            console.print(
-                f"shard {s.shard}: {s.mismatch_count - len(s.mismatches)} more mismatches not listed"
-            )
+            listed.append((m.kind, where, m.detail))
+        _print_mismatches(console, listed, s.mismatch_count, f"shard {s.shard}")
+    if report.anchors is not None:
+        _render_anchors(report.anchors, console)
     totals = report.totals()
     summary = f"{totals['shards']} shards, {totals['blocks']} blocks, {totals['events']} events"
     if report.ok:
         console.print(f"[green]OK[/]: {summary}, every check passed")
     else:
         console.print(f"[bold red]FAILED[/]: {summary}, {totals['mismatches']} mismatches")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items())) or "none"
+
+
+def _render_anchors(anchors: AnchorReport, console: Console) -> None:
+    """The anchors' part: totals, receipts checked and not, the topic, then each mismatch."""
+    console.print(
+        f"anchors: {anchors.statements} statements; receipts checked: {_counts(anchors.receipts_checked)}"
+    )
+    if anchors.receipts_unchecked:
+        console.print(
+            "receipts [yellow]unchecked[/] (neither passed nor failed): "
+            f"{_counts(anchors.receipts_unchecked)}; give --tsa-roots FILE to check rfc3161 receipts"
+        )
+    if anchors.published is None:
+        console.print(
+            "checkpoints topic not compared (PROVLEDGER_KAFKA_BOOTSTRAP is not set): a database restored "
+            "from a dump may have forgotten statements without this audit seeing it"
+        )
+    else:
+        console.print(f"checkpoints topic: {anchors.published} published records compared with the database")
+    listed = []
+    for m in anchors.mismatches:
+        where = f"statement {'-' if m.seq is None else m.seq}"
+        listed.append((m.kind, where if m.shard is None else f"{where} shard {m.shard}", m.detail))
+    _print_mismatches(console, listed, anchors.mismatch_count, "anchors")
+
+
+def _print_mismatches(console: Console, listed: list[tuple[str, str, str]], count: int, label: str) -> None:
+    """``MISMATCH kind: where: detail`` for each listed one, then how many more were only counted."""
+    for kind, where, detail in listed:
+        console.print(f"[red]MISMATCH[/] {kind}: {where}: {escape(detail)}")
+    if count > len(listed):
+        console.print(f"{label}: {count - len(listed)} more mismatches not listed")

@@ -10,6 +10,7 @@ pure audit's job (:mod:`provledger.audit`).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from provledger.ledger.checkpoint import ShardHead
 from provledger.store.db import Conn
 
 #: Rows per round trip. Events carry their canonical bytes (a few hundred bytes each), tiles up to 8 KiB.
@@ -226,3 +228,130 @@ async def orphan_events(conn: Conn, limit: int) -> list[OrphanEvent]:
         limit,
     )
     return [OrphanEvent(r["event_id"], r["shard"], r["height"]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRef:
+    """What a stored block says of itself, to compare with a statement's head: hash and tree."""
+
+    block_hash: bytes
+    tree_size: int
+    log_root: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHead:
+    """One ``checkpoint_heads`` row, with the ``blocks`` row it names (None when that block is gone)."""
+
+    shard: int
+    height: int
+    tree_size: int
+    log_root: bytes
+    block_hash: bytes
+    block: BlockRef | None
+
+    def head(self) -> ShardHead:
+        """The head as a statement's extension line names it."""
+        return ShardHead(self.shard, self.height, self.block_hash)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReceipt:
+    """One ``anchor_receipts`` row: its kind and its JSON fields (a str when they are not an object)."""
+
+    kind: str
+    fields: dict[str, Any] | str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditedStatement:
+    """One ``checkpoints`` row with its heads and receipts, as stored."""
+
+    seq: int
+    origin: str
+    shard_count: int
+    root: bytes
+    note: str
+    heads: tuple[StoredHead, ...]
+    receipts: tuple[StoredReceipt, ...]
+
+
+#: Statements per round trip: each page costs three queries (statements, heads with their blocks, receipts).
+STATEMENT_PAGE = 200
+
+
+def _block_ref(row: asyncpg.Record) -> BlockRef | None:
+    if row["b_hash"] is None:
+        return None
+    return BlockRef(bytes(row["b_hash"]), row["b_tree_size"], bytes(row["b_log_root"]))
+
+
+def _receipt_json(stored: str) -> dict[str, Any] | str:
+    value = json.loads(stored)
+    return value if isinstance(value, dict) else stored
+
+
+async def count_statements(conn: Conn) -> int:
+    """How many statements are stored, for progress."""
+    return int(await conn.fetchval("SELECT count(*) FROM checkpoints"))
+
+
+async def stream_statements(conn: Conn) -> AsyncIterator[AuditedStatement]:
+    """Every stored statement by ``seq``, each with its heads (and their blocks) and receipts.
+
+    A page of statements at a time from a cursor, then their heads and receipts in one query
+    each, so memory holds one page whatever the number of statements.
+    """
+    cursor = await conn.cursor("SELECT seq, origin, shard_count, root, note FROM checkpoints ORDER BY seq")
+    while rows := await cursor.fetch(STATEMENT_PAGE):
+        seqs = [r["seq"] for r in rows]
+        heads: dict[int, list[StoredHead]] = {seq: [] for seq in seqs}
+        for h in await conn.fetch(
+            "SELECT h.seq, h.shard, h.height, h.tree_size, h.log_root, h.block_hash, "
+            "b.block_hash AS b_hash, b.tree_size AS b_tree_size, b.log_root AS b_log_root "
+            "FROM checkpoint_heads h LEFT JOIN blocks b ON b.shard = h.shard AND b.height = h.height "
+            "WHERE h.seq = ANY($1::bigint[]) ORDER BY h.seq, h.shard",
+            seqs,
+        ):
+            heads[h["seq"]].append(
+                StoredHead(h["shard"], h["height"], h["tree_size"], bytes(h["log_root"]),
+                           bytes(h["block_hash"]), _block_ref(h))
+            )  # fmt: skip
+        receipts: dict[int, list[StoredReceipt]] = {seq: [] for seq in seqs}
+        for r in await conn.fetch(
+            "SELECT seq, kind, receipt FROM anchor_receipts WHERE seq = ANY($1::bigint[]) ORDER BY seq, kind",
+            seqs,
+        ):
+            receipts[r["seq"]].append(StoredReceipt(r["kind"], _receipt_json(r["receipt"])))
+        for r in rows:
+            yield AuditedStatement(
+                r["seq"], r["origin"], r["shard_count"], bytes(r["root"]), r["note"],
+                tuple(heads[r["seq"]]), tuple(receipts[r["seq"]]),
+            )  # fmt: skip
+
+
+async def statement_notes(conn: Conn, seqs: list[int]) -> dict[int, str]:
+    """The notes of those of ``seqs`` the database holds: what published statements are compared with."""
+    rows = await conn.fetch("SELECT seq, note FROM checkpoints WHERE seq = ANY($1::bigint[])", seqs)
+    return {r["seq"]: r["note"] for r in rows}
+
+
+async def blocks_at(conn: Conn, places: list[tuple[int, int]]) -> dict[tuple[int, int], BlockRef]:
+    """The stored blocks at ``(shard, height)`` places, one query: what published heads are compared with."""
+    rows = await conn.fetch(
+        "SELECT b.shard, b.height, b.block_hash AS b_hash, b.tree_size AS b_tree_size, "
+        "b.log_root AS b_log_root FROM unnest($1::int[], $2::bigint[]) AS want(shard, height) "
+        "JOIN blocks b ON b.shard = want.shard AND b.height = want.height",
+        [shard for shard, _ in places],
+        [height for _, height in places],
+    )
+    found = {(r["shard"], r["height"]): _block_ref(r) for r in rows}
+    return {place: ref for place, ref in found.items() if ref is not None}
+
+
+async def anchorer_keys(conn: Conn) -> list[str]:
+    """Every anchorer verifier key the database records, oldest first."""
+    return [
+        r["verifier_key"]
+        for r in await conn.fetch("SELECT verifier_key FROM anchorer_keys ORDER BY first_used")
+    ]

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -25,6 +28,7 @@ from provledger.anchor.growth import ForkDetected
 from provledger.anchor.kinds import AnchorKind
 from provledger.anchor.leader import Leadership
 from provledger.anchor.metrics import AnchorerMetrics
+from provledger.anchor.rfc3161 import make_kind
 from provledger.anchor.service import Anchorer, AnchorerOptions
 from provledger.anchor.topic import SEQ_HEADER, CheckpointTopic, Published
 from provledger.config import KafkaSettings
@@ -32,6 +36,7 @@ from provledger.errors import ServiceUnavailable
 from provledger.ledger.checkpoint import open_checkpoint, shard_heads
 from provledger.ledger.evidence import Evidence, Receipt
 from provledger.ledger.keys import SigningKey
+from provledger.local.tsa import LocalTsa
 from provledger.store import anchors
 from provledger.store.db import create_pool
 
@@ -342,18 +347,47 @@ async def _run(*argv: str) -> None:
     assert process.returncode == 0, f"{argv[0]} failed: {output.decode(errors='replace')}"
 
 
+def _audit_command(database_url: str, kafka: KafkaSettings, roots: Path) -> subprocess.CompletedProcess[str]:
+    """``provledger audit --tsa-roots`` as an operator runs it, with the broker configured."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVLEDGER_")} | {
+        "PROVLEDGER_DATABASE_URL": database_url,
+        "PROVLEDGER_KAFKA_BOOTSTRAP": kafka.require_kafka_bootstrap(),
+        "PROVLEDGER_TOPIC_CHECKPOINTS": kafka.topic_checkpoints,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "provledger", "audit", "--tsa-roots", str(roots)],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
 async def test_a_database_restored_from_a_dump_is_refused(
-    ledger: str, admin_database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
+    ledger: str,
+    admin_database_url: str,
+    kafka_settings: KafkaSettings,
+    local_tsa_server: LocalTsa,
+    tmp_path: Path,
 ) -> None:
-    """Seal and anchor, dump, seal and anchor more, restore the dump, seal other events: refused."""
-    async with anchorer(ledger, kafka_settings, []) as a:
+    """Seal and anchor, dump, seal and anchor more, restore the dump, seal other events: refused, and audited.
+
+    The issue's real fork, against the real local TSA, Postgres's own pg_dump/pg_restore and the
+    broker: the anchorer refuses the restored database (metric up, no statement more), and
+    ``provledger audit`` names the shard whose anchored block the restored database replaced.
+    """
+    tsa = make_kind(tsa_urls=local_tsa_server.url, tsa_roots_file=local_tsa_server.roots_file)
+    async with anchorer(ledger, kafka_settings, [tsa]) as a:
         await a.tick()
     dump = tmp_path / "ledger.dump"
     await _run(_pg_tool("pg_dump"), "-Fc", "-f", str(dump), ledger)
     await seal_more(ledger, 0, [3])
-    async with anchorer(ledger, kafka_settings, []) as a:
+    async with anchorer(ledger, kafka_settings, [tsa]) as a:
         await a.tick()
     assert [seq for seq, _ in await published_records(kafka_settings)] == [1, 2]
+    assert await receipt_seqs(ledger, "rfc3161") == [1, 2]
+    # The ledger as anchored audits clean, every receipt checked under the TSA's roots.
+    clean = _audit_command(ledger, kafka_settings, local_tsa_server.roots_file)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "receipts checked: rfc3161 2" in clean.stdout
+    assert "checkpoints topic: 2 published records compared" in clean.stdout
 
     restored_name = f"restored_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(admin_database_url)
@@ -362,15 +396,25 @@ async def test_a_database_restored_from_a_dump_is_refused(
     try:
         await _run(_pg_tool("pg_restore"), "--no-owner", "-d", restored, str(dump))
         await seal_more(restored, 0, [5])  # different events into the same shard
-        async with anchorer(restored, kafka_settings, []) as a:
+        async with anchorer(restored, kafka_settings, [tsa]) as a:
             await a.tick()
             assert isinstance(a.fork, ForkDetected)
             assert "statement 2 was published but the database's newest is 1" in str(a.fork)
             await _assert_fail_closed(a, restored, [1])
         # Restarted by an operator who did not fix anything: refused again, at start.
-        async with anchorer(restored, kafka_settings, []) as a:
+        async with anchorer(restored, kafka_settings, [tsa]) as a:
             await a.tick()
             assert a.fork is not None
+            assert a.metrics.fork_detected._value.get() == 1
+        assert await stored_seqs(restored) == [1]
+        # The restored database alone looks consistent; the published statements say otherwise.
+        audited = _audit_command(restored, kafka_settings, local_tsa_server.roots_file)
+        assert audited.returncode == 1, audited.stdout + audited.stderr
+        assert "MISMATCH published_missing: statement 2:" in audited.stdout
+        assert "MISMATCH published_head: statement 2 shard 0: statement 2 as published anchors block 2" in (
+            audited.stdout
+        )
+        assert "shard 1" not in audited.stdout.split("MISMATCH", 1)[1]
     finally:
         await admin.execute(f'DROP DATABASE "{restored_name}" WITH (FORCE)')
         await admin.close()
