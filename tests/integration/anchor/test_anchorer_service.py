@@ -14,23 +14,21 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from tests.helpers.anchoring import ANCHORER, ORIGIN, anchorer
 from tests.helpers.sealed_ledger import connected, register, seal_blocks
 
 from provledger.anchor.growth import ForkDetected
-from provledger.anchor.kinds import AnchorKind
 from provledger.anchor.leader import Leadership
-from provledger.anchor.metrics import AnchorerMetrics
 from provledger.anchor.rfc3161 import make_kind
-from provledger.anchor.service import Anchorer, AnchorerOptions
-from provledger.anchor.topic import SEQ_HEADER, CheckpointTopic, Published
+from provledger.anchor.service import Anchorer
+from provledger.anchor.topic import SEQ_HEADER, Published
 from provledger.config import KafkaSettings
 from provledger.errors import ServiceUnavailable
 from provledger.ledger.checkpoint import open_checkpoint, shard_heads
@@ -38,11 +36,8 @@ from provledger.ledger.evidence import Evidence, Receipt
 from provledger.ledger.keys import SigningKey
 from provledger.local.tsa import LocalTsa
 from provledger.store import anchors
-from provledger.store.db import create_pool
 
 SEALER = SigningKey.generate("anchorer.test/sealer")
-ANCHORER = SigningKey.generate("anchorer.test/anchorer")
-ORIGIN = "anchorer.test/ledger"
 
 
 class RecordingKind:
@@ -75,33 +70,6 @@ class UnreachableTopic:
 
     async def last_published(self) -> Published | None:
         return None
-
-
-@asynccontextmanager
-async def anchorer(
-    database_url: str,
-    kafka: KafkaSettings,
-    kinds: list[AnchorKind],
-    *,
-    heartbeat_s: float = 3600.0,
-    interval_s: float = 0.05,
-    topic: Any = None,
-    active: bool = True,
-) -> AsyncIterator[Anchorer]:
-    """An anchorer with its own pool and the test's topic, active (taken over) unless told otherwise."""
-    pool = await create_pool(database_url)
-    checkpoints = topic or CheckpointTopic(kafka.require_kafka_bootstrap(), kafka.topic_checkpoints, "test")
-    options = AnchorerOptions(ORIGIN, interval_s, heartbeat_s)
-    metrics = AnchorerMetrics(tuple(kind.name for kind in kinds))
-    try:
-        replica = Anchorer(pool, ANCHORER, kinds, checkpoints, options, metrics)
-        if active:
-            await replica.take_over()
-        yield replica
-    finally:
-        if isinstance(checkpoints, CheckpointTopic):
-            await checkpoints.stop()
-        await pool.close()
 
 
 async def published_records(kafka: KafkaSettings) -> list[tuple[int, str]]:
