@@ -173,8 +173,15 @@ class CheckpointTopic:
         with _broker(f"cannot read {self.topic} from its beginning"):
             await consumer.seek_to_beginning(*ends)
         remaining = dict(ends)
-        while remaining:
+        while True:
+            # By position, not by the last offset seen: retention may have emptied a partition,
+            # and offsets need not be contiguous.
             with _broker(f"cannot read {self.topic}"):
+                for tp in list(remaining):
+                    if await consumer.position(tp) >= remaining[tp]:
+                        del remaining[tp]
+                if not remaining:
+                    return
                 fetched = await consumer.getmany(*remaining, timeout_ms=READ_TIMEOUT_MS)
                 if not fetched:
                     raise TimeoutError(f"no record came back from {sorted(remaining)}")
@@ -182,8 +189,6 @@ class CheckpointTopic:
                 for r in records:
                     if r.offset < ends[tp]:
                         yield r.offset, _decoded(r.value, list(r.headers))
-                if records and records[-1].offset + 1 >= ends[tp]:
-                    remaining.pop(tp, None)
 
     async def stop(self) -> None:
         """Flush and close the producer."""
