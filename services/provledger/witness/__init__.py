@@ -2,17 +2,33 @@
 
 A witness remembers the last checkpoint it cosigned for each log it watches and cosigns a new
 one only when a consistency proof shows it extends the old; so two conflicting histories of a
-shard cannot both be cosigned. What goes here, with issue 18:
+shard cannot both be cosigned::
 
-- the HTTP handler of C2SP tlog-witness ``add-checkpoint`` (request parsing, the spec's status
-  codes, ``SPEC:`` quotes where it implements a MUST), served by its own small app;
-- the witness's durable state, the latest cosigned checkpoint per log (SQLite in one file by
-  default, Postgres optional), behind a ``Protocol`` declared beside the handler that uses it;
-- its settings (the logs it witnesses: origin and verifier keys; its own key file).
+    >>> import asyncio
+    >>> from provledger.ledger.checkpoint import Checkpoint, sign_checkpoint
+    >>> from provledger.ledger.keys import SigningKey
+    >>> from provledger.witness.protocol import format_add_checkpoint
+    >>> from provledger.witness.service import MemoryWitnessStore, Witness
+    >>> log, me = SigningKey.generate("ledger.example/log"), SigningKey.generate("witness.example/w1")
+    >>> witness = Witness(me, {"ledger.example/log/shard/0": (log.verifier,)}, MemoryWitnessStore())
+    >>> note = sign_checkpoint(Checkpoint("ledger.example/log/shard/0", 1, bytes(32)), [log])
+    >>> asyncio.run(witness.add_checkpoint(format_add_checkpoint(0, [], note))).status
+    200
 
-The formats are not here: checkpoints, signed notes, consistency proofs and ``cosignature/v1``
-signatures are in :mod:`provledger.ledger` (``checkpoint``, ``note``, ``proofs``, ``cosignature``),
-shared with the anchorer's witness client (the ``tlog-witness`` anchor kind, a sub-package of
-:mod:`provledger.anchor`) and with ``provledger verify``'s witness policy. The command
+Modules:
+
+- :mod:`.protocol`: the ``add-checkpoint`` wire format, pure (request bodies, the 200 signature
+  lines, the 409 ``text/x.tlog.size`` body, the monitoring path): what the anchorer's witness
+  client (the ``tlog-witness`` anchor kind, a sub-package of :mod:`provledger.anchor`) imports to
+  build requests and read answers;
+- :mod:`.service`: the witness's decisions with the spec's status codes (``SPEC:`` quotes where
+  it implements a MUST), and the ``WitnessStore`` protocol its state meets;
+- :mod:`.sqlite`: that state in one SQLite file (Postgres is not built);
+- :mod:`.settings`: ``PROVLEDGER_WITNESS_*`` and the logs file (origin and verifier keys per log);
+- :mod:`.app`: the HTTP server (Starlette on uvicorn).
+
+The other formats are not here: checkpoints, signed notes, consistency proofs and
+``cosignature/v1`` signatures are in :mod:`provledger.ledger` (``checkpoint``, ``note``,
+``merkle``, ``cosignature``), shared with ``provledger verify``'s witness policy. The command
 ``provledger witness`` is a thin wrapper in :mod:`provledger.cli` calling :mod:`provledger.commands`.
 """
