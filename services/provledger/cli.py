@@ -14,6 +14,7 @@ from typing import Annotated
 import click
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from provledger.errors import ConfigurationError, ProvledgerError, ServiceUnavailable
 
@@ -38,7 +39,9 @@ witness_app = typer.Typer(
 )
 app.add_typer(witness_app, name="witness")
 
-_stderr = Console(stderr=True)
+#: Errors stay one line however narrow the terminal (logs and scripts grep them), and their text is
+#: never read as markup: a ``[/]`` inside an exception message must not crash or restyle the report.
+_stderr = Console(stderr=True, soft_wrap=True, highlight=False)
 
 #: Exit codes: 1 a check failed or work failed, 2 bad usage or configuration, 3 a server did not answer.
 EXIT_FAILED, EXIT_CONFIG, EXIT_UNAVAILABLE = 1, 2, 3
@@ -305,10 +308,10 @@ def main(argv: list[str] | None = None) -> None:
         if callable(show):
             show()
         else:
-            _stderr.print(f"error: {exc}", highlight=False)
+            _stderr.print(Text(f"error: {exc}"))
         sys.exit(exc.exit_code)
     except ProvledgerError as exc:
-        _stderr.print(f"[bold red]error:[/] {exc}", highlight=False)
+        _stderr.print(Text.assemble(("error:", "bold red"), f" {exc}"))
         code = {
             ConfigurationError: EXIT_CONFIG,
             ServiceUnavailable: EXIT_UNAVAILABLE,

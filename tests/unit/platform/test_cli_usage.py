@@ -25,3 +25,18 @@ def test_usage_errors_exit_2_with_a_usage_line(
     assert message in err
     assert "Usage: provledger" in err
     assert "Traceback" not in err
+
+
+def test_an_error_stays_one_line_and_its_text_is_never_markup(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A path longer than any terminal, with brackets rich would read as a closing tag.
+    missing = "/nowhere/" + "d" * 150 + "/[/]witness.pem"
+    monkeypatch.setenv("PROVLEDGER_WITNESS_KEY_FILE", missing)
+    with pytest.raises(SystemExit) as exited:
+        main(["witness"])
+    assert exited.value.code == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.startswith("error: ")
+    assert err.count("\n") == 1, err
+    assert missing in err
