@@ -23,6 +23,7 @@ LEDGER_TABLES = [
     "checkpoint_heads",
     "anchor_receipts",
     "anchorer_keys",
+    "checkpoint_cosignatures",
     "shard_checkpoints",
 ]
 
