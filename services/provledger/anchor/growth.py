@@ -19,7 +19,7 @@ A head that went down (a lower height, or the same height with another hash) is 
 Any failure is a :class:`ForkDetected` naming the shard, both heights and both roots.
 
 Everything here is pure: the caller reads the rows and the proof (:mod:`provledger.store.anchors`,
-:func:`provledger.store.tiles.consistency_proof`) and passes them in.
+:func:`provledger.store.tiles.consistency_proofs`) and passes them in.
 
 Known limit: the sealer keys come from the same database (:func:`provledger.store.keys.load_keyset`),
 so whoever can rewrite the database can also register a key of their own for a rewritten header;

@@ -49,7 +49,7 @@ from provledger.store import anchors
 from provledger.store.anchors import AnchoredHead, HeadBlock, StatementTaken, StoredStatement
 from provledger.store.db import Conn
 from provledger.store.keys import load_keyset
-from provledger.store.tiles import consistency_proof
+from provledger.store.tiles import ShardProofError, consistency_proofs
 from provledger.store.unavailable import unavailable_as_service_error
 
 _log = logs.get_logger(__name__)
@@ -233,26 +233,39 @@ class Anchorer:
 
 
 async def _growths(conn: Conn, anchored: Sequence[AnchoredHead], heads: Sequence[HeadBlock]) -> list[Growth]:
-    """What the growth check needs for each shard whose head moved since ``anchored``."""
+    """What the growth check needs for each shard whose head moved since ``anchored``.
+
+    The headers between and the consistency proofs of every moved shard come in one query each,
+    whatever the number of shards.
+    """
     before = {head.shard: head for head in anchored}
     gone = sorted(set(before) - {head.shard for head in heads})
     if gone:
         lost = before[gone[0]]
         raise ForkDetected(f"it has no block any more; block {lost.height} was anchored", shard=lost.shard,
                            anchored_height=lost.height, anchored_root=lost.log_root)  # fmt: skip
-    growths = []
+    growths: list[Growth] = []
+    grown: list[tuple[AnchoredHead, HeadBlock]] = []
     for head in heads:
         old = before.get(head.shard)
         if not moved(old, head):
             continue
         if old is None or head.height <= old.height:
             growths.append(Growth(old, (head,), ()))
-            continue
-        try:
-            blocks = await anchors.blocks_from(conn, head.shard, old.height, head.height)
-            proof = await consistency_proof(conn, head.shard, old.tree_size, head.tree_size)
-        except VerificationError as exc:
-            raise shard_fork(str(exc), old, head) from exc
+        else:
+            grown.append((old, head))
+    if not grown:
+        return growths
+    spans = [(head.shard, old.height, head.height) for old, head in grown]
+    try:
+        between = await anchors.blocks_between(conn, spans)
+        proofs = await consistency_proofs(
+            conn, [(head.shard, old.tree_size, head.tree_size) for old, head in grown]
+        )
+    except ShardProofError as exc:
+        old, head = next((o, h) for o, h in grown if h.shard == exc.shard)
+        raise shard_fork(str(exc), old, head) from exc
+    for (old, head), blocks, proof in zip(grown, between, proofs, strict=True):
         if not blocks or blocks[-1] != head:
             raise shard_fork(f"blocks {old.height} to {head.height} do not end at the head read", old, head)
         growths.append(Growth(old, tuple(blocks), tuple(proof)))

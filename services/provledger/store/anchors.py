@@ -99,15 +99,26 @@ async def newest_blocks(conn: Conn) -> list[HeadBlock]:
     return [_head_block(row) for row in rows]
 
 
-async def blocks_from(conn: Conn, shard: int, first: int, last: int) -> list[HeadBlock]:
-    """Blocks ``first`` to ``last`` (inclusive) of ``shard``, by height: what links two anchored heads."""
+async def blocks_between(conn: Conn, spans: Sequence[tuple[int, int, int]]) -> list[list[HeadBlock]]:
+    """For each ``(shard, first, last)`` (one per shard), its blocks ``first`` to ``last`` by height.
+
+    What links each moved shard's anchored head to its new one, for every shard in one query:
+    a query per shard would cost the anchorer more than checking the headers it returns.
+    """
+    if not spans:
+        return []
     rows = await conn.fetch(
-        f"SELECT {_HEAD_COLUMNS} FROM blocks WHERE shard = $1 AND height BETWEEN $2 AND $3 ORDER BY height",
-        shard,
-        first,
-        last,
+        f"SELECT {_HEAD_COLUMNS} FROM blocks JOIN unnest($1::int[], $2::bigint[], $3::bigint[]) "
+        "AS want(want_shard, first_height, last_height) ON blocks.shard = want.want_shard "
+        "AND blocks.height BETWEEN want.first_height AND want.last_height ORDER BY shard, height",
+        [shard for shard, _, _ in spans],
+        [first for _, first, _ in spans],
+        [last for _, _, last in spans],
     )
-    return [_head_block(row) for row in rows]
+    by_shard: dict[int, list[HeadBlock]] = {shard: [] for shard, _, _ in spans}
+    for row in rows:
+        by_shard[row["shard"]].append(_head_block(row))
+    return [by_shard[shard] for shard, _, _ in spans]
 
 
 async def _heads_of(conn: Conn, seqs: Sequence[int]) -> dict[int, list[AnchoredHead]]:

@@ -416,3 +416,37 @@ async def test_a_checkpoints_record_that_is_not_a_statement_is_refused(
         assert a.fork is not None
         assert "newest record is not a statement" in str(a.fork)
         await _assert_fail_closed(a, ledger, [])
+
+
+async def test_a_shard_missing_tiles_is_named_among_several_that_moved(
+    ledger: str, kafka_settings: KafkaSettings
+) -> None:
+    # Every moved shard's proof comes from one query: the fork must still name the right shard.
+    async with anchorer(ledger, kafka_settings, []) as a:
+        await a.tick()
+        await seal_more(ledger, 0, [2])
+        await seal_more(ledger, 1, [2])
+        await _rewrite(ledger, ["DELETE FROM merkle_tiles WHERE shard = 1"])
+        await a.tick()
+        assert a.fork is not None
+        assert (a.fork.shard, a.fork.anchored_height, a.fork.new_height) == (1, 0, 1)
+        assert "missing stored tiles" in str(a.fork)
+        assert a.metrics.fork_detected._value.get() == 1
+        await seal_more(ledger, 0, [1])
+        await a.tick()
+        assert await stored_seqs(ledger) == [1], "anchored something after a fork"
+
+
+async def test_a_head_above_the_anchored_one_with_a_smaller_tree_is_refused(
+    ledger: str, kafka_settings: KafkaSettings
+) -> None:
+    # No consistency proof exists from a larger tree to a smaller one: a fork, not a crash.
+    async with anchorer(ledger, kafka_settings, []) as a:
+        await a.tick()
+        await seal_more(ledger, 0, [2])
+        await _rewrite(ledger, ["UPDATE blocks SET tree_size = 3 WHERE shard = 0 AND height = 2"])
+        await a.tick()
+        assert a.fork is not None
+        assert (a.fork.shard, a.fork.anchored_height, a.fork.new_height) == (0, 1, 2)
+        assert "no consistency proof from tree size 5 to 3" in str(a.fork)
+        await _assert_fail_closed(a, ledger, [1])
