@@ -17,6 +17,7 @@ from cryptography import x509
 from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
 
 from provledger.anchor.rfc3161.verify import MAX_RESPONSE_BYTES, accept_answer
+from provledger.anchor.tls import tls_context
 from provledger.errors import ProvledgerError, ServiceUnavailable, VerificationError
 
 QUERY_TYPE: Final = "application/timestamp-query"
@@ -98,7 +99,7 @@ async def timestamp_all(clients: Sequence[TsaClient], statement: str) -> tuple[b
     any TSA that is away makes it :class:`ServiceUnavailable`, and the statement is retried later.
     """
     # Each TsaClient bounds its whole exchange with asyncio.timeout, so httpx needs no limits of its own.
-    async with httpx.AsyncClient(follow_redirects=False, timeout=None) as http:
+    async with httpx.AsyncClient(follow_redirects=False, timeout=None, verify=tls_context()) as http:
         results = await asyncio.gather(
             *(c.timestamp(statement, http) for c in clients), return_exceptions=True
         )
