@@ -9,7 +9,11 @@ each returns. What goes here:
   statement and returns the receipt), its receipt verifier (the offline check ``provledger
   verify`` runs) and its settings (one frozen settings class of ``PROVLEDGER_<KIND>_*``
   variables), together meeting :class:`~provledger.anchor.kinds.AnchorKind`. Issue 17 adds ``rfc3161``,
-  issue 18 ``tlog-witness``, issue 21 ``evm``.
+  issue 21 ``evm``.
+- ``anchor/tlog_witness/`` (issue 18): the anchorer as a C2SP tlog-witness client. Not an anchor
+  kind and not in the registry: it submits each shard's own checkpoint (signed by the sealer) to
+  every witness in ``PROVLEDGER_WITNESSES`` and stores their cosignatures, where a kind anchors
+  the anchorer's statement; a witness refusing a checkpoint as inconsistent is a fork alarm.
 - :mod:`provledger.anchor.kinds`: the :class:`~provledger.anchor.kinds.AnchorKind` contract
   every kind meets, and the registry, one line per kind, that the anchorer and ``provledger
   verify`` look kinds up in by name.

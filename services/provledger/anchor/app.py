@@ -1,19 +1,22 @@
 """``provledger anchorer``: build the anchorer from its settings and run it until SIGINT or SIGTERM.
 
 Wiring only: the settings name the anchor kinds, looked up in
-:data:`provledger.anchor.kinds.ANCHOR_KINDS`; the loop is :class:`~.service.Anchorer`.
+:data:`provledger.anchor.kinds.ANCHOR_KINDS`, and the witnesses (:mod:`.tlog_witness`, built by
+the command from ``PROVLEDGER_WITNESSES``); the loop is :class:`~.service.Anchorer`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Sequence
 
 from provledger import logs
 from provledger.anchor.kinds import ANCHOR_KINDS, AnchorKind
 from provledger.anchor.leader import Leadership
 from provledger.anchor.metrics import AnchorerMetrics, serve_metrics
 from provledger.anchor.service import Anchorer, AnchorerOptions
+from provledger.anchor.tlog_witness import WitnessClient
 from provledger.anchor.topic import CheckpointTopic
 from provledger.config import AnchorerSettings, masked
 from provledger.errors import ConfigurationError
@@ -34,7 +37,12 @@ def build_kinds(names: tuple[str, ...]) -> list[AnchorKind]:
     return [ANCHOR_KINDS[name]() for name in names]
 
 
-async def serve(settings: AnchorerSettings, key: SigningKey, kinds: list[AnchorKind]) -> None:
+async def serve(
+    settings: AnchorerSettings,
+    key: SigningKey,
+    kinds: list[AnchorKind],
+    witnesses: Sequence[WitnessClient] = (),
+) -> None:
     """Run one anchorer replica (active or standby) with its metrics server until signalled."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -48,7 +56,7 @@ async def serve(settings: AnchorerSettings, key: SigningKey, kinds: list[AnchorK
     leadership = Leadership(dsn)
     metrics = AnchorerMetrics(tuple(kind.name for kind in kinds))
     options = AnchorerOptions(settings.log_origin, settings.anchor_interval_s, settings.anchor_heartbeat_s)
-    anchorer = Anchorer(pool, key, kinds, topic, options, metrics)
+    anchorer = Anchorer(pool, key, kinds, topic, options, metrics, witnesses)
     web = None
     try:
         async with pool.acquire() as conn:  # refuse the sealer's key before standing by
@@ -64,13 +72,14 @@ async def serve(settings: AnchorerSettings, key: SigningKey, kinds: list[AnchorK
             await web.cleanup()
 
 
-def run_anchorer(settings: AnchorerSettings, key: SigningKey) -> int:
-    """Build the kinds, log the settings once, and run until SIGINT or SIGTERM."""
+def run_anchorer(settings: AnchorerSettings, key: SigningKey, witnesses: Sequence[WitnessClient] = ()) -> int:
+    """Build the kinds, log the settings once, and run (with ``witnesses``) until SIGINT or SIGTERM."""
     kinds = build_kinds(settings.kind_names())
     logs.configure(settings.log_level, settings.log_format)
     _log.info("anchorer starting", settings=masked(settings), key=key.verifier.verifier_key_string(),
-              kinds=[kind.name for kind in kinds])  # fmt: skip
+              kinds=[kind.name for kind in kinds],
+              witnesses=[w.endpoint.key_string for w in witnesses])  # fmt: skip
     if not kinds:
         _log.warning("no anchor kinds configured: statements are only stored and published to the topic")
-    asyncio.run(serve(settings, key, kinds))
+    asyncio.run(serve(settings, key, kinds, witnesses))
     return 0

@@ -3,7 +3,8 @@
 ``provledger_anchor_fork_detected`` is the one to alert on: 1 means the anchorer found a shard
 whose log did not only grow, or a database whose statements disagree with what it published,
 and anchors nothing until an operator restarts it. Per kind, the age of the last receipt says
-whether that anchor still works (alert when it exceeds a few intervals).
+whether that anchor still works (alert when it exceeds a few intervals); per witness, the age
+of its last stored cosignature and its failures say the same of each tlog-witness.
 """
 
 from __future__ import annotations
@@ -58,14 +59,48 @@ class AnchorerMetrics:
             ["kind"],
             registry=self.registry,
         )
-        started = time.time()
+        self.witness_last_success_age = Gauge(
+            "provledger_anchor_witness_last_success_age_seconds",
+            "Seconds since each witness last returned a cosignature that verified and was stored "
+            "(since start if never).",
+            ["witness"],
+            registry=self.registry,
+        )
+        self.witness_failures = Counter(
+            "provledger_anchor_witness_failures",
+            "add-checkpoint submissions to a witness that failed (down, refused, or a cosignature that "
+            "did not verify).",
+            ["witness"],
+            registry=self.registry,
+        )
+        self.witness_cosignatures = Counter(
+            "provledger_anchor_witness_cosignatures",
+            "Shard checkpoint cosignatures each witness returned, verified and stored.",
+            ["witness"],
+            registry=self.registry,
+        )
+        self._started = started = time.time()
         self._last: dict[str, float] = {}
+        self._witnessed: dict[str, float] = {}
         for kind in kinds:
             self.failures.labels(kind)
             self.last_success.labels(kind)
             self.last_success_age.labels(kind).set_function(
                 lambda kind=kind: time.time() - self._last.get(kind, started)  # type: ignore[misc]
             )
+
+    def watch_witness(self, witness: str) -> None:
+        """Export ``witness``'s series from the start, so a witness that never answered shows."""
+        self.witness_failures.labels(witness)
+        self.witness_cosignatures.labels(witness)
+        self.witness_last_success_age.labels(witness).set_function(
+            lambda: time.time() - self._witnessed.get(witness, self._started)
+        )
+
+    def witnessed(self, witness: str) -> None:
+        """Record a cosignature of ``witness`` stored now."""
+        self._witnessed[witness] = time.time()
+        self.witness_cosignatures.labels(witness).inc()
 
     def succeeded(self, kind: str) -> None:
         """Record a receipt of ``kind`` stored now."""

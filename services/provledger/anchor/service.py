@@ -41,6 +41,7 @@ from provledger.anchor.kinds import AnchorKind
 from provledger.anchor.leader import Leadership
 from provledger.anchor.metrics import AnchorerMetrics
 from provledger.anchor.submit import KindSubmitter
+from provledger.anchor.tlog_witness import WitnessClient, Witnesses
 from provledger.anchor.topic import Published
 from provledger.errors import ServiceUnavailable, VerificationError
 from provledger.ledger.checkpoint import heads_checkpoint, sign_checkpoint
@@ -105,6 +106,7 @@ class Anchorer:
         statements: StatementLog,
         options: AnchorerOptions,
         metrics: AnchorerMetrics,
+        witnesses: Sequence[WitnessClient] = (),
     ) -> None:
         self.pool = pool
         self.key = key
@@ -112,6 +114,8 @@ class Anchorer:
         self.options = options
         self.metrics = metrics
         self.submitters = [KindSubmitter(kind, options.interval_s, metrics) for kind in kinds]
+        # Not kinds: witnesses cosign each shard's checkpoint of the newest statement's heads.
+        self.witnesses = Witnesses(witnesses, options.interval_s, metrics)
         self.active = False
         self.fork: ForkDetected | None = None
         self.published: Published | None = None
@@ -152,7 +156,10 @@ class Anchorer:
                    error=str(fork), **fork.fields())  # fmt: skip
 
     async def tick(self) -> None:
-        """One round: check and store a statement if due, publish it, submit it to every kind."""
+        """One round: check and store a statement if due, publish it, submit it to every kind and witness.
+
+        A witness refusing a shard head as inconsistent is a fork like the growth check's.
+        """
         if self.fork is not None:
             return
         try:
@@ -161,9 +168,11 @@ class Anchorer:
             self.fail_closed(fork)
             return
         await self._publish()
-        if self.published is not None:
-            up_to = self.published.seq
-            await asyncio.gather(*(submitter.submit(self.pool, up_to) for submitter in self.submitters))
+        up_to = None if self.published is None else self.published.seq
+        kinds = [] if up_to is None else [submitter.submit(self.pool, up_to) for submitter in self.submitters]
+        witnessed, *_ = await asyncio.gather(self.witnesses.submit(self.pool), *kinds)
+        if witnessed is not None:
+            self.fail_closed(witnessed)
 
     async def _anchor(self) -> None:
         async with self.pool.acquire() as conn:
