@@ -175,24 +175,42 @@ def test_the_sealer_runs_and_seals_under_up(stack: Stack, tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_the_demo_is_sealed_proved_offline_and_its_lineage_shown(demo_stack: Stack, tmp_path: Path) -> None:
+def test_the_demo_is_sealed_anchored_proved_offline_and_its_lineage_shown(
+    demo_stack: Stack, tmp_path: Path
+) -> None:
     process, pids = demo_stack.process, demo_stack.pids
-    told = _lines_until(process, r"The API is at http://127\.0\.0\.1:\d+; press Ctrl-C", 120)
+    data = tmp_path / "data"
+    told = _lines_until(process, r"The API is at http://127\.0\.0\.1:\d+; press Ctrl-C", 150)
     assert "The API is at" in told, told
+    assert "Waiting up to" in told, told  # the wait for the anchor is said, not silent
+    assert "--require rfc3161" in told, told
+    assert re.search(r"receipt\[\d+\]:rfc3161\s*\S\s*passed", told), told
     assert "verified: every check that ran passed" in told, told
     assert re.search(r"Lineage of the demo model.*\n.*model demo/models/ctr-ranker", told), told
     for upstream in ("run demo/train-ctr", "dataset demo/raw/clickstream-2026-11", "run demo/ingest-raw"):
         assert upstream in told, told
-    bundle = json.loads((tmp_path / "data" / "demo-evidence.json").read_text())
+    bundle = json.loads((data / "demo-evidence.json").read_text())
     assert bundle["format"] == "provledger-evidence/v1"
+    assert bundle["anchored"] is True
+    assert "rfc3161" in {receipt["type"] for receipt in bundle["receipts"]}
+    # The trusted keys are the sealer's and the anchorer's, nothing the API served.
+    trusted = (data / "keys" / "trusted-keys.txt").read_text()
+    assert [line.split("+")[0] for line in trusted.splitlines() if not line.startswith("#")] == [
+        "provledger", "provledger-anchorer"
+    ]  # fmt: skip
     verified = subprocess.run(
-        [sys.executable, "-m", "provledger", "verify", str(tmp_path / "data" / "demo-evidence.json"),
-         "--trusted-keys", str(tmp_path / "data" / "keys" / "trusted-keys.txt"), "--json"],
+        [sys.executable, "-m", "provledger", "verify", str(data / "demo-evidence.json"),
+         "--trusted-keys", str(data / "keys" / "trusted-keys.txt"),
+         "--tsa-roots", str(data / "tsa" / "ca.pem"), "--require", "rfc3161", "--json"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     report = json.loads(verified.stdout)
     assert (verified.returncode, report["ok"]) == (0, True), verified.stdout
-    assert {c["status"] for c in report["checks"]} == {"passed"}
+    statuses = {c["name"]: c["status"] for c in report["checks"]}
+    assert set(statuses.values()) == {"passed"}, statuses
+    assert statuses["anchor-policy"] == "passed"
+    timestamp = next(c["detail"] for c in report["checks"] if c["name"].endswith(":rfc3161"))
+    assert "timestamped by CN=provledger local TSA" in timestamp, timestamp
     process.send_signal(signal.SIGINT)
     assert process.wait(30) == 0
     assert _wait_gone(pids) == []

@@ -27,10 +27,10 @@ from rich.table import Table
 
 from provledger import logs
 from provledger.anchor.rfc3161.settings import Rfc3161Settings
-from provledger.commands.showcase import DemoShowcase
+from provledger.commands.showcase import DemoShowcase, DemoTrust, TrustedKey
 from provledger.config import AnchorerSettings, SealerSettings, StackSettings, load, masked
 from provledger.errors import ServiceUnavailable
-from provledger.keyfiles import generate_key_file
+from provledger.keyfiles import generate_key_file, load_signing_key
 from provledger.local import LocalServers, LocalServersSettings, local_servers
 from provledger.local.probes import run_blocking
 from provledger.local.process import ManagedProcess, free_port
@@ -51,8 +51,10 @@ PENDING_SERVICES = {
 DEVELOPMENT_KEY = Path("keys") / "development-sealer.pem"
 DEVELOPMENT_ANCHORER_KEY = Path("keys") / "development-anchorer.pem"
 #: The local stack anchors every this many seconds (PROVLEDGER_ANCHOR_INTERVAL_S overrides), so
-#: the demo's events are timestamped while one watches; a deployment's default is 60.
-LOCAL_ANCHOR_INTERVAL_S = 10
+#: the demo's events are timestamped while one watches; a deployment's default is 60. The API is
+#: given the same value: it adds it to the newest statement's time to say when an unanchored
+#: bundle's anchor is due.
+LOCAL_ANCHOR_INTERVAL_S = 3.0
 #: How long a service may take to report ready.
 SERVICE_READY_TIMEOUT_S = 90.0
 #: How often the sealed-so-far line is refreshed (printed only when it changed).
@@ -103,9 +105,11 @@ def _development_key(configured: Path | None, path: Path, name: str, what: str, 
 
 @dataclass(frozen=True)
 class Anchoring:
-    """What the anchorer `up` starts is given: its key, and the TSAs it timestamps with."""
+    """What the anchorer `up` starts is given: its key, its pace, and the TSAs it timestamps with."""
 
     key_file: Path
+    key_name: str
+    interval_s: float
     tsa_urls: str
     tsa_roots: Path
     local_tsa: LocalTsa | None = None
@@ -117,16 +121,24 @@ def _anchoring(data_dir: Path, children: contextlib.ExitStack) -> Anchoring:
     The local TSA (``openssl ts`` behind HTTP, :mod:`provledger.local.tsa`) keeps its throwaway CA
     under the data directory, so tokens from earlier runs still verify against the same roots.
     """
-    anchorer = load(AnchorerSettings)
+    anchorer = load(AnchorerSettings, **_local_interval())
     key_file = _development_key(
         anchorer.anchorer_key_file, data_dir / DEVELOPMENT_ANCHORER_KEY, anchorer.anchorer_key_name,
         "anchorer", "PROVLEDGER_ANCHORER_KEY_FILE",
     )  # fmt: skip
+    name, interval = anchorer.anchorer_key_name, anchorer.anchor_interval_s
     tsas = load(Rfc3161Settings)
     if tsas.tsa_urls and tsas.tsa_roots_file is not None:
-        return Anchoring(key_file, tsas.tsa_urls, tsas.tsa_roots_file)
+        return Anchoring(key_file, name, interval, tsas.tsa_urls, tsas.tsa_roots_file)
     tsa = children.enter_context(local_tsa(data_dir / "tsa", data_dir / "logs" / "tsa.log"))
-    return Anchoring(key_file, tsa.url, tsa.roots_file, tsa)
+    return Anchoring(key_file, name, interval, tsa.url, tsa.roots_file, tsa)
+
+
+def _local_interval() -> dict[str, float]:
+    """The local stack's anchoring interval unless PROVLEDGER_ANCHOR_INTERVAL_S names one."""
+    return (
+        {} if "PROVLEDGER_ANCHOR_INTERVAL_S" in os.environ else {"anchor_interval_s": LOCAL_ANCHOR_INTERVAL_S}
+    )
 
 
 def _readyz(port: int) -> Callable[[], None]:
@@ -153,7 +165,11 @@ def _services(
         "PROVLEDGER_DATABASE_URL": servers.database_url,
         "PROVLEDGER_KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
     }
-    api_env = servers_env | {"PROVLEDGER_API_HOST": stack.api_host, "PROVLEDGER_API_PORT": str(api_port)}
+    # The API and the anchorer MUST agree on the interval (AnchorScheduleSettings).
+    interval = {"PROVLEDGER_ANCHOR_INTERVAL_S": str(anchoring.interval_s)}
+    api_env = (
+        servers_env | interval | {"PROVLEDGER_API_HOST": stack.api_host, "PROVLEDGER_API_PORT": str(api_port)}
+    )
     if "PROVLEDGER_PUBLIC_READS" not in os.environ:
         api_env["PROVLEDGER_PUBLIC_READS"] = "true"  # a local stack: reads need no token
     services = [
@@ -169,15 +185,13 @@ def _services(
             "anchorer",
             ["anchorer"],
             servers_env
+            | interval
             | {
                 "PROVLEDGER_ANCHORER_KEY_FILE": str(anchoring.key_file),
                 "PROVLEDGER_ANCHOR_KINDS": "rfc3161",
                 "PROVLEDGER_TSA_URLS": anchoring.tsa_urls,
                 "PROVLEDGER_TSA_ROOTS_FILE": str(anchoring.tsa_roots),
                 "PROVLEDGER_METRICS_PORT": str(anchorer_port),
-                "PROVLEDGER_ANCHOR_INTERVAL_S": os.environ.get(
-                    "PROVLEDGER_ANCHOR_INTERVAL_S", str(LOCAL_ANCHOR_INTERVAL_S)
-                ),
             },
             ready=_readyz(anchorer_port),
             show=f"RFC 3161 timestamps from {anchoring.tsa_urls}, metrics http://127.0.0.1:{anchorer_port}/metrics",
@@ -227,6 +241,17 @@ def _describe(
         table.add_row(pending.capitalize(), f"not built yet ({issue}); nothing started")
     table.add_row("Stop", "press Ctrl-C (or send SIGTERM); every process started here is stopped")
     return table
+
+
+def _demo_trust(sealer_key: Path, sealer_key_name: str, anchoring: Anchoring) -> DemoTrust:
+    """What the demo's offline check trusts: the public halves of the keys `up` signs with, the TSA roots."""
+    keys = (
+        TrustedKey("sealer", load_signing_key(sealer_key, sealer_key_name).verifier, sealer_key),
+        TrustedKey(
+            "anchorer", load_signing_key(anchoring.key_file, anchoring.key_name).verifier, anchoring.key_file
+        ),
+    )
+    return DemoTrust(keys, anchoring.tsa_roots, anchoring.interval_s, required=("rfc3161",))
 
 
 def _start(service: Service, logs_dir: Path, stack: contextlib.ExitStack) -> ManagedProcess:
@@ -314,7 +339,8 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
         if demo:
             api = next(s for s in services if s.name == "api")
             api_url = f"http://127.0.0.1:{api.env['PROVLEDGER_API_PORT']}"
-            showcase = DemoShowcase(api_url, settings.data_dir, key_file, sealer.signing_key_name, _console)
+            trust = _demo_trust(key_file, sealer.signing_key_name, anchoring)
+            showcase = DemoShowcase(api_url, settings.data_dir, trust, _console)
             children.callback(showcase.close)
         deadline = None if exit_after is None else time.monotonic() + exit_after
         while not stop.is_set() and (deadline is None or time.monotonic() < deadline):

@@ -342,3 +342,29 @@ def test_anchorer_lets_in_only_scrapes_and_reaches_only_dns_postgres_kafka_and_t
     tls_listener = (9093, "TCP")
     allowed = {(p["port"], p.get("protocol", "TCP")) for rule in egress for p in rule["ports"]}
     assert allowed == needed | {tls_listener} | {(80, "TCP"), (443, "TCP")}
+
+
+def _effective_env(container: dict[str, Any]) -> dict[str, str]:
+    """The PROVLEDGER_* values a container starts with: its ConfigMaps' data, then its own env entries."""
+    maps = {doc["metadata"]["name"]: doc["data"] for _, doc in DOCUMENTS if doc["kind"] == "ConfigMap"}
+    values: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        values |= maps[source["configMapRef"]["name"]]
+    values |= {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+    return values
+
+
+def test_api_and_anchorer_agree_on_the_anchor_interval() -> None:
+    """The API adds PROVLEDGER_ANCHOR_INTERVAL_S to the newest statement's time for next_anchor_due."""
+    readers = {"api": config.ApiSettings, "anchorer": config.AnchorerSettings}
+    assert all(issubclass(settings, config.AnchorScheduleSettings) for settings in readers.values())
+    intervals = {
+        container["args"][0]: _effective_env(container).get("PROVLEDGER_ANCHOR_INTERVAL_S")
+        for _, _, container in _containers()
+        if container["args"][0] in readers
+    }
+    assert set(intervals) == set(readers)
+    assert len(set(intervals.values())) == 1, intervals
+    assert None not in intervals.values(), "set it once, in the shared ConfigMap, for both"
+    schedule = config.load(config.AnchorScheduleSettings, anchor_interval_s=intervals["api"])
+    assert schedule.anchor_interval_s > 0
