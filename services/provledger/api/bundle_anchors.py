@@ -7,20 +7,37 @@ and adds the link :func:`provledger.ledger.anchoring.verify_link` checks: the an
 signed header and the consistency proof from the bundle's tree to the head's, read from the
 stored tiles in O(log n) rows. Before any receipt covers the block, the bundle says when the
 next statement is due instead.
+
+Witnesses add a ``tlog-witness`` receipt (ARCHITECTURE.md section 3: "cosigned shard checkpoint
++ consistency proof"), which needs no statement or link: the witnesses vouch for the shard's log
+itself. It is the cosigned checkpoint of the smallest tree size at or above the bundle's
+(:func:`provledger.store.witnessed.smallest_cosigned`, one index probe), the sealer's note with
+every stored cosignature line appended, and the RFC 9162 consistency proof from the bundle's
+tree to it (empty when the sizes are equal)::
+
+    {"type": "tlog-witness", "checkpoint": "<note + cosignature lines>", "consistency_proof": ["<b64>"]}
+
+Its cosignature lines can grow after it first appears: a witness that was down when the
+checkpoint was submitted may cosign the same checkpoint on the anchorer's next tick.
 """
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Final
 
 from provledger.ledger.anchoring import AnchorLink
 from provledger.ledger.block import BlockHeader
 from provledger.ledger.evidence import Receipt
 from provledger.ledger.note import parse_note
-from provledger.store import anchors
+from provledger.store import anchors, reads, witnessed
 from provledger.store.db import Conn
 from provledger.store.tiles import consistency_proof
+
+#: The receipt type of a witnessed shard checkpoint.
+TLOG_WITNESS: Final = "tlog-witness"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +50,10 @@ class BundleAnchors:
 
 
 async def bundle_anchors(conn: Conn, block: BlockHeader, interval_s: float) -> BundleAnchors:
-    """The receipts linking ``block`` to anchored statements, one per kind that anchored one."""
+    """The receipts linking ``block`` to anchored statements, one per kind that anchored one.
+
+    Then the ``tlog-witness`` receipt, when a witness has cosigned a checkpoint covering the block.
+    """
     found = await anchors.bundle_receipts(conn, block.shard, block.height)
     proofs: dict[int, list[bytes]] = {}
     receipts = []
@@ -56,10 +76,44 @@ async def bundle_anchors(conn: Conn, block: BlockHeader, interval_s: float) -> B
                 {**stored.fields, "type": stored.kind, "statement": stored.note, "link": link.to_json()}
             )
         )
-    if not receipts:
+    witness = await _witness_receipt(conn, block, proofs)
+    if not receipts and witness is None:
         latest = await anchors.latest_statement_at(conn)
         due = None if latest is None else (latest + timedelta(seconds=interval_s)).isoformat()
         return BundleAnchors((), due, ())
     signers = {s.key_id for stored in found for s in parse_note(stored.note).signatures}
-    keys = await anchors.anchorer_verifier_keys(conn, sorted(signers))
-    return BundleAnchors(tuple(receipts), None, tuple(keys))
+    keys = await anchors.anchorer_verifier_keys(conn, sorted(signers)) if signers else []
+    if witness is not None:
+        receipts.append(witness.receipt)
+        keys += await reads.verifier_keys(conn, sorted(witness.signers))
+    return BundleAnchors(tuple(receipts), None, tuple(dict.fromkeys(keys)))
+
+
+@dataclass(frozen=True, slots=True)
+class _WitnessReceipt:
+    receipt: Receipt
+    #: Key ids of every signature line: the sealer's key among them is what the bundle must carry
+    #: (the cosigned checkpoint may be of a later block, signed after a key rotation).
+    signers: frozenset[bytes]
+
+
+async def _witness_receipt(
+    conn: Conn, block: BlockHeader, proofs: dict[int, list[bytes]]
+) -> _WitnessReceipt | None:
+    """The ``tlog-witness`` receipt of ``block``'s tree; None until a witness cosigns one covering it."""
+    cosigned = await witnessed.smallest_cosigned(conn, block.shard, block.tree_size)
+    if cosigned is None:
+        return None
+    if cosigned.tree_size not in proofs:
+        proofs[cosigned.tree_size] = await consistency_proof(
+            conn, block.shard, block.tree_size, cosigned.tree_size
+        )
+    note = cosigned.cosigned_note()
+    receipt = Receipt.from_json(
+        {
+            "type": TLOG_WITNESS,
+            "checkpoint": note,
+            "consistency_proof": [base64.b64encode(h).decode() for h in proofs[cosigned.tree_size]],
+        }
+    )
+    return _WitnessReceipt(receipt, frozenset(s.key_id for s in parse_note(note).signatures))

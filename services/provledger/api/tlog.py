@@ -11,6 +11,8 @@ Caching: a full tile or bundle never changes, so it is served ``public, max-age=
 immutable``; a partial one is fixed for its width but may stop being served once the full tile
 exists, so it is cached for an hour; the checkpoint moves with every block (``no-cache``).
 Anything beyond the latest checkpoint's tree is 404, like a tile not written yet.
+
+The checkpoint carries the witnesses' cosignatures stored for it (:func:`checkpoint`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from provledger.api.conn import connection
 from provledger.api.ledger import MAX_SHARD, no_shard
 from provledger.api.problems import ProblemError, responses
 from provledger.ledger.tiles import TILE_WIDTH, parse_tile_path, tile_width
-from provledger.store import reads
+from provledger.store import reads, witnessed
 
 router = APIRouter(
     prefix="/tlog/{shard}",
@@ -46,18 +48,43 @@ ShardNumber = Annotated[int, Path(ge=0, le=MAX_SHARD, description="Shard number 
     "/checkpoint",
     response_class=Response,
     responses={
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Signed note."}
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Signed note: the sealer's signature, then any witness cosignatures.",
+        }
     },
 )
 async def checkpoint(request: Request, shard: ShardNumber) -> Response:
-    """The C2SP signed-note checkpoint of the shard's latest block."""
+    """The C2SP signed-note checkpoint of the shard's newest block, with its witness cosignatures.
+
+    SPEC: C2SP tlog-tiles, "The Signed Tree Head MUST be served as a checkpoint [...] This
+    endpoint is mutable, so its headers SHOULD prevent caching beyond a few seconds [...] The
+    checkpoint MAY carry additional signatures of other types, by the log or otherwise." The
+    cosignature lines (C2SP tlog-cosignature, type 0x04) stored for this checkpoint follow the
+    sealer's signature, so a client that knows the witness keys can require them and any other
+    one ignores them (SPEC: C2SP signed-note, "Verifiers MUST ignore signatures from unknown keys").
+
+    Which checkpoint: always the newest block's, with whatever cosignatures it has collected so
+    far (none until the anchorer's next tick has submitted it to the witnesses), not the newest
+    witnessed one as Tessera serves when it witnesses. Reasons: the tiles, the entries and
+    ``/v1`` all answer for the newest tree, and a monitor following this log sees every block
+    without the anchoring interval's delay; serving only witnessed checkpoints would freeze this
+    endpoint whenever every witness is down or witnesses are configured away, silently, which is
+    a worse failure than an uncosigned checkpoint a client can refuse and fetch again. A client
+    that must have cosignatures retries until the newest checkpoint carries them (at most one
+    anchoring interval while the log is idle); every evidence bundle carries the smallest
+    cosigned checkpoint covering its event with a consistency proof (a ``tlog-witness`` receipt),
+    which is where offline verification gets them.
+    """
     async with connection(request) as conn:
-        note = await reads.latest_checkpoint(conn, shard)
-        if note is None and await reads.tree_size(conn, shard) is None:
+        found = await witnessed.newest_checkpoint(conn, shard)
+        if found is None and await reads.tree_size(conn, shard) is None:
             raise no_shard(shard)
-    if note is None:
+    if found is None:
         raise ProblemError(404, "no-checkpoint", f"shard {shard} has no sealed block yet, so no checkpoint")
-    return Response(note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"})
+    return Response(
+        found.cosigned_note(), media_type="text/plain; charset=utf-8", headers={"Cache-Control": "no-cache"}
+    )
 
 
 def _beyond(shard: int, path: str, size: int) -> ProblemError:

@@ -1,0 +1,131 @@
+"""Read shard checkpoints with the witness cosignatures stored for them (``checkpoint_cosignatures``).
+
+The anchorer's witness client stores each cosignature line exactly as the witness returned it,
+one row per checkpoint ``(shard, tree_size)`` and witness key. Appending a checkpoint's stored
+lines to its note (:meth:`WitnessedCheckpoint.cosigned_note`) gives the cosigned checkpoint a
+C2SP tlog client verifies: SPEC C2SP signed-note, "Verifiers MUST ignore signatures from
+unknown keys", so a client that knows no witness still reads it, and one that knows the
+witnesses' keys can require their cosignatures.
+
+Reads are one probe of an index each: the newest checkpoint by ``shard_checkpoints``'s primary
+key, the smallest cosigned one at or above a size by ``checkpoint_cosignatures``'s; audit streams
+every row from a cursor in ``(witness_key, shard, tree_size)`` order, a page at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+import asyncpg
+
+from provledger.ledger.note import EM_DASH
+from provledger.store.db import Conn
+
+#: Cosignature rows fetched per round trip by :func:`stream_cosignatures`.
+COSIGNATURE_PAGE: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessedCheckpoint:
+    """A shard checkpoint note (signed by the sealer) and the cosignature lines stored for it.
+
+    ``lines`` are sorted by witness key, so the same rows always give the same bytes.
+    """
+
+    shard: int
+    height: int
+    tree_size: int
+    note: str
+    lines: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for line in self.lines:
+            if not line.startswith(EM_DASH + " ") or "\n" in line.rstrip("\n"):
+                raise ValueError(f"stored cosignature {line!r} is not one signature line")
+
+    def cosigned_note(self) -> str:
+        """The note with the cosignature lines after its own signatures: still one C2SP signed note.
+
+        SPEC: C2SP signed-note: a note is the text, a blank line, then "one or more signature
+        lines"; a cosignature "is a note signature applied to a checkpoint" (C2SP
+        tlog-cosignature), so the lines join the sealer's signature line at the end.
+        """
+        body = self.note if self.note.endswith("\n") else self.note + "\n"
+        return body + "".join(line if line.endswith("\n") else line + "\n" for line in self.lines)
+
+
+_LINES = (
+    "ARRAY(SELECT s.cosignature FROM checkpoint_cosignatures s "
+    "WHERE s.shard = c.shard AND s.tree_size = c.tree_size ORDER BY s.witness_key) AS lines"
+)
+
+
+def _witnessed(row: asyncpg.Record) -> WitnessedCheckpoint:
+    lines = tuple(row["lines"])
+    return WitnessedCheckpoint(row["shard"], row["height"], row["tree_size"], row["note"], lines)
+
+
+async def newest_checkpoint(conn: Conn, shard: int) -> WitnessedCheckpoint | None:
+    """The checkpoint of the shard's newest block with whatever cosignatures it has, or None before any."""
+    row = await conn.fetchrow(
+        f"SELECT c.shard, c.height, c.tree_size, c.note, {_LINES} FROM shard_checkpoints c "
+        "WHERE c.shard = $1 ORDER BY c.height DESC LIMIT 1",
+        shard,
+    )
+    return None if row is None else _witnessed(row)
+
+
+async def smallest_cosigned(conn: Conn, shard: int, min_size: int) -> WitnessedCheckpoint | None:
+    """The cosigned checkpoint of the smallest tree size ``>= min_size``, with all its lines, or None.
+
+    The smallest is the one an evidence bundle needs: the first witnessed view that includes the
+    bundle's tree, so its consistency proof is the shortest and it exists as early as possible.
+    """
+    row = await conn.fetchrow(
+        f"SELECT c.shard, c.height, c.tree_size, c.note, {_LINES} FROM shard_checkpoints c "
+        "WHERE c.shard = $1 AND c.tree_size = (SELECT w.tree_size FROM checkpoint_cosignatures w "
+        "WHERE w.shard = $1 AND w.tree_size >= $2 ORDER BY w.tree_size LIMIT 1)",
+        shard,
+        min_size,
+    )
+    return None if row is None else _witnessed(row)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCosignature:
+    """One ``checkpoint_cosignatures`` row with the note of the checkpoint it names."""
+
+    shard: int
+    tree_size: int
+    witness_key: str
+    cosignature: str
+    cosigned_at: datetime
+    note: str
+
+
+async def count_cosignatures(conn: Conn) -> int:
+    """How many cosignature rows are stored (for a progress bar)."""
+    count: int = await conn.fetchval("SELECT count(*) FROM checkpoint_cosignatures")
+    return count
+
+
+async def stream_cosignatures(conn: Conn) -> AsyncIterator[StoredCosignature]:
+    """Every stored cosignature by ``(witness_key, shard, tree_size)``, with its checkpoint's note.
+
+    That order lets the audit compare each witness's cosignatures of one shard one after the
+    other (sizes only grow) while holding one page. Needs the caller's transaction (a cursor).
+    """
+    cursor = await conn.cursor(
+        "SELECT s.shard, s.tree_size, s.witness_key, s.cosignature, s.cosigned_at, c.note "
+        "FROM checkpoint_cosignatures s JOIN shard_checkpoints c "
+        "ON c.shard = s.shard AND c.tree_size = s.tree_size "
+        "ORDER BY s.witness_key, s.shard, s.tree_size"
+    )
+    while rows := await cursor.fetch(COSIGNATURE_PAGE):
+        for r in rows:
+            yield StoredCosignature(
+                r["shard"], r["tree_size"], r["witness_key"], r["cosignature"], r["cosigned_at"], r["note"]
+            )
