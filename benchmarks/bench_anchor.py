@@ -24,9 +24,8 @@ behind HTTP, :mod:`provledger.local.tsa`), each figure beside a baseline from th
   read on the rate to drain the backlog, the same backlog on both sides). Target: within 2%.
 
 Every phase is a function in :data:`PHASES` taking the shared :class:`Bench` and returning its
-figures; ``--phases`` picks some. Two more are to come once evidence bundles carry anchor links:
-the evidence endpoint's p99 with links at 10^6 events (``bench_api.py``'s load and timing) and
-``provledger verify`` on a bundle with receipts.
+figures; ``--phases`` picks some. What anchoring adds to evidence bundles (the endpoint's p99 with links
+at 10^6 events, ``provledger verify`` on a bundle with receipts) is ``bench_anchor_evidence.py``.
 
 Usage::
 
@@ -495,9 +494,7 @@ async def throughput(bench: Bench) -> list[Figure]:
     ]
 
 
-#: Every phase by name, in the order they run. Still to come, once evidence bundles carry anchor
-#: links: "evidence" (the endpoint's p99 with links at 10^6 events, bench_api.py's load and timing;
-#: target under 25 ms) and "verify" (``provledger verify`` on a bundle with receipts; under 50 ms).
+#: Every phase by name, in the order they run.
 PHASES: dict[str, Callable[[Bench], Awaitable[list[Figure]]]] = {
     "ticks": ticks,
     "latency": latency,

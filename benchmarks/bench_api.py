@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -44,10 +45,10 @@ LOG_ORIGIN = "bench.provledger/ledger"
 SEED = 6
 
 
-async def load_events(dsn: str, count: int, block: int) -> list[uuid.UUID]:
-    """Seal ``count`` synthetic 230-byte events into one shard; their ids."""
+async def load_events(dsn: str, count: int, block: int, key: SigningKey | None = None) -> list[uuid.UUID]:
+    """Seal ``count`` synthetic 230-byte events into one shard (with ``key``, else a new one); their ids."""
     rng = random.Random(SEED)
-    key = SigningKey.generate(LOG_ORIGIN)
+    key = key or SigningKey.generate(LOG_ORIGIN)
     conn = await asyncpg.connect(dsn)
     ids: list[uuid.UUID] = []
     try:
@@ -105,34 +106,43 @@ def _quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q * 100) - 1] * 1000
 
 
-async def measure(dsn: str, ids: list[uuid.UUID], requests: int, concurrency: int, tmp: Path) -> list[Figure]:
+@contextlib.asynccontextmanager
+async def api_client(
+    dsn: str, tmp: Path, pool_size: int
+) -> AsyncIterator[tuple[httpx.AsyncClient, asyncpg.Pool]]:
+    """The real API app in process with a read token, and the asyncpg pool it serves from."""
     token = create_token(tmp / "tokens", parse_scopes("read"), "bench")
     settings = load(ApiSettings, database_url=dsn, kafka_bootstrap="127.0.0.1:9", tokens_file=tmp / "tokens",
-                    log_origin=LOG_ORIGIN, db_pool_max=concurrency)  # fmt: skip
+                    log_origin=LOG_ORIGIN, db_pool_max=pool_size)  # fmt: skip
     app = create_app(settings)
-    rng = random.Random(SEED + 1)
-    sample = [rng.choice(ids) for _ in range(requests)]
     async with app.router.lifespan_context(app):
-        pool: asyncpg.Pool = app.state.pool
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=headers) as client:
+            yield client, app.state.pool
 
-            async def evidence(event_id: uuid.UUID) -> None:
-                response = await client.get(f"/v1/events/{event_id}/evidence")
-                if response.status_code != 200:
-                    raise RuntimeError(response.text)
 
-            async def select(event_id: uuid.UUID) -> None:
-                async with pool.acquire() as conn:
-                    await conn.fetchrow("SELECT * FROM events WHERE event_id = $1", event_id)
+async def measure(dsn: str, ids: list[uuid.UUID], requests: int, concurrency: int, tmp: Path) -> list[Figure]:
+    """Evidence p50/p99 and requests/s over ``requests`` random events, beside a primary-key SELECT."""
+    rng = random.Random(SEED + 1)
+    sample = [rng.choice(ids) for _ in range(requests)]
+    async with api_client(dsn, tmp, concurrency) as (client, pool):
 
-            for call in (evidence, select):  # warm the pool, caches and code paths
-                await timed(call, sample[:200])
-            api_lat = await timed(evidence, sample)
-            sql_lat = await timed(select, sample)
-            api_rps = await throughput(evidence, sample, concurrency)
-            sql_rps = await throughput(select, sample, concurrency)
+        async def evidence(event_id: uuid.UUID) -> None:
+            response = await client.get(f"/v1/events/{event_id}/evidence")
+            if response.status_code != 200:
+                raise RuntimeError(response.text)
+
+        async def select(event_id: uuid.UUID) -> None:
+            async with pool.acquire() as conn:
+                await conn.fetchrow("SELECT * FROM events WHERE event_id = $1", event_id)
+
+        for call in (evidence, select):  # warm the pool, caches and code paths
+            await timed(call, sample[:200])
+        api_lat = await timed(evidence, sample)
+        sql_lat = await timed(select, sample)
+        api_rps = await throughput(evidence, sample, concurrency)
+        sql_rps = await throughput(select, sample, concurrency)
     baseline = "PK SELECT, same pool"
     return [
         Figure("evidence p50", _quantile(api_lat, 0.50), "ms", _quantile(sql_lat, 0.50), baseline),
