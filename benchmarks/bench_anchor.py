@@ -24,8 +24,9 @@ behind HTTP, :mod:`provledger.local.tsa`), each figure beside a baseline from th
   read on the rate to drain the backlog, the same backlog on both sides). Target: within 2%.
 
 Every phase is a function in :data:`PHASES` taking the shared :class:`Bench` and returning its
-figures; ``--phases`` picks some. What anchoring adds to evidence bundles (the endpoint's p99 with links
-at 10^6 events, ``provledger verify`` on a bundle with receipts) is ``bench_anchor_evidence.py``.
+figures; ``--phases`` picks some. The fourth, ``evidence``, is in ``bench_anchor_evidence.py``: the
+evidence endpoint's p50/p99 with anchor links at 10^6 events beside the same before anchoring,
+and ``provledger verify``'s checks on a bundle with an rfc3161 receipt beside the same without.
 
 Usage::
 
@@ -54,6 +55,8 @@ from typing import Any
 
 import asyncpg
 
+from bench_anchor_evidence import EvidenceOptions
+from bench_anchor_evidence import measure_all as measure_evidence
 from bench_audit import synthetic_events
 from bench_seal import (
     Rates,
@@ -494,11 +497,28 @@ async def throughput(bench: Bench) -> list[Figure]:
     ]
 
 
+# evidence: the endpoint and verify, with anchor links (bench_anchor_evidence.py). -----------------
+
+
+async def evidence(bench: Bench) -> list[Figure]:
+    """The evidence endpoint before and after anchoring, and verify's checks, in a fresh database."""
+    args, name = bench.args, "bench_anchor_evidence"
+    options = EvidenceOptions(
+        args.evidence_events, args.evidence_block, args.evidence_requests, 8, args.verifies
+    )
+    database_url = await create_database(bench.servers.database_url, name)
+    try:
+        return await measure_evidence(options, database_url, bench.tsa, bench.folder)
+    finally:
+        await drop_databases(bench.servers.database_url, name)
+
+
 #: Every phase by name, in the order they run.
 PHASES: dict[str, Callable[[Bench], Awaitable[list[Figure]]]] = {
     "ticks": ticks,
     "latency": latency,
     "throughput": throughput,
+    "evidence": evidence,
 }
 
 
@@ -525,7 +545,8 @@ async def run(bench: Bench) -> list[Figure]:
 
 
 QUICK = {"shards": [4, 16], "repeats": 2, "rate": 1_000, "latency_seconds": 10.0, "interval": 3.0,
-         "events": 40_000, "pairs": 1, "throughput_interval": 0.5}  # fmt: skip
+         "events": 40_000, "pairs": 1, "throughput_interval": 0.5, "evidence_events": 20_000,
+         "evidence_block": 2_000, "evidence_requests": 500, "verifies": 50}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -564,6 +585,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the anchorer's interval while the sealer drains: short, so runs hold ticks",
     )
     parser.add_argument("--pairs", type=int, default=3, help="pairs of throughput runs (with, without)")
+    parser.add_argument("--evidence-events", type=int, default=1_000_000, help="events of the evidence phase")
+    parser.add_argument("--evidence-block", type=int, default=20_000, help="events per block, evidence phase")
+    parser.add_argument(
+        "--evidence-requests", type=int, default=5_000, help="timed evidence requests, each side"
+    )
+    parser.add_argument("--verifies", type=int, default=500, help="timed verifications, each side")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the JSON summary")
     if parser.parse_args(argv).quick:
         parser.set_defaults(**QUICK)  # options given explicitly still win

@@ -1,7 +1,7 @@
-"""What anchoring adds to an evidence bundle: the endpoint's latency, and ``provledger verify``'s time.
+"""The ``evidence`` phase of ``bench_anchor.py``: what anchoring adds to bundles and to verify.
 
-Measured in one run, against one Postgres and a local RFC 3161 TSA (``openssl ts`` behind HTTP),
-each figure beside a baseline from the same run and the same data:
+Measured against ``bench_anchor.py``'s Postgres (a fresh database) and local RFC 3161 TSA, each
+figure beside a baseline from the same run and the same data:
 
 * ``evidence``: ``GET /v1/events/{id}/evidence`` p50/p99 and requests/s at ``--events`` sealed
   events (10^6 by default, ``bench_api.py``'s load, timing and in-process app), **after** an
@@ -16,26 +16,21 @@ each figure beside a baseline from the same run and the same data:
   receipts left out, checked without verifiers. Target: under 50 ms. The command's wall time,
   interpreter start and imports included, is printed beside ``provledger --help``'s.
 
-Usage::
+Usage (through ``bench_anchor.py``, which owns the servers and the options)::
 
-    .venv/bin/python benchmarks/bench_anchor_evidence.py            # 10^6 events, about three minutes
-    .venv/bin/python benchmarks/bench_anchor_evidence.py --quick    # 20,000 events: a smoke test
-
-Postgres is ``PROVLEDGER_DATABASE_URL`` when set, else embedded.
+    .venv/bin/python benchmarks/bench_anchor.py --phases evidence            # 10^6 events, ~4 min
+    .venv/bin/python benchmarks/bench_anchor.py --phases evidence --quick    # 20,000 events
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,15 +45,14 @@ from provledger.commands.verify import check_bundle, receipt_verifiers
 from provledger.events.ids import new_event_id
 from provledger.events.model import Event, EventType, Job, Run
 from provledger.ledger.keys import KeySet, SigningKey, TrustedKey
-from provledger.local import local_servers
-from provledger.local.tsa import LocalTsa, local_tsa
+from provledger.local.tsa import LocalTsa
 from provledger.sealer.intake import accept
 from provledger.sealer.shardlog import ShardLog
 from provledger.store.blocks import ensure_shard, load_head, write_block
 from provledger.store.db import create_pool
 from provledger.store.keys import load_keyset
 from provledger.store.migrate import migrate_database
-from report import Figure, print_figures, write_summary
+from report import Figure
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "anchor_evidence.json"
 REQUIRED = ("rfc3161",)
@@ -179,51 +173,30 @@ def time_command(bundle: dict[str, Any], keys: KeySet, roots: Path, folder: Path
                    wall([*cli, "--help"]), "provledger --help")]  # fmt: skip
 
 
-async def measure_all(args: argparse.Namespace, database_url: str, tsa: LocalTsa, tmp: Path) -> list[Figure]:
+@dataclass(frozen=True)
+class EvidenceOptions:
+    """Sizes of the phase: events loaded and per block, timed requests and verifications."""
+
+    events: int = 1_000_000
+    block: int = 20_000
+    requests: int = 5_000
+    concurrency: int = 8
+    verifies: int = 500
+
+
+async def measure_all(options: EvidenceOptions, database_url: str, tsa: LocalTsa, tmp: Path) -> list[Figure]:
+    """The phase on a fresh, empty database: load, time, anchor, time again, verify."""
     await migrate_database(database_url)
     sealer = SigningKey.generate(LOG_ORIGIN)
-    ids = await load_events(database_url, args.events, args.block, sealer)
+    ids = await load_events(database_url, options.events, options.block, sealer)
     real_event = await seal_real_events(database_url, sealer, 100)
-    before = await measure(database_url, ids, args.requests, args.concurrency, tmp)
+    before = await measure(database_url, ids, options.requests, options.concurrency, tmp)
     keys = await anchor_once(database_url, tsa)
-    after = await measure(database_url, ids, args.requests, args.concurrency, tmp)
+    after = await measure(database_url, ids, options.requests, options.concurrency, tmp)
     figures = [
         Figure(f"{a.name}, anchored", a.value, a.unit, b.value, "same, before anchoring")
         for a, b in zip(after, before, strict=True)
     ]
     bundle = await fetch_bundle(database_url, real_event, tmp)
-    figures += time_verify(bundle, keys, tsa.roots_file, args.verifies)
+    figures += time_verify(bundle, keys, tsa.roots_file, options.verifies)
     return figures + time_command(bundle, keys, tsa.roots_file, tmp)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=1_000_000, help="sealed events (default 10^6)")
-    parser.add_argument("--block", type=int, default=20_000, help="events per block while loading")
-    parser.add_argument("--requests", type=int, default=5_000, help="timed requests, before and after")
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight for requests/s")
-    parser.add_argument("--verifies", type=int, default=500, help="timed verifications of each kind")
-    parser.add_argument("--quick", action="store_true", help="20,000 events, 500 requests, 50 verifies")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the JSON summary")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.events, args.block, args.requests, args.verifies = 20_000, 2_000, 500, 50
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-anchor-evidence-") as tmp,
-        local_servers(
-            data_dir=Path(tmp), database_url=os.environ.get("PROVLEDGER_DATABASE_URL"), durable=False
-        ) as servers,
-        local_tsa(Path(tmp) / "tsa", Path(tmp) / "tsa.log") as tsa,
-    ):
-        figures = asyncio.run(measure_all(args, servers.database_url, tsa, Path(tmp)))
-    print_figures(
-        f"anchored evidence at {args.events:,} sealed events (2 shared cores, under contention)", figures
-    )
-    write_summary(
-        args.json, "anchor_evidence", figures, **{k: v for k, v in vars(args).items() if k != "json"}
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
