@@ -7,11 +7,19 @@ shard checkpoint at the block's tree size, anchor receipts and the public keys.
 says which checks ran; trust comes only from the ``trusted_keys`` the caller
 supplies, never from the keys inside the bundle.
 
-A receipt ties the block to a statement the anchorer signed and an anchor kind
-vouched for (a TSA's token, ...): each holds the ``statement`` note and a ``link``
-to the head it names for the bundle's shard, checked by
-:func:`provledger.ledger.anchoring.verify_link` for every receipt whatever its kind,
-before the kind's own :class:`ReceiptVerifier`. A bundle carries, per kind, the
+A receipt ties the block to something an anchor kind vouched for, through a *link*
+that :func:`verify_evidence` checks itself, before the kind's own
+:class:`ReceiptVerifier`, so no kind can skip it. Two forms, fixed by the receipt's
+type (:data:`CHECKPOINT_LINKED_RECEIPTS`):
+
+- statement-linked (``rfc3161``, ``evm``): the kind vouches for a statement the
+  anchorer signed; the receipt holds the ``statement`` note and a ``link`` to the head
+  it names for the bundle's shard (:func:`provledger.ledger.anchoring.verify_link`);
+- checkpoint-linked (``tlog-witness``): witnesses cosign the shard's own checkpoint;
+  the receipt holds that ``checkpoint`` and the ``consistency_proof`` from the block's
+  tree to it (:func:`provledger.ledger.witnessed.link_checkpoint`), and no statement.
+
+A bundle carries, per kind, the
 receipt of the earliest statement covering its block that has one of that kind, so
 it no longer changes once anchored; before that, ``anchored`` is false and
 ``next_anchor_due`` says when the anchorer's next statement is due (null when it
@@ -39,14 +47,18 @@ said otherwise; readers ignore fields they do not know)::
         "responses": ["<base64 DER TimeStampResp>", ...],
         "link": {"seq": 12, "shard": 3, "height": 9, "header": "<base64 canonical header>",
                  "signature": "<base64>", "consistency_proof": ["<base64 hash>", ...]}
+      }, {
+        "type": "tlog-witness",
+        "checkpoint": "<signed note: <origin>/shard/3, size >= 64, root, then cosignature lines>",
+        "consistency_proof": ["<base64 hash>", ...]
       }],
       "anchored": true,
       "next_anchor_due": null,
       "keys": ["<name>+<hex key id>+<base64(0x01||public key)>"]
     }
 
-``receipts`` hold, besides ``type``, ``statement`` and ``link``, the fields of their
-kind (``responses`` for ``rfc3161``: one token per TSA). ``anchored`` is true exactly
+``receipts`` hold, besides ``type`` and their link's fields, the fields of their kind
+(``responses`` for ``rfc3161``: one token per TSA). ``anchored`` is true exactly
 when ``receipts`` is not empty; ``next_anchor_due`` (RFC 3339 time or null) is set
 only when it is false. ``keys`` include the anchorer's key that signed the statements.
 
@@ -73,8 +85,18 @@ from provledger.ledger.checkpoint import Checkpoint, open_checkpoint, shard_orig
 from provledger.ledger.keys import KeySet, VerifierKey, b64decode_strict
 from provledger.ledger.merkle import leaf_hash, verify_inclusion
 from provledger.ledger.note import parse_note
+from provledger.ledger.witnessed import RECEIPT_TYPE as TLOG_WITNESS
+from provledger.ledger.witnessed import WitnessReceipt, link_checkpoint
 
 EVIDENCE_FORMAT: Final = "provledger-evidence/v1"
+#: Receipt types linked to the block by the shard checkpoint they carry, not by a statement.
+#:
+#: Why here, by type, and not declared by each verifier: the link is part of the receipt
+#: *format* (which outside verifiers read too), and choosing it is a trust decision. Deciding
+#: it in this one place, from the type alone, means neither a bundle (by its fields) nor a
+#: verifier plugged in by a caller can pick a weaker link; a verifier only ever checks what
+#: anchors a link already proven. Every other type is statement-linked.
+CHECKPOINT_LINKED_RECEIPTS: Final = frozenset({TLOG_WITNESS})
 
 
 def _b64(data: bytes) -> str:
@@ -385,15 +407,19 @@ def _receipt(
     log_origin: str | None,
     anchorer_keys: Collection[VerifierKey] | None,
 ) -> str:
-    """The receipt's link to its statement, then the kind's own check of what anchors the statement."""
-    statement = receipt.data.get("statement")
-    if not isinstance(statement, str):
-        raise VerificationError("the receipt has no string 'statement'")
-    link = AnchorLink.from_json(receipt.data.get("link"))
+    """The receipt's link (to a statement, or its own checkpoint), then the kind's own check."""
     if log_origin is None:
         origin = Checkpoint.parse(parse_note(evidence.checkpoint).text).origin
     else:
         origin = shard_origin(log_origin, evidence.header.shard)
+    if receipt.type in CHECKPOINT_LINKED_RECEIPTS:
+        fields = WitnessReceipt.from_fields(receipt.data)
+        witnessed = link_checkpoint(fields, evidence.header, trusted_keys, origin)
+        return f"{witnessed.describe()}; {verifier(receipt, evidence)}"
+    statement = receipt.data.get("statement")
+    if not isinstance(statement, str):
+        raise VerificationError("the receipt has no string 'statement'")
+    link = AnchorLink.from_json(receipt.data.get("link"))
     linked = verify_link(
         statement, link, evidence.header, trusted_keys, shard_log_origin=origin, anchorer_keys=anchorer_keys
     )
@@ -436,7 +462,10 @@ def verify_evidence(
     ``log_origin`` is given), size and root; each receipt whose type has a verifier:
     its link (:func:`~provledger.ledger.anchoring.verify_link`, the statement signed
     by one of ``anchorer_keys`` if given, else by a trusted key that signs no block
-    here), then the verifier (UNCHECKED without one); that each ``required_receipts``
+    here; for :data:`CHECKPOINT_LINKED_RECEIPTS`,
+    :func:`~provledger.ledger.witnessed.link_checkpoint`, the shard checkpoint signed by
+    a trusted key and consistent with the block's tree), then the verifier (UNCHECKED
+    without one); that each ``required_receipts``
     type has a receipt that passed (saying when to fetch an unanchored bundle again);
     and, when ``event_id_of`` decodes the canonical bytes,
     that they hold ``event_id`` (UNCHECKED otherwise: the ledger core cannot read Avro).
