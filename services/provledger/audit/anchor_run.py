@@ -8,6 +8,9 @@ asks for are read from the stored tiles as the anchorer reads them
 record of the checkpoints topic is compared with the database a page at a time: a restored
 database has forgotten the statements made after its dump, which only the topic remembers.
 
+Witness cosignatures (:func:`audit_cosignatures`) are rechecked after, in a snapshot of their
+own: each row needs only its own checkpoint note, which the foreign key keeps in any snapshot.
+
 Keys: a statement must verify under the user's trusted keys (``--trusted-keys``) when given,
 else under the ``anchorer_keys`` table's; in either case never under a block-signing key, which
 are the ``signing_keys`` table's and those of the trusted keys that signed a block.
@@ -20,13 +23,16 @@ from typing import Final
 
 from provledger.anchor.topic import Published
 from provledger.audit.anchors import AnchorAudit, ReceiptCheck, statement_heads
+from provledger.audit.cosignatures import CosignatureAudit, CosignatureReport
 from provledger.audit.report import AnchorReport
 from provledger.errors import VerificationError
+from provledger.ledger.cosignature import CosignatureVerifier
 from provledger.ledger.keys import KeySet, VerifierKey
-from provledger.store import audit_reads
+from provledger.store import audit_reads, witnessed
 from provledger.store.db import Conn
 from provledger.store.keys import load_keyset
 from provledger.store.tiles import consistency_proof
+from provledger.store.unavailable import unavailable_as_service_error
 
 #: Checkpoints-topic records compared per round trip to the database.
 PUBLISHED_PAGE: Final = 200
@@ -74,6 +80,31 @@ async def audit_anchors(
                 await _compare(conn, audit, page)
                 page = []
         await _compare(conn, audit, page)
+    return audit.report()
+
+
+async def audit_cosignatures(
+    conn: Conn,
+    *,
+    trusted: Collection[CosignatureVerifier] | None,
+    progress: Callable[[int, int], None] | None,
+    max_listed: int,
+) -> CosignatureReport | None:
+    """Recheck every stored witness cosignature (:class:`CosignatureAudit`); None before the table exists.
+
+    Opens its own ``REPEATABLE READ READ ONLY`` transaction and streams the rows from a cursor.
+    """
+    with unavailable_as_service_error("cannot finish auditing the witness cosignatures"):
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            if not await audit_reads.has_table(conn, "checkpoint_cosignatures"):
+                return None
+            audit = CosignatureAudit(trusted, max_listed)
+            total, done = await witnessed.count_cosignatures(conn), 0
+            async for row in witnessed.stream_cosignatures(conn):
+                audit.add(row)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
     return audit.report()
 
 

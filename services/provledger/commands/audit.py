@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 
 from rich.console import Console
@@ -27,11 +27,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from provledger.audit.anchor_run import PublishedRecords
+from provledger.audit.anchor_run import PublishedRecords, audit_cosignatures
 from provledger.audit.anchors import ReceiptCheck
+from provledger.audit.cosignatures import CosignatureReport
 from provledger.audit.report import AnchorReport, AuditReport
 from provledger.audit.run import audit_ledger
 from provledger.config import DatabaseSettings, KafkaSettings, load
+from provledger.ledger.cosignature import CosignatureVerifier
 from provledger.ledger.keys import KeySet
 from provledger.store.db import connect
 
@@ -41,6 +43,7 @@ def audit_command(
     max_listed: int,
     trusted_keys: Path | None = None,
     tsa_roots: Path | None = None,
+    trusted_witnesses: Collection[CosignatureVerifier] | None = None,
 ) -> int:
     """Audit PROVLEDGER_DATABASE_URL and, with a broker set, the checkpoints topic; 0 clean, 1 a mismatch."""
     from provledger.commands.verify import load_trusted_keys
@@ -56,6 +59,7 @@ def audit_command(
     ) as bar:  # fmt: skip
         events = bar.add_task("events", total=None)
         statements = bar.add_task("statements", total=None)
+        cosignatures = bar.add_task("cosignatures", total=None)
 
         def advance(task: TaskID) -> Callable[[int, int], None]:
             def update(done: int, total: int) -> None:
@@ -63,14 +67,21 @@ def audit_command(
 
             return update
 
-        report = asyncio.run(
-            _audit(dsn, kafka, max_listed, keys, checks, advance(events), advance(statements))
+        progress = (advance(events), advance(statements), advance(cosignatures))
+        report, witnessed = asyncio.run(
+            _audit(dsn, kafka, max_listed, keys, checks, trusted_witnesses, progress)
         )
+    ok = report.ok and (witnessed is None or witnessed.ok)
     if json_output:
-        stdout.print_json(json.dumps(report.to_json()))
+        document = report.to_json()
+        document["ok"] = ok
+        if witnessed is not None:
+            document["totals"]["mismatches"] += witnessed.mismatch_count
+        document["cosignatures"] = None if witnessed is None else witnessed.to_json()
+        stdout.print_json(json.dumps(document))
     else:
-        render(report, stdout)
-    return 0 if report.ok else 1
+        render(report, stdout, witnessed)
+    return 0 if ok else 1
 
 
 def receipt_checks(tsa_roots: Path | None) -> dict[str, ReceiptCheck]:
@@ -101,22 +112,27 @@ async def _audit(
     max_listed: int,
     keys: KeySet | None,
     checks: dict[str, ReceiptCheck],
-    progress: Callable[[int, int], None],
-    anchor_progress: Callable[[int, int], None],
-) -> AuditReport:
+    witnesses: Collection[CosignatureVerifier] | None,
+    progress: tuple[Callable[[int, int], None], ...],
+) -> tuple[AuditReport, CosignatureReport | None]:
     # The topic's end is fixed before the database snapshot opens (CheckpointTopic.history).
+    events, statements, cosignatures = progress
     async with _published(kafka) as published:
         conn = await connect(dsn)
         try:
-            return await audit_ledger(
-                conn, progress=progress, max_listed=max_listed, trusted_keys=keys,
-                receipt_checks=checks, published=published, anchor_progress=anchor_progress,
+            report = await audit_ledger(
+                conn, progress=events, max_listed=max_listed, trusted_keys=keys,
+                receipt_checks=checks, published=published, anchor_progress=statements,
             )  # fmt: skip
+            witnessed = await audit_cosignatures(
+                conn, trusted=witnesses, progress=cosignatures, max_listed=max_listed
+            )
+            return report, witnessed
         finally:
             await conn.close()
 
 
-def render(report: AuditReport, console: Console) -> None:
+def render(report: AuditReport, console: Console, witnessed: CosignatureReport | None = None) -> None:
     """The human report: a table of shards, then each listed mismatch, then the verdict."""
     shards = Table("shard", "source", "events", "blocks", "tree size", "mismatches", title="provledger audit")
     for s in report.shards:
@@ -140,12 +156,15 @@ def render(report: AuditReport, console: Console) -> None:
         _print_mismatches(console, listed, s.mismatch_count, f"shard {s.shard}")
     if report.anchors is not None:
         _render_anchors(report.anchors, console)
+    if witnessed is not None:
+        _render_cosignatures(witnessed, console)
     totals = report.totals()
     summary = f"{totals['shards']} shards, {totals['blocks']} blocks, {totals['events']} events"
-    if report.ok:
+    if report.ok and (witnessed is None or witnessed.ok):
         console.print(f"[green]OK[/]: {summary}, every check passed")
     else:
-        console.print(f"[bold red]FAILED[/]: {summary}, {totals['mismatches']} mismatches")
+        mismatches = totals["mismatches"] + (0 if witnessed is None else witnessed.mismatch_count)
+        console.print(f"[bold red]FAILED[/]: {summary}, {mismatches} mismatches")
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -174,6 +193,26 @@ def _render_anchors(anchors: AnchorReport, console: Console) -> None:
         where = f"statement {'-' if m.seq is None else m.seq}"
         listed.append((m.kind, where if m.shard is None else f"{where} shard {m.shard}", m.detail))
     _print_mismatches(console, listed, anchors.mismatch_count, "anchors")
+
+
+def _render_cosignatures(witnessed: CosignatureReport, console: Console) -> None:
+    """The witnesses' part: rows verified per witness key, keys the user did not list, each mismatch."""
+    verified = ", ".join(f"{escape(key)} {count}" for key, count in sorted(witnessed.verified.items()))
+    console.print(f"witness cosignatures: {witnessed.cosignatures} stored; verified: {verified or 'none'}")
+    if witnessed.untrusted is None:
+        if witnessed.cosignatures:
+            console.print(
+                "each cosignature was checked under the witness key its own row names: that shows the "
+                "rows hold together, not that these witnesses are the ones you trust"
+            )
+    else:
+        for key, count in sorted(witnessed.untrusted.items()):
+            console.print(f"[yellow]UNTRUSTED[/] witness key {escape(key)}: {count} rows (not in your list)")
+    listed = [
+        (m.kind, f"shard {m.shard} size {m.tree_size} witness {m.witness_key}", m.detail)
+        for m in witnessed.mismatches
+    ]
+    _print_mismatches(console, listed, witnessed.mismatch_count, "cosignatures")
 
 
 def _print_mismatches(console: Console, listed: list[tuple[str, str, str]], count: int, label: str) -> None:
