@@ -284,6 +284,11 @@ class ApiSettings(DatabaseSettings, KafkaSettings, LedgerIdentitySettings, Ancho
     public_reads: bool = Field(
         False, description="Answer read endpoints without a token; ingest and admin still need one."
     )
+    api_docs: bool = Field(
+        False,
+        description="Serve the interactive API documentation at /docs. Off by default: its page loads "
+        "swagger-ui from a public CDN (jsDelivr) at view time. /openapi.json is always served.",
+    )
     request_timeout_s: float = Field(
         15.0, gt=0, le=300, description="A request still unanswered after this gets 503 instead of hanging."
     )

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from provledger.api import anchors, events, health, ingest, ledger, lineage, tlog
 from provledger.api.conn import create_api_pool
 from provledger.api.gate import LargeBodies
+from provledger.api.headers import SecurityHeaders
 from provledger.api.observe import ApiMetrics, Observe
 from provledger.api.problems import install_handlers
 from provledger.api.publisher import LineagePublisher
@@ -54,7 +55,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         version=version("provledger"),
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url="/docs" if settings.api_docs else None,
         redoc_url=None,
         # operationId = the handler's name (get_shard, list_blocks...): stable and short, so the
         # OpenAPI links between operations (models.links) can name them.
@@ -76,5 +77,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lineage.router,
     ):
         app.include_router(router)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=app.state.metrics, timeout_s=settings.request_timeout_s)
     return app

@@ -69,6 +69,20 @@ def require(scope: Scope) -> Callable[..., Awaitable[TokenEntry | None]]:
     return check
 
 
+async def is_operator(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = _CREDENTIALS
+) -> bool:
+    """Whether the request carries a valid token with the admin scope; never refuses a request.
+
+    For endpoints everyone may call (``/readyz``: probes carry no token) that tell operators more.
+    """
+    if credentials is None:
+        return False
+    tokens: TokenStore = request.app.state.tokens
+    entry = tokens.find(credentials.credentials)
+    return entry is not None and entry.allows(Scope.ADMIN)
+
+
 read_access = require(Scope.READ)
 emit_access = require(Scope.EMIT)
 admin_access = require(Scope.ADMIN)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from provledger.api import models
-from provledger.api.auth import admin_access
+from provledger.api.auth import admin_access, is_operator
 from provledger.api.conn import connection
 from provledger.api.observe import ApiMetrics
 from provledger.api.problems import responses, unavailable
@@ -30,21 +30,27 @@ async def healthz() -> models.Health:
 
 
 @router.get("/readyz", response_model=models.Ready, responses=responses(503))
-async def readyz(request: Request) -> JSONResponse:
-    """Ready when Postgres answers a query and the Kafka broker answers a metadata request."""
+async def readyz(request: Request, operator: bool = Depends(is_operator)) -> JSONResponse:
+    """Ready when Postgres answers a query and the Kafka broker answers a metadata request.
+
+    Probes call it without a token and need only the status. Why a dependency failed names
+    servers, addresses and errors, which help an attacker map the network: only a request with
+    an admin token gets them; anyone else learns which dependency does not answer.
+    """
     problems = []
     try:
         async with connection(request) as conn:
             await ping(conn, PROBE_TIMEOUT_S)
     except ServiceUnavailable as exc:
-        problems.append(str(exc))
+        problems.append(str(exc) if operator else "the ledger database does not answer")
     publisher: LineagePublisher = request.app.state.publisher
     try:
         await publisher.check(PROBE_TIMEOUT_S)
     except ServiceUnavailable as exc:
-        problems.append(str(exc))
+        problems.append(str(exc) if operator else "the Kafka broker does not answer")
     if problems:
-        return unavailable(request, "not ready: " + "; ".join(problems))
+        more = "" if operator else " (an admin token gets the details)"
+        return unavailable(request, "not ready: " + "; ".join(problems) + more)
     return JSONResponse(models.Ready(checks={"database": "ok", "broker": "ok"}).model_dump())
 
 
