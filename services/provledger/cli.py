@@ -185,11 +185,18 @@ def verify(
         Path | None,
         typer.Option(help="PEM roots of the timestamp authorities you trust: checks rfc3161 receipts."),
     ] = None,
+    witness_policy: Annotated[
+        Path | None,
+        typer.Option(
+            help="Witness policy (Sigsum format, C2SP vkeys: witness/group/quorum lines): checks "
+            "tlog-witness receipts, a quorum of cosignatures on the shard checkpoint."
+        ),
+    ] = None,
     require: Annotated[
         str | None,
         typer.Option(
-            help="Comma list of anchor kinds (rfc3161) that must have a verified receipt; fails closed "
-            "when one is missing, unchecked or failed.",
+            help="Comma list of anchor kinds (rfc3161, witness) that must have a verified receipt; fails "
+            "closed when one is missing, unchecked or failed.",
             callback=_anchor_kinds,
         ),
     ] = None,
@@ -204,6 +211,7 @@ def verify(
         log_origin=log_origin,
         tsa_roots=tsa_roots,
         require=required_kinds(require),
+        witness_policy=witness_policy,
     )
 
 

@@ -4,19 +4,23 @@ No network and no database: the bundle and the key file are read, and the ledger
 (:func:`provledger.ledger.evidence.verify_evidence`) rechecks the inclusion proof, the block
 header's signature, the shard checkpoint and every anchor receipt it can: the link to the
 anchorer's statement (signed by a trusted key that signs no block, naming a head whose log
-extends the block's) and, with ``--tsa-roots``, each RFC 3161 token over that statement. Trust
-comes only from ``--trusted-keys`` and ``--tsa-roots``, never from keys or certificates inside
-the bundle. ``--require rfc3161`` fails closed unless a receipt of each named kind verified.
+extends the block's) and, with ``--tsa-roots``, each RFC 3161 token over that statement; with
+``--witness-policy``, each ``tlog-witness`` receipt: the shard checkpoint it carries (signed by a
+trusted key, consistent with the block) cosigned by a quorum of the policy's witnesses, each
+named with the time it cosigned. Trust comes only from ``--trusted-keys``, ``--tsa-roots`` and
+``--witness-policy``, never from keys or certificates inside the bundle. ``--require
+rfc3161,witness`` fails closed unless a receipt of each named kind verified.
 Exit codes: 0 when no check failed (a check that could not run is reported as ``unchecked`` and
 proves nothing), 1 when any failed, 2 when the bundle, the key file or the roots cannot be read
 or the options do not fit together::
 
     provledger verify evidence.json --trusted-keys keys.txt [--json] [--log-origin ORIGIN]
-        [--tsa-roots tsa-roots.pem] [--require rfc3161]
+        [--tsa-roots tsa-roots.pem] [--witness-policy witnesses.txt] [--require rfc3161,witness]
 
 The key file holds one C2SP verifier key (``<name>+<key id>+<base64>``) per line, ``#``
 comments and blank lines allowed; or a JSON key set with validity ranges, as the API serves it
-(``[{"key", "valid_from", "valid_until"}]``, optionally under ``"keys"``).
+(``[{"key", "valid_from", "valid_until"}]``, optionally under ``"keys"``). The witness policy
+is a Sigsum policy file with C2SP verifier keys (:mod:`provledger.ledger.witness_policy`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from provledger.ledger.evidence import (
     verify_evidence,
 )
 from provledger.ledger.keys import KeySet, VerifierKey
+from provledger.ledger.witness_policy import WitnessPolicy, parse_witness_policy
+from provledger.ledger.witnessed import RECEIPT_TYPE as TLOG_WITNESS
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 
@@ -113,7 +119,37 @@ def read_bundle(path: Path) -> dict[str, Any]:
 VERIFY_OPTIONS: Final = {
     "rfc3161": "--tsa-roots FILE, the PEM roots of the timestamp authorities you trust "
     "(`provledger up` keeps its local TSA's in .provledger/tsa/ca.pem)",
+    "witness": "--witness-policy FILE, the witnesses you trust and how many must cosign "
+    "(`witness <name> <vkey>` lines from `provledger witness keys`, then `quorum <name>`; "
+    "see the README's witness policy section)",
 }
+#: The receipt type in a bundle that each ``--require`` kind stands for: the one place that maps them.
+RECEIPT_TYPES: Final = {"rfc3161": "rfc3161", "witness": TLOG_WITNESS}
+#: A witness policy is a few lines per witness; a larger file is not one.
+MAX_POLICY_BYTES: Final = 1 << 20
+
+
+def receipt_types(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """The bundle receipt types of ``--require`` kinds (``witness`` is ``tlog-witness``)."""
+    return tuple(RECEIPT_TYPES.get(kind, kind) for kind in kinds)
+
+
+def load_witness_policy(path: Path) -> WitnessPolicy:
+    """The policy in ``path``; ConfigurationError naming the file, the line and what to change."""
+    remedy = (
+        "A policy is `witness <name> <key>` lines (each key as `provledger witness keys` prints it), "
+        "optional `group <name> <k>|all|any <members>` lines, and one `quorum <name>` line"
+    )
+    try:
+        if path.stat().st_size > MAX_POLICY_BYTES:
+            raise ConfigurationError(f"the witness policy {path} is over {MAX_POLICY_BYTES} bytes. {remedy}")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the witness policy {path}: {exc}. {remedy}") from exc
+    text = _read_text(path, "witness policy", remedy)
+    try:
+        return parse_witness_policy(text)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"the witness policy {path} is unusable: {exc}. {remedy}") from exc
 
 
 def required_kinds(text: str | None) -> tuple[str, ...]:
@@ -128,15 +164,21 @@ def required_kinds(text: str | None) -> tuple[str, ...]:
     return names
 
 
-def receipt_verifiers(tsa_roots: Path | None, required: tuple[str, ...] = ()) -> dict[str, ReceiptVerifier]:
-    """The receipt verifiers the options make; a required kind that cannot be checked is an error."""
+def receipt_verifiers(
+    tsa_roots: Path | None, required: tuple[str, ...] = (), witness_policy: Path | None = None
+) -> dict[str, ReceiptVerifier]:
+    """The receipt verifiers the options make, by receipt type; a required kind none can check is an error."""
     verifiers: dict[str, ReceiptVerifier] = {}
     if tsa_roots is not None:
         from provledger.anchor.rfc3161.verify import Rfc3161ReceiptVerifier
 
-        verifiers["rfc3161"] = Rfc3161ReceiptVerifier.from_roots_file(tsa_roots)
+        verifiers[RECEIPT_TYPES["rfc3161"]] = Rfc3161ReceiptVerifier.from_roots_file(tsa_roots)
+    if witness_policy is not None:
+        from provledger.anchor.tlog_witness.verify import TlogWitnessReceiptVerifier
+
+        verifiers[RECEIPT_TYPES["witness"]] = TlogWitnessReceiptVerifier(load_witness_policy(witness_policy))
     for kind in required:
-        if kind not in verifiers:
+        if RECEIPT_TYPES[kind] not in verifiers:
             raise ConfigurationError(
                 f"--require {kind} needs {VERIFY_OPTIONS[kind]}: a receipt nobody checked proves nothing"
             )
@@ -151,7 +193,10 @@ def check_bundle(
     verifiers: dict[str, ReceiptVerifier] | None = None,
     required: tuple[str, ...] = (),
 ) -> Verdict:
-    """Check a bundle from :func:`read_bundle`; fields that disagree fail the ``bundle`` check."""
+    """Check a bundle from :func:`read_bundle`; fields that disagree fail the ``bundle`` check.
+
+    ``required`` holds ``--require`` kinds (``rfc3161``, ``witness``).
+    """
     event = document.get("event")
     event_id = event.get("event_id") if isinstance(event, dict) else None
     label = event_id if isinstance(event_id, str) else None
@@ -166,7 +211,7 @@ def check_bundle(
         log_origin=log_origin,
         event_id_of=canonical_event_id,
         receipt_verifiers=verifiers,
-        required_receipts=required,
+        required_receipts=receipt_types(required),
     )
     return Verdict(evidence.event_id, (parsed, *result.checks))
 
@@ -179,11 +224,12 @@ def verify_command(
     log_origin: str | None,
     tsa_roots: Path | None = None,
     require: tuple[str, ...] = (),
+    witness_policy: Path | None = None,
 ) -> int:
     """Run the checks and print them; the exit code of the module docstring."""
     console = Console(highlight=False)
     try:
-        verifiers = receipt_verifiers(tsa_roots, require)
+        verifiers = receipt_verifiers(tsa_roots, require, witness_policy)
         document = read_bundle(bundle)
         keys = load_trusted_keys(trusted_keys)
         verdict = check_bundle(document, keys, log_origin, verifiers=verifiers, required=require)
