@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from tests.helpers.api_harness import KEY, api_settings, client_for, events, make_tokens, seal
+from tests.helpers.api_harness import KEY, LOG_ORIGIN, api_settings, client_for, events, make_tokens, seal
 from tests.helpers.cosigned import BASE_TIME, store_cosignature, stored_note, witness
 from tests.helpers.witness_logs import (
     SampleLog,
@@ -25,12 +25,14 @@ from tests.helpers.witness_logs import (
     witness_key,
 )
 
+from provledger.anchor.tlog_witness.verify import TlogWitnessReceiptVerifier
 from provledger.config import KafkaSettings
 from provledger.events import Event
 from provledger.ledger.block import BlockHeader
 from provledger.ledger.checkpoint import Checkpoint, open_checkpoint
 from provledger.ledger.cosignature import cosigner
-from provledger.ledger.evidence import Evidence
+from provledger.ledger.evidence import Evidence, verify_evidence
+from provledger.ledger.keys import KeySet, SigningKey
 from provledger.ledger.merkle import verify_consistency
 from provledger.ledger.note import open_note, parse_note
 from provledger.store import witnessed
@@ -166,6 +168,45 @@ async def test_a_real_witness_cosigns_what_the_api_serves(api: Api, tmp_path: Pa
 
     served = await api.checkpoint()
     assert [s.name for s in open_note(served, [cosigner(witness_key())]).verified] == [witness_key().name]
-    receipt = _witness_receipts(await api.bundle(api.batch[45]))[0]  # block 1: tree 80
+    bundle = await api.bundle(api.batch[45])  # block 1: tree 80
+    receipt = _witness_receipts(bundle)[0]
     assert receipt["consistency_proof"] == []
     assert open_note(receipt["checkpoint"], [KEY.verifier, cosigner(witness_key())]).verified
+    verdict = _verify(bundle, witness_key())
+    assert verdict["receipt[0]:tlog-witness"][0] == "passed", verdict
+
+
+def _verify(document: dict[str, Any], *witnesses: SigningKey) -> dict[str, tuple[str, str]]:
+    """The offline verdict under a policy requiring all ``witnesses``: check name -> (status, detail)."""
+    policy = "".join(
+        f"witness w{i} {cosigner(key).verifier_key_string()}\n" for i, key in enumerate(witnesses)
+    )
+    policy += (
+        f"group all-of-them all {' '.join(f'w{i}' for i in range(len(witnesses)))}\nquorum all-of-them\n"
+    )
+    verdict = verify_evidence(
+        Evidence.from_json(document),
+        KeySet.of([KEY.verifier]),
+        receipt_verifiers={"tlog-witness": TlogWitnessReceiptVerifier.from_policy_text(policy)},
+        required_receipts=("tlog-witness",),
+        log_origin=LOG_ORIGIN,
+    )
+    return {c.name: (c.status.value, c.detail) for c in verdict.checks}
+
+
+async def test_bundles_verify_offline_under_a_two_of_two_policy(api: Api) -> None:
+    alice, bob = witness("witness.test/alice"), witness("witness.test/bob")
+    await store_cosignature(api.conn, 0, 120, alice)
+    await store_cosignature(api.conn, 0, 120, bob, BASE_TIME + 1)
+    await store_cosignature(api.conn, 0, 160, alice, BASE_TIME + 10)
+
+    both = _verify(await api.bundle(api.batch[10]), alice, bob)  # block 0: proof 40 -> 120
+    assert [c for c in both.items() if c[1][0] == "failed"] == []
+    witnessed_checks = [c for name, c in both.items() if "tlog-witness" in name]
+    assert witnessed_checks, both
+    assert all(status == "passed" for status, _ in witnessed_checks), both
+
+    only_alice = _verify(await api.bundle(api.batch[150]), alice, bob)  # block 3: bob never cosigned 160
+    failed = {name: detail for name, (status, detail) in only_alice.items() if status == "failed"}
+    assert set(failed) == {"receipt[0]:tlog-witness", "anchor-policy"}, only_alice
+    assert "not met" in failed["receipt[0]:tlog-witness"]
