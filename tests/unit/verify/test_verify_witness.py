@@ -1,67 +1,33 @@
 """``provledger verify --witness-policy FILE --require witness``: the CLI over bundles with witness receipts.
 
-The bundle holds real events sealed by the sealer key in two blocks of shard 2 (tree sizes 7 and
-12); its event is in the first. The ``tlog-witness`` receipt carries the checkpoint at 12,
-cosigned by w1, with the consistency proof from 7; the ``rfc3161`` receipt a local TSA's token
-over an anchorer statement naming the second block.
+The bundles are :mod:`tests.helpers.witnessed_bundles`' (real events in two blocks of shard 2,
+tree sizes 7 and 12, the event in the first): the ``tlog-witness`` receipt carries the checkpoint
+at 12 cosigned as each test says; the ``rfc3161`` receipt a local TSA's token over an anchorer
+statement naming the second block.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
 from tests.helpers.anchor_links import link, linked_receipt, statement
-from tests.helpers.ledger_sealing import LOG_ORIGIN, Shard, fixed_key
+from tests.helpers.ledger_sealing import LOG_ORIGIN, fixed_key
+from tests.helpers.witnessed_bundles import SEALER, SHARD, bundle, cosigned_receipt
 
 from provledger.anchor.rfc3161.verify import Rfc3161Receipt, accept_answer, load_roots
 from provledger.cli import main
-from provledger.events import Event, EventType, Job, Run, canonical_event_bytes
-from provledger.ledger.checkpoint import shard_checkpoint, sign_checkpoint
-from provledger.ledger.cosignature import cosign, cosigner
+from provledger.ledger.cosignature import cosigner
 from provledger.ledger.evidence import Receipt
-from provledger.ledger.proofs import consistency_proof_from
-from provledger.ledger.witnessed import WitnessReceipt
 from provledger.local.tsa import make_tsa_pki, openssl_reply
 
-KEY, ANCHORER = fixed_key(), fixed_key("anchorer.example.com", seed=9)
+ANCHORER = fixed_key("anchorer.example.com", seed=9)
 W1, W2 = fixed_key("w1.example/witness", seed=21), fixed_key("w2.example/witness", seed=22)
 #: 2026-12-01T00:00:00Z.
 T = 1_796_083_200
-RUN = Run("0190f3a0-0000-7000-8000-000000000002")
-EVENTS = [
-    Event.new(EventType.COMPLETE, job=Job("ns", "job"), run=RUN, producer="https://example.com/t")
-    for _ in range(12)
-]
-LEAF = 4
-
-
-def _shard() -> Shard:
-    shard = Shard(shard=2)
-    canonical = [canonical_event_bytes(event) for event in EVENTS]
-    shard.seal(canonical[:7], KEY)
-    shard.seal(canonical[7:], KEY)
-    return shard
-
-
-SHARD = _shard()
-
-
-def witness_receipt(*cosigners: tuple[Any, int]) -> Receipt:
-    note = sign_checkpoint(shard_checkpoint(LOG_ORIGIN, SHARD.headers[1]), [KEY])
-    for key, at in cosigners:
-        note = cosign(note, key, at)
-    proof = consistency_proof_from(lambda ids: [SHARD.nodes[i] for i in ids], 7, 12)
-    return Receipt.from_json(WitnessReceipt(note, tuple(proof)).to_json())
-
-
-def bundle(*receipts: Receipt) -> dict[str, Any]:
-    evidence = replace(SHARD.evidence(LEAF, KEY, receipts=receipts), event_id=EVENTS[LEAF].event_id)
-    return evidence.to_json_obj()
 
 
 def policy(*names: str, quorum: str) -> str:
@@ -88,7 +54,7 @@ class Files:
 def files(tmp_path_factory: pytest.TempPathFactory) -> Files:
     folder = tmp_path_factory.mktemp("verify-witness")
     keys = folder / "keys.txt"
-    keys.write_text(f"{KEY.verifier.verifier_key_string()}\n{ANCHORER.verifier.verifier_key_string()}\n")
+    keys.write_text(f"{SEALER.verifier.verifier_key_string()}\n{ANCHORER.verifier.verifier_key_string()}\n")
     one, two = folder / "one.policy", folder / "two.policy"
     one.write_text(policy("w1", quorum="quorum w1"))
     two.write_text(policy("w1", "w2", quorum="group both all w1 w2\nquorum both"))
@@ -121,7 +87,7 @@ def checks(out: str) -> dict[str, dict[str, str]]:
 def test_one_of_one_verifies_and_reports_the_cosignature_time(
     capsys: pytest.CaptureFixture[str], files: Files, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = files.bundle(witness_receipt((W1, T)))
+    path = files.bundle(cosigned_receipt((W1, T)))
     common = [str(path), "--trusted-keys", str(files.keys), "--log-origin", LOG_ORIGIN]
     code, out, _ = run(
         capsys, *common, "--witness-policy", str(files.one_of_one), "--require", "witness", "--json"
@@ -144,13 +110,13 @@ def test_one_of_one_verifies_and_reports_the_cosignature_time(
 def test_two_of_two_fails_when_one_witness_did_not_cosign(
     capsys: pytest.CaptureFixture[str], files: Files
 ) -> None:
-    path = files.bundle(witness_receipt((W1, T)))
+    path = files.bundle(cosigned_receipt((W1, T)))
     args = [str(path), "--trusted-keys", str(files.keys), "--witness-policy", str(files.two_of_two)]
     code, out, _ = run(capsys, *args, "--require", "witness", "--json")
     assert code == 1
     detail = checks(out)["receipt[0]:tlog-witness"]["detail"]
     assert "quorum 'both' not met (it needs 2 of w1, w2): cosigned by w1; missing w2" in detail
-    both = files.bundle(witness_receipt((W1, T), (W2, T + 3)))
+    both = files.bundle(cosigned_receipt((W1, T), (W2, T + 3)))
     code, out, _ = run(capsys, str(both), *args[1:], "--require", "witness", "--json")
     assert code == 0, out
     assert (
@@ -162,7 +128,7 @@ def test_two_of_two_fails_when_one_witness_did_not_cosign(
 def test_require_witness_without_a_policy_is_a_usage_error_that_says_what_to_pass(
     capsys: pytest.CaptureFixture[str], files: Files
 ) -> None:
-    path = files.bundle(witness_receipt((W1, T)))
+    path = files.bundle(cosigned_receipt((W1, T)))
     code, _, err = run(capsys, str(path), "--trusted-keys", str(files.keys), "--require", "witness")
     assert code == 2
     assert "--require witness needs --witness-policy FILE" in err
@@ -175,7 +141,7 @@ def test_require_witness_without_a_policy_is_a_usage_error_that_says_what_to_pas
 async def test_require_rfc3161_and_witness_together(
     capsys: pytest.CaptureFixture[str], files: Files, rfc3161_receipt: Receipt
 ) -> None:
-    both = files.bundle(rfc3161_receipt, witness_receipt((W1, T)))
+    both = files.bundle(rfc3161_receipt, cosigned_receipt((W1, T)))
     options = ["--tsa-roots", str(files.roots), "--witness-policy", str(files.one_of_one)]
     common = [str(both), "--trusted-keys", str(files.keys), "--log-origin", LOG_ORIGIN, "--json"]
     code, out, _ = run(capsys, *common, *options, "--require", "rfc3161,witness")
@@ -198,7 +164,7 @@ def test_a_policy_alone_checks_witness_receipts_without_requiring_them(
     capsys: pytest.CaptureFixture[str], files: Files
 ) -> None:
     options = ["--trusted-keys", str(files.keys), "--witness-policy", str(files.one_of_one), "--json"]
-    code, out, _ = run(capsys, str(files.bundle(witness_receipt((W2, T)))), *options)
+    code, out, _ = run(capsys, str(files.bundle(cosigned_receipt((W2, T)))), *options)
     assert code == 1  # a receipt that is checked and fails is a failure, required or not
     assert "quorum 'w1' not met" in checks(out)["receipt[0]:tlog-witness"]["detail"]
     code, out, _ = run(capsys, str(files.bundle()), *options)
@@ -220,7 +186,7 @@ def test_an_unusable_policy_exits_2_naming_file_line_and_fix(
 ) -> None:
     bad = tmp_path / "bad.policy"
     bad.write_text(text)
-    path = files.bundle(witness_receipt((W1, T)))
+    path = files.bundle(cosigned_receipt((W1, T)))
     code, _, err = run(capsys, str(path), "--trusted-keys", str(files.keys), "--witness-policy", str(bad))
     assert code == 2
     assert f"the witness policy {bad} is unusable" in " ".join(err.split())
