@@ -336,3 +336,32 @@ async def test_a_witness_refusing_for_inconsistency_raises_the_fork_alarm(
                 assert await conn.fetchval("SELECT max(seq) FROM checkpoints") == 1
     assert 0 not in await cosigned(ledger, forked)
     assert await cosigned(ledger, honest) == {0: 5, 1: 1}
+
+
+async def test_a_witness_that_rate_limits_is_asked_once_per_shard_per_interval(
+    ledger: str, kafka_settings: KafkaSettings, parties: list[TestWitness]
+) -> None:
+    witness = parties[0]
+    paced = [WitnessClient(c.endpoint, c.timeout_s, min_interval_s=3600) for c in clients([witness])]
+    with witness.start() as process:
+        async with witnessing_anchorer(ledger, kafka_settings, paced) as a:
+            await a.tick()
+            await seal_more(ledger, 0, [1])
+            await seal_more(ledger, 1, [1])
+            await a.tick()  # both shards moved, but each was sent within the hour
+        assert answers(process) == {"200": 2}
+    assert await cosigned(ledger, witness) == {0: 5, 1: 1}
+
+
+async def test_a_witness_refusing_one_shard_still_cosigns_the_others_without_backing_off(
+    ledger: str, kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    witness = witness_parties(tmp_path, 1, shards=1)[0]  # its logs file lists shard 0 alone
+    with witness.start() as process:
+        async with witnessing_anchorer(ledger, kafka_settings, clients([witness])) as a:
+            await a.tick()
+            assert a.fork is None
+            assert a.metrics.witness_failures.labels(witness.key.name)._value.get() == 1
+            assert a.witnesses.submitters[0].next_try == 0.0  # a refusal is not an outage
+        assert answers(process) == {"200": 1, "404": 1}
+    assert await cosigned(ledger, witness) == {0: 5}
