@@ -6,6 +6,8 @@ cross-checked against an obviously correct recursive reference over random group
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -246,3 +248,19 @@ def test_all_witnesses_meet_any_quorum_and_none_meets_none(policy: WitnessPolicy
 @given(policies())
 def test_a_policy_written_out_reads_back_equal(policy: WitnessPolicy) -> None:
     assert parse_witness_policy(policy.to_text()) == policy
+
+
+def test_the_readme_example_policy_reads_as_it_says() -> None:
+    readme = Path(__file__).resolve().parents[3] / "README.md"
+    if not readme.exists():
+        pytest.skip(f"{readme} is not here")
+    text = readme.read_text("utf-8")
+    start = text.index("# witnesses.policy")
+    policy = parse_witness_policy(text[start : text.index("```", start)])
+    assert [w.verifier.name for w in policy.witnesses] == [
+        "hospital-a.example/witness",
+        "hospital-b.example/witness",
+    ]
+    assert policy.groups == (PolicyGroup("participants", 2, ("hospital-a", "hospital-b")),)
+    assert not policy.evaluate({"hospital-a"}).met
+    assert policy.evaluate({"hospital-a", "hospital-b"}).met
