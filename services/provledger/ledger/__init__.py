@@ -33,7 +33,8 @@ hashing, proofs, verification), :mod:`.proofs` (proofs from stored nodes),
 :mod:`.compact` (the sealer's incremental tree), :mod:`.tiles` (C2SP tlog-tiles
 addressing), :mod:`.block`, :mod:`.keys`, :mod:`.note` (C2SP signed-note),
 :mod:`.checkpoint` (C2SP tlog-checkpoint), :mod:`.cosignature` (C2SP
-tlog-cosignature) and :mod:`.evidence`.
+tlog-cosignature), :mod:`.witness_policy` (which witnesses must cosign: Sigsum policy
+files), :mod:`.witnessed` (cosigned shard checkpoints as receipts) and :mod:`.evidence`.
 """
 
 from provledger.ledger.block import (
