@@ -10,15 +10,17 @@ next statement is due instead.
 
 Witnesses add a ``tlog-witness`` receipt (ARCHITECTURE.md section 3: "cosigned shard checkpoint
 + consistency proof"), which needs no statement or link: the witnesses vouch for the shard's log
-itself. It is the cosigned checkpoint of the smallest tree size at or above the bundle's
-(:func:`provledger.store.witnessed.smallest_cosigned`, one index probe), the sealer's note with
-every stored cosignature line appended, and the RFC 9162 consistency proof from the bundle's
-tree to it (empty when the sizes are equal)::
+itself. It is the cosigned checkpoint of the smallest tree size at or above the bundle's, or,
+where a witness missed that one, the first after it that more witnesses cosigned
+(:func:`provledger.store.witnessed.covering_cosigned`, a probe per witness key), the sealer's
+note with every stored cosignature line appended, and the RFC 9162 consistency proof from the
+bundle's tree to it (empty when the sizes are equal)::
 
     {"type": "tlog-witness", "checkpoint": "<note + cosignature lines>", "consistency_proof": ["<b64>"]}
 
-Its cosignature lines can grow after it first appears: a witness that was down when the
-checkpoint was submitted may cosign the same checkpoint on the anchorer's next tick.
+Unlike the other kinds' receipts it can change after it first appears: its checkpoint gains
+the line of a witness that cosigns it later, or gives way to a later checkpoint that more
+witnesses cosigned when one was down for the first.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ async def _witness_receipt(
     conn: Conn, block: BlockHeader, proofs: dict[int, list[bytes]]
 ) -> _WitnessReceipt | None:
     """The ``tlog-witness`` receipt of ``block``'s tree; None until a witness cosigns one covering it."""
-    cosigned = await witnessed.smallest_cosigned(conn, block.shard, block.tree_size)
+    cosigned = await witnessed.covering_cosigned(conn, block.shard, block.tree_size)
     if cosigned is None:
         return None
     if cosigned.tree_size not in proofs:

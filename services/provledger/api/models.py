@@ -149,14 +149,15 @@ class EvidenceOut(BaseModel):
         "note), the kind's fields (rfc3161: responses, a base64 DER TimeStampResp per TSA), link: {seq, "
         "shard, height, header, signature, consistency_proof} from this block's tree to the anchored "
         "head's}; and, once a witness has cosigned a checkpoint covering this block, {type: tlog-witness, "
-        "checkpoint (the shard checkpoint of the smallest cosigned size >= tree_size: the sealer's "
-        "signed note with every stored witness cosignature line appended), consistency_proof (base64 "
+        "checkpoint (the smallest cosigned shard checkpoint >= tree_size, or the first after it more "
+        "witnesses cosigned where one missed it: the sealer's signed note with every stored witness "
+        "cosignature line appended), consistency_proof (base64 "
         "RFC 9162 proof from tree_size to the checkpoint's size, empty when equal)}."
     )
     anchored: bool = Field(
-        description="Whether receipts are present. A kind's receipt never changes once present (except "
-        "that a tlog-witness checkpoint gains the lines of witnesses that cosign it later); a kind "
-        "configured later may add its own."
+        description="Whether receipts are present. A kind's receipt never changes once present, except "
+        "tlog-witness: its checkpoint gains the lines of witnesses that cosign it later, or gives way "
+        "to a later one more witnesses cosigned; a kind configured later may add its own."
     )
     next_anchor_due: datetime | None = Field(
         description="For a bundle not anchored yet: when the anchorer's next statement is due (fetch the "

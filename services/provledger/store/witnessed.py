@@ -7,9 +7,9 @@ C2SP tlog client verifies: SPEC C2SP signed-note, "Verifiers MUST ignore signatu
 unknown keys", so a client that knows no witness still reads it, and one that knows the
 witnesses' keys can require their cosignatures.
 
-Reads are one probe of an index each: the newest checkpoint by ``shard_checkpoints``'s primary
-key, the smallest cosigned one at or above a size by ``checkpoint_cosignatures``'s; audit streams
-every row from a cursor in ``(witness_key, shard, tree_size)`` order, a page at a time.
+Reads are index probes: the newest checkpoint is one of ``shard_checkpoints``'s primary key, the
+cosigned one covering a size one per witness key (:func:`covering_cosigned`); audit streams every
+row from a cursor in ``(witness_key, shard, tree_size)`` order, a page at a time.
 """
 
 from __future__ import annotations
@@ -78,16 +78,44 @@ async def newest_checkpoint(conn: Conn, shard: int) -> WitnessedCheckpoint | Non
     return None if row is None else _witnessed(row)
 
 
-async def smallest_cosigned(conn: Conn, shard: int, min_size: int) -> WitnessedCheckpoint | None:
-    """The cosigned checkpoint of the smallest tree size ``>= min_size``, with all its lines, or None.
+#: Each witness key ever stored, by a loose index scan of ``checkpoint_cosignatures_by_witness``
+#: (one probe per witness), then each one's first cosigned size of the shard at or above $2.
+_FIRSTS = """
+WITH RECURSIVE witnesses (witness_key) AS (
+    (SELECT witness_key FROM checkpoint_cosignatures ORDER BY witness_key LIMIT 1)
+    UNION ALL
+    SELECT (SELECT s.witness_key FROM checkpoint_cosignatures s WHERE s.witness_key > w.witness_key
+            ORDER BY s.witness_key LIMIT 1)
+    FROM witnesses w WHERE w.witness_key IS NOT NULL
+), firsts AS (
+    SELECT DISTINCT f.tree_size FROM witnesses w CROSS JOIN LATERAL (
+        SELECT s.tree_size FROM checkpoint_cosignatures s
+        WHERE s.witness_key = w.witness_key AND s.shard = $1 AND s.tree_size >= $2
+        ORDER BY s.tree_size LIMIT 1
+    ) f
+    WHERE w.witness_key IS NOT NULL
+), best AS (
+    SELECT f.tree_size, (SELECT count(*) FROM checkpoint_cosignatures s
+                         WHERE s.shard = $1 AND s.tree_size = f.tree_size) AS cosigners
+    FROM firsts f ORDER BY cosigners DESC, f.tree_size LIMIT 1
+)
+"""
 
-    The smallest is the one an evidence bundle needs: the first witnessed view that includes the
-    bundle's tree, so its consistency proof is the shortest and it exists as early as possible.
+
+async def covering_cosigned(conn: Conn, shard: int, min_size: int) -> WitnessedCheckpoint | None:
+    """The cosigned checkpoint an evidence bundle of tree ``min_size`` carries, with all its lines, or None.
+
+    Among each witness's first cosigned checkpoint of the shard at or above ``min_size``, the one
+    with the most cosignatures, the smallest on a tie. While every witness cosigns each checkpoint
+    the anchorer submits, that is simply the smallest cosigned checkpoint covering the bundle (the
+    first witnessed view that includes it, with the shortest consistency proof). When a witness
+    was down, the smallest one lacks its cosignature for good, and a policy needing k witnesses
+    on one checkpoint could never be met by it; the first one they all cosigned after is chosen
+    instead. One index probe per witness key ever stored, whatever the shard's size.
     """
     row = await conn.fetchrow(
-        f"SELECT c.shard, c.height, c.tree_size, c.note, {_LINES} FROM shard_checkpoints c "
-        "WHERE c.shard = $1 AND c.tree_size = (SELECT w.tree_size FROM checkpoint_cosignatures w "
-        "WHERE w.shard = $1 AND w.tree_size >= $2 ORDER BY w.tree_size LIMIT 1)",
+        f"{_FIRSTS} SELECT c.shard, c.height, c.tree_size, c.note, {_LINES} "
+        "FROM best JOIN shard_checkpoints c ON c.shard = $1 AND c.tree_size = best.tree_size",
         shard,
         min_size,
     )

@@ -138,16 +138,31 @@ async def test_a_bundle_carries_the_smallest_cosigned_checkpoint_at_or_above_its
 
 async def test_store_reads_answer_for_each_size(api: Api) -> None:
     key = witness("witness.test/carol")
-    assert await witnessed.smallest_cosigned(api.conn, 0, 1) is None
+    assert await witnessed.covering_cosigned(api.conn, 0, 1) is None
     await store_cosignature(api.conn, 0, 80, key)
     for size, expected in [(1, 80), (40, 80), (80, 80), (81, None), (10**12, None)]:
-        found = await witnessed.smallest_cosigned(api.conn, 0, size)
+        found = await witnessed.covering_cosigned(api.conn, 0, size)
         assert (found and found.tree_size) == expected, size
-    assert await witnessed.smallest_cosigned(api.conn, 1, 1) is None  # another shard's rows never answer
+    assert await witnessed.covering_cosigned(api.conn, 1, 1) is None  # another shard's rows never answer
     newest = await witnessed.newest_checkpoint(api.conn, 0)
     assert newest is not None
     assert (newest.height, newest.tree_size, newest.lines) == (3, 160, ())
     assert await witnessed.newest_checkpoint(api.conn, 1) is None
+
+
+async def test_a_checkpoint_a_witness_missed_gives_way_to_the_first_they_all_cosigned(api: Api) -> None:
+    alice, bob = witness("witness.test/alice"), witness("witness.test/bob")
+    await store_cosignature(api.conn, 0, 80, alice)  # bob was down: only alice cosigned 80
+    for key in (alice, bob):  # the anchorer's next round: both cosign 120, then 160
+        await store_cosignature(api.conn, 0, 120, key, BASE_TIME + 10)
+        await store_cosignature(api.conn, 0, 160, key, BASE_TIME + 20)
+    receipt = _witness_receipts(await api.bundle(api.batch[10]))[0]  # block 0: tree 40
+    assert Checkpoint.parse(parse_note(receipt["checkpoint"]).text).size == 120
+    assert len(parse_note(receipt["checkpoint"]).signatures) == 3
+    assert _verify(await api.bundle(api.batch[10]), alice, bob)["receipt[0]:tlog-witness"][0] == "passed"
+    found = await witnessed.covering_cosigned(api.conn, 0, 120)
+    assert found is not None
+    assert found.tree_size == 120  # at or above 120 both witnesses' first is 120 itself
 
 
 async def test_a_real_witness_cosigns_what_the_api_serves(api: Api, tmp_path: Path) -> None:
