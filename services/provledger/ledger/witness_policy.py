@@ -32,7 +32,9 @@ key name.
 The lines (items separated by spaces or tabs, ``#`` starts a comment; SPEC, sigsum policy.md):
 
 - ``witness <name> <key> [<url>]``: "Duplicate witnesses, i.e., multiple witness lines with the
-  same public key, are not allowed." The URL is accepted and unused (verification is offline).
+  same public key, are not allowed." (Also under another key name: an Ed25519 cosignature does
+  not sign its cosigner's name, so one signature would count twice.) The URL is accepted and
+  unused (verification is offline).
 - ``group <name> <k>|all|any <member>...``: met when at least k of its n members are; "any" is
   k = 1, "all" is k = n. "A line defining a group can only reference names of groups and
   witnesses defined on preceding lines" (which rules out cycles); "Each defined name can be
@@ -137,9 +139,12 @@ class WitnessPolicy:
             _define(defined, group.name)
         if self.quorum not in defined:
             raise ValueError(f"quorum {self.quorum!r} is not a witness or group of the policy")
-        by_key = {(w.verifier.name, w.verifier.key_id): w for w in self.witnesses}
-        if len(by_key) != len(self.witnesses):
+        # SPEC: C2SP tlog-cosignature: "The Ed25519 signed message format doesn't commit to the
+        # cosigner name, so the same public key can't be used across multiple cosigners": one
+        # signature under two names would count twice towards a quorum.
+        if len({w.verifier.public_key for w in self.witnesses}) != len(self.witnesses):
             raise ValueError("two witnesses of the policy have the same key")
+        by_key = {(w.verifier.name, w.verifier.key_id): w for w in self.witnesses}
         object.__setattr__(self, "_by_key", by_key)
 
     def witness_for(self, key_name: str, key_id: bytes) -> PolicyWitness | None:

@@ -191,8 +191,19 @@ def test_a_policy_built_in_code_is_held_to_the_same_rules() -> None:
         WitnessPolicy((a, b), (PolicyGroup("g", 1, ("a", "a")),), "g")
     with pytest.raises(ValueError, match="same key"):
         WitnessPolicy((a, PolicyWitness("c", KEYS["a"])), (), "a")
+    renamed = CosignatureVerifier("another.example/name", KEYS["a"].public_key)
+    with pytest.raises(ValueError, match="same key"):
+        WitnessPolicy((a, PolicyWitness("c", renamed)), (), "a")
     with pytest.raises(ValueError, match="needs 1 to 2"):
         PolicyGroup("g", 3, ("a", "b"))
+
+
+def test_one_key_under_two_names_is_refused_since_its_signature_would_count_twice() -> None:
+    key = KEYS["a"]
+    text = f"witness a {key.verifier_key_string()}\nwitness other.example/w {key.public_key.hex()}\n"
+    with pytest.raises(ConfigurationError) as failure:
+        parse_witness_policy(text + "group g all a other.example/w\nquorum g\n")
+    assert "line 2: witness 'other.example/w' has the same key as the witness on line 1" in str(failure.value)
 
 
 # --- the quorum against a reference, over random policies -----------------------------------
