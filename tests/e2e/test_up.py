@@ -17,12 +17,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from provledger.events import Event, EventType, Job, Run, encode_record
+from provledger.ledger.witness_policy import parse_witness_policy
 from provledger.local.containers import docker_engine_answers
 from provledger.local.probes import run_blocking
+from provledger.witness.protocol import checkpoint_path
 
 START_TIMEOUT_S = 60
 
@@ -75,8 +78,8 @@ def _start_up(data_dir: Path, *flags: str) -> Iterator[Stack]:
     pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", output)]
     try:
         assert "ready" in output, output
-        # Postgres, Kafka, the local TSA, the sealer, the anchorer, the API (, the demo)
-        assert len(pids) == 6 + len(flags), output
+        # Postgres, Kafka, the local TSA, the sealer, two witnesses, the anchorer, the API (, the demo)
+        assert len(pids) == 8 + len(flags), output
         assert all(_alive(pid) for pid in pids)
         yield Stack(process, pids, output)
     finally:
@@ -174,6 +177,29 @@ def test_the_sealer_runs_and_seals_under_up(stack: Stack, tmp_path: Path) -> Non
     assert _wait_gone(pids) == []
 
 
+def _assert_both_witnesses_cosigned(data: Path, origin: str, timeout_s: float = 20) -> None:
+    """Each participant's witness serves a checkpoint of ``origin`` it cosigned (the anchorer asked both)."""
+    policy = (data / "witnesses" / "policy.txt").read_text()
+    witnesses = re.findall(r"^witness (\S+) (\S+) (\S+)$", policy, re.MULTILINE)
+    assert [name for name, _, _ in witnesses] == ["client-0", "client-1"], policy
+    assert "group federation all client-0 client-1\nquorum federation\n" in policy
+    assert parse_witness_policy(policy).evaluate({"client-0", "client-1"}).met
+    assert not parse_witness_policy(policy).evaluate({"client-0"}).met  # 2 of 2
+    logs = (data / "witnesses" / "logs.txt").read_text()
+    assert f"log {origin} provledger+" in logs, logs
+    for name, key, url in witnesses:
+        deadline, answer = time.monotonic() + timeout_s, None
+        while time.monotonic() < deadline:
+            answer = httpx.get(url + checkpoint_path(origin), timeout=5)
+            if answer.status_code == 200:
+                break
+            time.sleep(0.5)
+        assert answer is not None
+        assert answer.status_code == 200, (name, answer.text)
+        assert answer.text.startswith(origin + "\n"), answer.text
+        assert f"\u2014 {key.split('+')[0]} " in answer.text, (name, answer.text)  # its cosignature line
+
+
 @pytest.mark.slow
 def test_the_demo_is_sealed_anchored_proved_offline_and_its_lineage_shown(
     demo_stack: Stack, tmp_path: Path
@@ -182,9 +208,15 @@ def test_the_demo_is_sealed_anchored_proved_offline_and_its_lineage_shown(
     data = tmp_path / "data"
     told = _lines_until(process, r"The API is at http://127\.0\.0\.1:\d+; press Ctrl-C", 150)
     assert "The API is at" in told, told
-    assert "Waiting up to" in told, told  # the wait for the anchor is said, not silent
-    assert "--require rfc3161" in told, told
-    assert re.search(r"receipt\[\d+\]:rfc3161\s*\S\s*passed", told), told
+    assert "Waiting up to" in told, told
+    for participant in ("client-0", "client-1"):
+        assert re.search(
+            rf"Witness-{participant}\s*\S\s*running \(pid \d+\), {participant}'s witness at http://",
+            demo_stack.output,
+        )  # the wait for the anchor is said, not silent
+    assert "--require rfc3161,witness" in told, told
+    for kind in ("rfc3161", "tlog-witness"):
+        assert re.search(rf"receipt\[\d+\]:{kind}\s*\S\s*passed", told), told
     assert "verified: every check that ran passed" in told, told
     assert re.search(r"Lineage of the demo model.*\n.*model demo/models/ctr-ranker", told), told
     for upstream in ("run demo/train-ctr", "dataset demo/raw/clickstream-2026-11", "run demo/ingest-raw"):
@@ -192,7 +224,7 @@ def test_the_demo_is_sealed_anchored_proved_offline_and_its_lineage_shown(
     bundle = json.loads((data / "demo-evidence.json").read_text())
     assert bundle["format"] == "provledger-evidence/v1"
     assert bundle["anchored"] is True
-    assert "rfc3161" in {receipt["type"] for receipt in bundle["receipts"]}
+    assert {"rfc3161", "tlog-witness"} <= {receipt["type"] for receipt in bundle["receipts"]}
     # The trusted keys are the sealer's and the anchorer's, nothing the API served.
     trusted = (data / "keys" / "trusted-keys.txt").read_text()
     assert [line.split("+")[0] for line in trusted.splitlines() if not line.startswith("#")] == [
@@ -201,7 +233,9 @@ def test_the_demo_is_sealed_anchored_proved_offline_and_its_lineage_shown(
     verified = subprocess.run(
         [sys.executable, "-m", "provledger", "verify", str(data / "demo-evidence.json"),
          "--trusted-keys", str(data / "keys" / "trusted-keys.txt"),
-         "--tsa-roots", str(data / "tsa" / "ca.pem"), "--require", "rfc3161", "--json"],
+         "--tsa-roots", str(data / "tsa" / "ca.pem"),
+         "--witness-policy", str(data / "witnesses" / "policy.txt"),
+         "--require", "rfc3161,witness", "--json"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     report = json.loads(verified.stdout)
@@ -211,6 +245,9 @@ def test_the_demo_is_sealed_anchored_proved_offline_and_its_lineage_shown(
     assert statuses["anchor-policy"] == "passed"
     timestamp = next(c["detail"] for c in report["checks"] if c["name"].endswith(":rfc3161"))
     assert "timestamped by CN=provledger local TSA" in timestamp, timestamp
+    cosigned = next(c["detail"] for c in report["checks"] if c["name"].endswith(":tlog-witness"))
+    assert "quorum 'federation' met: cosigned by client-0, client-1" in cosigned, cosigned
+    _assert_both_witnesses_cosigned(data, f"provledger.local/ledger/shard/{bundle['shard']}")
     process.send_signal(signal.SIGINT)
     assert process.wait(30) == 0
     assert _wait_gone(pids) == []

@@ -5,6 +5,11 @@ runs every built service as a child process of its own (its log in the data dire
 ``logs/``), each stopped in reverse order on exit, Ctrl-C or SIGTERM, and killed by
 the kernel if ``up`` itself is killed. ``PROVLEDGER_LOCAL_SERVERS`` chooses which kind of local
 server it starts where no external one is named. It prints, every few seconds, what the sealer has sealed.
+
+The anchorer gets a local RFC 3161 TSA (unless ``PROVLEDGER_TSA_URLS`` and roots are set) and two
+witnesses, ``provledger witness`` processes played by the demo federation's participants
+(:mod:`provledger.local.witnesses`; unless ``PROVLEDGER_WITNESSES`` names others); ``--demo``
+then proves the demo model's evidence offline with both anchors required.
 """
 
 from __future__ import annotations
@@ -28,13 +33,30 @@ from rich.table import Table
 from provledger import logs
 from provledger.anchor.rfc3161.settings import Rfc3161Settings
 from provledger.commands.showcase import DemoShowcase, DemoTrust, TrustedKey
-from provledger.config import AnchorerSettings, SealerSettings, StackSettings, load, masked
+from provledger.config import (
+    AnchorerSettings,
+    KafkaSettings,
+    LedgerIdentitySettings,
+    SealerSettings,
+    StackSettings,
+    load,
+    masked,
+)
 from provledger.errors import ServiceUnavailable
 from provledger.keyfiles import generate_key_file, load_signing_key
 from provledger.local import LocalServers, LocalServersSettings, local_servers
 from provledger.local.probes import run_blocking
 from provledger.local.process import ManagedProcess, free_port
+from provledger.local.topics import ingest_partitions
 from provledger.local.tsa import LocalTsa, local_tsa
+from provledger.local.witnesses import (
+    WITNESSES_DIR,
+    LocalWitness,
+    plan_witnesses,
+    witnesses_variable,
+    write_logs_file,
+    write_policy_file,
+)
 from provledger.store.db import connect
 from provledger.store.migrate import migrate_database
 from provledger.store.totals import sealed_per_shard
@@ -43,10 +65,6 @@ from provledger.store.unavailable import unavailable_as_service_error
 _console = Console()
 _log = logs.get_logger(__name__)
 
-#: Services `up` will start as child processes once their part is built; each names its issue.
-PENDING_SERVICES = {
-    "witnesses": "the witness issue",
-}
 #: Where, under the data directory, `up` keeps the development keys it generates.
 DEVELOPMENT_KEY = Path("keys") / "development-sealer.pem"
 DEVELOPMENT_ANCHORER_KEY = Path("keys") / "development-anchorer.pem"
@@ -141,6 +159,61 @@ def _local_interval() -> dict[str, float]:
     )
 
 
+@dataclass(frozen=True)
+class Witnessing:
+    """The witnesses `up` starts for the anchorer: the demo federation's participants, and their policy."""
+
+    witnesses: tuple[LocalWitness, ...]
+    logs_file: Path
+    policy_file: Path
+
+    @property
+    def variable(self) -> str:
+        """``PROVLEDGER_WITNESSES`` for the anchorer."""
+        return witnesses_variable(self.witnesses)
+
+
+def _witnessing(
+    data_dir: Path, servers: LocalServers, sealer_key: Path, sealer_key_name: str
+) -> Witnessing | None:
+    """Two local witnesses for the shards of the ingest topics, unless PROVLEDGER_WITNESSES names some.
+
+    The topics are made first (:mod:`provledger.local.topics`) so that the logs file lists every
+    shard the sealer can number; the policy (2 of 2) is what the demo's check requires.
+    """
+    if os.environ.get("PROVLEDGER_WITNESSES", "").strip():
+        _console.print("Using the witnesses of PROVLEDGER_WITNESSES; no local witness is started.")
+        return None
+    kafka = load(KafkaSettings, kafka_bootstrap=servers.kafka_bootstrap)
+    topics = (kafka.topic_events, kafka.topic_openlineage)
+    shards = run_blocking(lambda: ingest_partitions(servers.kafka_bootstrap, topics))
+    directory = data_dir / WITNESSES_DIR
+    sealer = load_signing_key(sealer_key, sealer_key_name).verifier
+    logs_file = write_logs_file(
+        directory / "logs.txt", load(LedgerIdentitySettings).log_origin, shards, sealer
+    )
+    witnesses = plan_witnesses(data_dir)
+    return Witnessing(
+        witnesses, logs_file.resolve(), write_policy_file(directory / "policy.txt", witnesses).resolve()
+    )
+
+
+def _witness_services(witnessing: Witnessing | None) -> list[Service]:
+    """One `provledger witness` child per participant, each ready once its state file answers."""
+    if witnessing is None:
+        return []
+    return [
+        Service(
+            f"witness-{w.participant}",
+            ["witness"],
+            w.env(witnessing.logs_file),
+            ready=_readyz(w.port),
+            show=f"{w.participant}'s witness at {w.url}, key {w.verifier_key}",
+        )
+        for w in witnessing.witnesses
+    ]
+
+
 def _readyz(port: int) -> Callable[[], None]:
     def probe() -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2):
@@ -155,6 +228,7 @@ def _services(
     sealer: SealerSettings,
     key_file: Path,
     anchoring: Anchoring,
+    witnessing: Witnessing | None,
     demo: bool,
 ) -> list[Service]:
     """The built services, in start order, configured for these servers."""
@@ -172,15 +246,18 @@ def _services(
     )
     if "PROVLEDGER_PUBLIC_READS" not in os.environ:
         api_env["PROVLEDGER_PUBLIC_READS"] = "true"  # a local stack: reads need no token
+    sealer_service = Service(
+        "sealer",
+        ["sealer"],
+        servers_env
+        | {"PROVLEDGER_SIGNING_KEY_FILE": str(key_file), "PROVLEDGER_METRICS_PORT": str(metrics_port)},
+        ready=_readyz(metrics_port),
+        show=f"metrics http://127.0.0.1:{metrics_port}/metrics",
+    )
+    witnessed = f" and cosignatures from {len(witnessing.witnesses)} witnesses" if witnessing else ""
     services = [
-        Service(
-            "sealer",
-            ["sealer"],
-            servers_env
-            | {"PROVLEDGER_SIGNING_KEY_FILE": str(key_file), "PROVLEDGER_METRICS_PORT": str(metrics_port)},
-            ready=_readyz(metrics_port),
-            show=f"metrics http://127.0.0.1:{metrics_port}/metrics",
-        ),
+        sealer_service,
+        *_witness_services(witnessing),  # up before the anchorer asks them
         Service(
             "anchorer",
             ["anchorer"],
@@ -192,9 +269,11 @@ def _services(
                 "PROVLEDGER_TSA_URLS": anchoring.tsa_urls,
                 "PROVLEDGER_TSA_ROOTS_FILE": str(anchoring.tsa_roots),
                 "PROVLEDGER_METRICS_PORT": str(anchorer_port),
-            },
+            }
+            | ({"PROVLEDGER_WITNESSES": witnessing.variable} if witnessing else {}),
             ready=_readyz(anchorer_port),
-            show=f"RFC 3161 timestamps from {anchoring.tsa_urls}, metrics http://127.0.0.1:{anchorer_port}/metrics",
+            show=f"RFC 3161 timestamps from {anchoring.tsa_urls}{witnessed}, "
+            f"metrics http://127.0.0.1:{anchorer_port}/metrics",
         ),
         Service(
             "api",
@@ -213,12 +292,13 @@ def _services(
 def _describe(
     servers: LocalServers,
     anchoring: Anchoring,
+    witnessing: Witnessing | None,
     data_dir: Path,
     running: dict[str, tuple[Service, ManagedProcess]],
 ) -> Table:
     table = Table(title="provledger is up", show_header=False, title_justify="left")
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")  # keys and paths are long words: fold them, never cut them
     postgres_pid = (
         f" (pid {servers.postgres.process.pid})" if servers.postgres and servers.postgres.process else ""
     )
@@ -235,23 +315,40 @@ def _describe(
         table.add_row(
             name.capitalize(), f"running (pid {process.pid}), {service.show}, log {process.log_path}"
         )
+    if witnessing is not None:
+        quorum = f"{len(witnessing.witnesses)} of {len(witnessing.witnesses)} must cosign"
+        table.add_row(
+            "Witnessing", f"logs file {witnessing.logs_file}, policy {witnessing.policy_file} ({quorum})"
+        )
     table.add_row("Data directory", str(data_dir.resolve()))
     table.add_row("Logs", str((data_dir / "logs").resolve()))
-    for pending, issue in PENDING_SERVICES.items():
-        table.add_row(pending.capitalize(), f"not built yet ({issue}); nothing started")
     table.add_row("Stop", "press Ctrl-C (or send SIGTERM); every process started here is stopped")
     return table
 
 
-def _demo_trust(sealer_key: Path, sealer_key_name: str, anchoring: Anchoring) -> DemoTrust:
-    """What the demo's offline check trusts: the public halves of the keys `up` signs with, the TSA roots."""
+def _demo_trust(
+    sealer_key: Path, sealer_key_name: str, anchoring: Anchoring, witnessing: Witnessing | None
+) -> DemoTrust:
+    """What the demo's check trusts (the public halves of `up`'s keys, the TSA roots) and requires.
+
+    With the local witnesses it requires their cosignatures too, under the 2-of-2 policy `up` wrote;
+    witnesses named by PROVLEDGER_WITNESSES come with no policy here, so only the timestamp is required.
+    """
     keys = (
         TrustedKey("sealer", load_signing_key(sealer_key, sealer_key_name).verifier, sealer_key),
         TrustedKey(
             "anchorer", load_signing_key(anchoring.key_file, anchoring.key_name).verifier, anchoring.key_file
         ),
     )
-    return DemoTrust(keys, anchoring.tsa_roots, anchoring.interval_s, required=("rfc3161",))
+    if witnessing is None:
+        return DemoTrust(keys, anchoring.tsa_roots, anchoring.interval_s, required=("rfc3161",))
+    return DemoTrust(
+        keys,
+        anchoring.tsa_roots,
+        anchoring.interval_s,
+        required=("rfc3161", "witness"),
+        witness_policy=witnessing.policy_file,
+    )
 
 
 def _start(service: Service, logs_dir: Path, stack: contextlib.ExitStack) -> ManagedProcess:
@@ -327,19 +424,20 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
             "signing", "PROVLEDGER_SIGNING_KEY_FILE",
         )  # fmt: skip
         anchoring = _anchoring(settings.data_dir, children)
-        services = _services(servers, settings, sealer, key_file, anchoring, demo)
+        witnessing = _witnessing(settings.data_dir, servers, key_file, sealer.signing_key_name)
+        services = _services(servers, settings, sealer, key_file, anchoring, witnessing, demo)
         running = {
             service.name: (service, _start(service, settings.data_dir / "logs", children))
             for service in services
         }
-        _console.print(_describe(servers, anchoring, settings.data_dir, running))
+        _console.print(_describe(servers, anchoring, witnessing, settings.data_dir, running))
         _console.print("ready", style="bold green")
         progress = _Progress(servers.database_url)
         showcase = None
         if demo:
             api = next(s for s in services if s.name == "api")
             api_url = f"http://127.0.0.1:{api.env['PROVLEDGER_API_PORT']}"
-            trust = _demo_trust(key_file, sealer.signing_key_name, anchoring)
+            trust = _demo_trust(key_file, sealer.signing_key_name, anchoring, witnessing)
             showcase = DemoShowcase(api_url, settings.data_dir, trust, _console)
             children.callback(showcase.close)
         deadline = None if exit_after is None else time.monotonic() + exit_after
