@@ -12,6 +12,8 @@ import base64
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from tests.helpers.ledger_sealing import LOG_ORIGIN, Shard, fixed_key, sealed_shard
 
 from provledger.anchor.tlog_witness.verify import TlogWitnessReceiptVerifier
@@ -317,3 +319,35 @@ def test_without_a_verifier_the_receipt_is_unchecked_and_proves_nothing(shard: S
 def test_the_verifier_alone_refuses_another_kind() -> None:
     with pytest.raises(VerificationError, match="'rfc3161' receipt is not a tlog-witness receipt"):
         TlogWitnessReceiptVerifier(ONE_OF_ONE).check(Receipt.from_json({"type": "rfc3161"}))
+
+
+COSIGNERS = {"w1": W1, "w2": W2, "stranger": STRANGER}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cosigning=st.sets(st.sampled_from(sorted(COSIGNERS))),
+    quorum=st.sampled_from(["any", "all", "1", "2"]),
+)
+def test_the_receipt_passes_exactly_when_the_policy_quorum_is_met(
+    shard: Shard, cosigning: set[str], quorum: str
+) -> None:
+    policy = policy_of(W1, W2, quorum=quorum)
+    cosigners = tuple((COSIGNERS[name], T) for name in sorted(cosigning))
+    note = cosign(signed_checkpoint(shard, 3), *cosigners)
+    receipt_check, _ = check(shard, receipt(shard, 3, note=note), policy)
+    assert receipt_check.passed == policy.evaluate(cosigning).met, receipt_check.detail
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(position=st.integers(min_value=0), replacement=st.characters(codec="utf-8"))
+def test_any_changed_character_of_the_cosigned_checkpoint_fails(
+    shard: Shard, position: int, replacement: str
+) -> None:
+    item = receipt(shard)
+    note: str = item.data["checkpoint"]
+    position %= len(note)
+    assume(note[position] != replacement)
+    changed = note[:position] + replacement + note[position + 1 :]
+    receipt_check, _ = check(shard, {**item.to_json(), "checkpoint": changed})
+    assert receipt_check.status is CheckStatus.FAILED
