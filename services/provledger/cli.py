@@ -234,6 +234,13 @@ def audit(
         Path | None,
         typer.Option(help="PEM roots of the timestamp authorities you trust: checks rfc3161 receipts."),
     ] = None,
+    witness_policy: Annotated[
+        Path | None,
+        typer.Option(
+            help="The witness policy verify reads: stored cosignatures by a key it does not list are "
+            "reported as untrusted (every cosignature is checked under the key its row names either way)."
+        ),
+    ] = None,
 ) -> int:
     """Recheck every event, block, signature, tile, checkpoint, statement and receipt; exit 1 on a mismatch.
 
@@ -241,7 +248,7 @@ def audit(
     """
     from provledger.commands.audit import audit_command
 
-    return audit_command(json_output, max_listed, trusted_keys, tsa_roots)
+    return audit_command(json_output, max_listed, trusted_keys, tsa_roots, witness_policy)
 
 
 @app.command()

@@ -43,13 +43,16 @@ def audit_command(
     max_listed: int,
     trusted_keys: Path | None = None,
     tsa_roots: Path | None = None,
-    trusted_witnesses: Collection[CosignatureVerifier] | None = None,
+    witness_policy: Path | None = None,
 ) -> int:
     """Audit PROVLEDGER_DATABASE_URL and, with a broker set, the checkpoints topic; 0 clean, 1 a mismatch."""
-    from provledger.commands.verify import load_trusted_keys
+    from provledger.commands.verify import load_trusted_keys, load_witness_policy
 
     dsn = load(DatabaseSettings).require_database_url()
     keys = None if trusted_keys is None else load_trusted_keys(trusted_keys)
+    trusted_witnesses = None
+    if witness_policy is not None:
+        trusted_witnesses = [w.verifier for w in load_witness_policy(witness_policy).witnesses]
     checks = receipt_checks(tsa_roots)
     kafka = load(KafkaSettings)
     stderr, stdout = Console(stderr=True), Console(highlight=False, soft_wrap=True)
@@ -203,11 +206,13 @@ def _render_cosignatures(witnessed: CosignatureReport, console: Console) -> None
         if witnessed.cosignatures:
             console.print(
                 "each cosignature was checked under the witness key its own row names: that shows the "
-                "rows hold together, not that these witnesses are the ones you trust"
+                "rows hold together, not that these witnesses are the ones you trust (--witness-policy FILE)"
             )
     else:
         for key, count in sorted(witnessed.untrusted.items()):
-            console.print(f"[yellow]UNTRUSTED[/] witness key {escape(key)}: {count} rows (not in your list)")
+            console.print(
+                f"[yellow]UNTRUSTED[/] witness key {escape(key)}: {count} rows (not in --witness-policy)"
+            )
     listed = [
         (m.kind, f"shard {m.shard} size {m.tree_size} witness {m.witness_key}", m.detail)
         for m in witnessed.mismatches

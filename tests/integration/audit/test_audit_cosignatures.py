@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -28,7 +29,6 @@ from tests.helpers.cosigned import (
 from tests.helpers.sealed_ledger import register, seal_blocks
 
 from provledger.audit.anchor_run import audit_cosignatures
-from provledger.ledger.cosignature import cosigner
 from provledger.ledger.keys import SigningKey
 
 KEY = SigningKey.generate("audit.test/cosigned")
@@ -133,14 +133,22 @@ async def test_each_lie_is_named_with_exit_one(
     assert report["totals"]["mismatches"] == 1
 
 
-async def test_a_key_the_user_did_not_list_is_reported_not_trusted(conn: asyncpg.Connection) -> None:
+async def test_a_key_the_policy_does_not_list_is_reported_not_trusted(
+    conn: asyncpg.Connection, database_url: str, tmp_path: Path
+) -> None:
     await _cosigned_ledger(conn)
-    report = await audit_cosignatures(conn, trusted=[cosigner(ALICE)], progress=None, max_listed=10)
-    assert report is not None
-    assert report.ok  # every line verifies under the key it names...
-    assert report.untrusted == {witness_key_string(BOB): 2}  # ...but bob is not the user's witness
-    text = report.to_json()
-    assert text["untrusted"] == {witness_key_string(BOB): 2}
+    policy = tmp_path / "witnesses.txt"
+    policy.write_text(f"witness alice {witness_key_string(ALICE)}\nquorum alice\n")
+    text = _audit(database_url, "--witness-policy", str(policy))
+    assert text.returncode == 0, text.stdout + text.stderr  # every line verifies under the key it names...
+    assert f"UNTRUSTED witness key {witness_key_string(BOB)}: 2 rows" in text.stdout  # ...bob is not yours
+    report = json.loads(_audit(database_url, "--json", "--witness-policy", str(policy)).stdout)
+    assert report["cosignatures"]["untrusted"] == {witness_key_string(BOB): 2}
     everyone = await audit_cosignatures(conn, trusted=None, progress=None, max_listed=10)
     assert everyone is not None
     assert everyone.untrusted is None
+
+    policy.write_text("witness alice not-a-key\nquorum alice\n")
+    broken = _audit(database_url, "--witness-policy", str(policy))
+    assert broken.returncode == 2, broken.stdout + broken.stderr
+    assert str(policy) in broken.stderr
