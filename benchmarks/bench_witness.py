@@ -12,12 +12,17 @@ everything but the witness's work (HTTP, the event loop, the client). Measured i
 * ``saturation``: **requests/s** with every log a closed loop (its next request as soon as its
   answer comes) for ``--saturation-seconds``: the most the witness answers on this machine, with
   the server's CPU per request; then the same against ``/noop``.
+* ``commit`` (:mod:`witness_latency`): **the time from a block's commit to its first witnessed
+  checkpoint**, p50/p99, with a real anchorer every ``--interval`` s (10), two real witnesses and
+  real Postgres, beside the time to the anchorer's statement covering the same blocks.
+
+``--phases`` picks ``add-checkpoint`` (paced and saturation), ``commit``, or both (the default).
 
 Bodies are built by this process before they are sent (signing ~35 µs, proofs cached by size),
 outside the timed interval of each request. Usage::
 
     .venv/bin/python benchmarks/bench_witness.py            # 30 s paced + 10 s saturated, each twice
-    .venv/bin/python benchmarks/bench_witness.py --quick    # 5 s + 3 s: a smoke test
+    .venv/bin/python benchmarks/bench_witness.py --quick    # short phases, a 2 s interval: a smoke test
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from provledger.ledger.merkle import consistency_proof, leaf_hash, root
 from provledger.local.process import ManagedProcess, free_port
 from provledger.witness.protocol import ADD_CHECKPOINT_PATH, format_add_checkpoint
 from report import Figure, print_figures, write_summary
+from witness_latency import CommitOptions, measure_commit
 
 DEFAULT_JSON = Path(__file__).parent / "results" / "witness.json"
 NOOP_PATH = "/noop"
@@ -50,6 +56,7 @@ LOG_NAME = "bench.example/ledger"
 START_SIZE = 1000
 STEP = 7
 READY_TIMEOUT_S = 30.0
+PHASES = ["add-checkpoint", "commit"]
 
 
 def serve(folder: Path, port: int) -> None:
@@ -275,7 +282,21 @@ def main() -> None:
     parser.add_argument(
         "--saturation-seconds", type=float, default=10.0, help="length of each saturated phase"
     )
-    parser.add_argument("--quick", action="store_true", help="5 s paced, 3 s saturated: a smoke test")
+    parser.add_argument(
+        "--phases",
+        type=lambda s: s.split(","),
+        default=PHASES,
+        help=f"comma-separated, of {', '.join(PHASES)}",
+    )
+    parser.add_argument("--interval", type=float, default=10.0, help="commit: the anchor interval, seconds")
+    parser.add_argument(
+        "--commit-seconds", type=float, default=300.0, help="commit: how long blocks are sealed"
+    )
+    parser.add_argument("--shards", type=int, default=4, help="commit: shards, each one block a round")
+    parser.add_argument("--block-every", type=float, default=0.5, help="commit: seconds between rounds")
+    parser.add_argument(
+        "--quick", action="store_true", help="5 s paced, 3 s saturated, 12 s of commits at a 2 s interval"
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where the summary goes")
     parser.add_argument("--serve", nargs=2, metavar=("DIR", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -284,6 +305,27 @@ def main() -> None:
         return
     if args.quick:
         args.seconds, args.saturation_seconds = 5.0, 3.0
+        args.interval, args.commit_seconds, args.shards = 2.0, 12.0, 2
+    unknown = set(args.phases) - set(PHASES)
+    if unknown:
+        parser.error(f"unknown phases {sorted(unknown)}; known: {', '.join(PHASES)}")
+    figures: list[Figure] = []
+    if "add-checkpoint" in args.phases:
+        figures += add_checkpoint(args)
+    if "commit" in args.phases:
+        options = CommitOptions(args.interval, args.commit_seconds, args.shards, args.block_every)
+        figures += asyncio.run(measure_commit(options))
+    print_figures("witness (issue 18)", figures)
+    write_summary(
+        args.json, "witness", figures, phases=args.phases, logs=args.logs, seconds=args.seconds,
+        saturation_seconds=args.saturation_seconds, step=STEP, start_size=START_SIZE,
+        interval_s=args.interval, commit_seconds=args.commit_seconds, shards=args.shards,
+        block_every_s=args.block_every,
+    )  # fmt: skip
+
+
+def add_checkpoint(args: argparse.Namespace) -> list[Figure]:
+    """The paced and saturation phases against one witness server; their figures."""
     logs = Logs(args.logs)
     # On the disk, not a tmpfs: an fsync per commit is part of what is measured.
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -309,11 +351,7 @@ def main() -> None:
             raise
         finally:
             process.stop()
-    print_figures("witness add-checkpoint (issue 18)", figures)
-    write_summary(
-        args.json, "witness", figures, logs=args.logs, seconds=args.seconds,
-        saturation_seconds=args.saturation_seconds, step=STEP, start_size=START_SIZE,
-    )  # fmt: skip
+    return figures
 
 
 if __name__ == "__main__":
