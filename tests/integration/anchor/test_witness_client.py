@@ -365,3 +365,33 @@ async def test_a_witness_refusing_one_shard_still_cosigns_the_others_without_bac
             assert a.witnesses.submitters[0].next_try == 0.0  # a refusal is not an outage
         assert answers(process) == {"200": 1, "404": 1}
     assert await cosigned(ledger, witness) == {0: 5}
+
+
+async def test_a_witness_slow_on_every_shard_holds_the_tick_for_one_timeout_not_one_per_shard(
+    ledger: str,
+    kafka_settings: KafkaSettings,
+    parties: list[TestWitness],
+    hostile_witness: Callable[[Handler], Awaitable[str]],
+) -> None:
+    await seal_ledger(ledger, {shard: [1] for shard in range(2, 8)})  # eight shards in all
+    asked: list[str] = []
+
+    async def slow_refusal(request: web.Request) -> web.Response:
+        asked.append((await request.read()).decode().split("\n\n")[1].split("\n")[0])  # the origin
+        await asyncio.sleep(0.3)
+        return web.Response(status=404, text="unknown log")
+
+    slow = parties[0]
+    url = await hostile_witness(slow_refusal)
+    witnesses = [
+        WitnessClient(e, timeout_s=0.5)
+        for e in parse_witnesses(f"{slow.verifier.verifier_key_string()} {url}")
+    ]
+    async with witnessing_anchorer(ledger, kafka_settings, witnesses) as a:
+        started = time.monotonic()
+        await a.tick()
+        assert time.monotonic() - started < 2.0, "one slow witness held the tick once per shard"
+        assert len(asked) == 2  # 0.3 s each: the budget of one timeout (0.5 s) was spent after two
+        assert a.witnesses.submitters[0].next_try == 0.0
+        await a.tick()  # the shards left are asked first next tick
+    assert len(asked) == len(set(asked)) == 4
