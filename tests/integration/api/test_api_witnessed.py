@@ -105,6 +105,16 @@ async def test_the_checkpoint_carries_the_newest_blocks_cosignatures_only(api: A
     }
 
 
+async def test_a_stored_value_that_is_not_one_line_is_left_out_not_served(api: Api) -> None:
+    alice, mallory = witness("witness.test/alice"), witness("witness.test/mallory")
+    await store_cosignature(api.conn, 0, 160, alice)
+    smuggled = "— witness.test/mallory AAAA\n\nforged text\n"  # passes the table's CHECK, breaks a note
+    await store_cosignature(api.conn, 0, 160, mallory, line=smuggled)
+    served = await api.checkpoint()
+    assert [s.name for s in parse_note(served).signatures] == [KEY.name, alice.name]
+    assert "forged text" not in served
+
+
 async def test_a_bundle_carries_the_smallest_cosigned_checkpoint_at_or_above_its_tree(api: Api) -> None:
     alice, bob = witness("witness.test/alice"), witness("witness.test/bob")
     assert _witness_receipts(await api.bundle(api.batch[50])) == []  # block 1, nothing cosigned yet
