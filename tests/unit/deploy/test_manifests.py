@@ -15,17 +15,22 @@ import typer.main
 import yaml
 
 from provledger import config
+from provledger.anchor.tlog_witness import WitnessClientSettings
 from provledger.cli import app
+from provledger.errors import ConfigurationError
+from provledger.witness.settings import parse_logs
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 KUBERNETES = DEPLOY / "kubernetes"
+#: The witness a federation participant deploys on its own, without the ledger.
+WITNESS = DEPLOY / "witness"
 #: The oldest Kubernetes minor the manifests promise to work on.
 KUBERNETES_VERSION = "1.30.0"
 
 
-def _documents() -> list[tuple[str, dict[str, Any]]]:
+def _documents(directory: Path = KUBERNETES) -> list[tuple[str, dict[str, Any]]]:
     found = []
-    for path in sorted(KUBERNETES.glob("*.yaml")):
+    for path in sorted(directory.glob("*.yaml")):
         if path.name != "kustomization.yaml":
             found += [(f"{path.name}:{doc['kind']}/{doc['metadata']['name']}", doc)
                       for doc in yaml.safe_load_all(path.read_text()) if doc]  # fmt: skip
@@ -33,26 +38,37 @@ def _documents() -> list[tuple[str, dict[str, Any]]]:
 
 
 DOCUMENTS = _documents()
+WITNESS_DOCUMENTS = _documents(WITNESS)
+#: Both kustomizations' objects, for the checks every pod and container must pass.
+EVERY_DOCUMENT = DOCUMENTS + WITNESS_DOCUMENTS
+
+Documents = list[tuple[str, dict[str, Any]]]
 
 
-def _pod_specs() -> list[tuple[str, dict[str, Any]]]:
+def _pod_specs(documents: Documents = DOCUMENTS) -> list[tuple[str, dict[str, Any]]]:
     specs = []
-    for name, doc in DOCUMENTS:
+    for name, doc in documents:
         if doc["kind"] in ("Deployment", "Job"):
             specs.append((name, doc["spec"]["template"]["spec"]))
     return specs
 
 
-def _containers() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    return [(name, spec, c) for name, spec in _pod_specs() for c in spec["containers"]]
+def _containers(documents: Documents = DOCUMENTS) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    return [(name, spec, c) for name, spec in _pod_specs(documents) for c in spec["containers"]]
 
 
 def _settings_variables() -> set[str]:
     """Every PROVLEDGER_* variable some service reads: the fields of every settings class.
 
-    Those of ``config`` and of every anchor kind (``PROVLEDGER_TSA_*``), all imported by the registry.
+    Those of ``config``, of every anchor kind (``PROVLEDGER_TSA_*``, imported by the registry), of
+    the anchorer's witness client (``PROVLEDGER_WITNESSES*``) and of the witness (``PROVLEDGER_WITNESS_*``).
     """
-    importlib.import_module("provledger.anchor.kinds")
+    for module in (
+        "provledger.anchor.kinds",
+        "provledger.anchor.tlog_witness",
+        "provledger.witness.settings",
+    ):
+        importlib.import_module(module)
     classes, variables = [config.ProvledgerSettings], set()
     while classes:
         settings = classes.pop()
@@ -61,22 +77,25 @@ def _settings_variables() -> set[str]:
     return variables
 
 
-def test_kustomization_lists_every_manifest() -> None:
-    kustomization = yaml.safe_load((KUBERNETES / "kustomization.yaml").read_text())
-    on_disk = {p.name for p in KUBERNETES.glob("*.yaml")} - {"kustomization.yaml"}
+@pytest.mark.parametrize("directory", [KUBERNETES, WITNESS], ids=["ledger", "witness"])
+def test_kustomization_lists_every_manifest(directory: Path) -> None:
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    on_disk = {p.name for p in directory.glob("*.yaml")} - {"kustomization.yaml"}
     assert sorted(kustomization["resources"]) == sorted(on_disk)
 
 
-@pytest.mark.parametrize(("name", "document"), DOCUMENTS, ids=[name for name, _ in DOCUMENTS])
+@pytest.mark.parametrize(("name", "document"), EVERY_DOCUMENT, ids=[name for name, _ in EVERY_DOCUMENT])
 def test_manifest_is_a_valid_kubernetes_object(name: str, document: dict[str, Any]) -> None:
     kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
 
 
 def test_every_variable_the_manifests_set_is_read_by_a_service() -> None:
     known = _settings_variables()
-    configmap = next(doc for _, doc in DOCUMENTS if doc["kind"] == "ConfigMap")
-    named = set(configmap["data"])
-    for _, _, container in _containers():
+    named: set[str] = set()
+    for _, doc in EVERY_DOCUMENT:
+        if doc["kind"] == "ConfigMap":
+            named |= {key for key in doc["data"] if key.startswith(config.ENV_PREFIX)}
+    for _, _, container in _containers(EVERY_DOCUMENT):
         named |= {entry["name"] for entry in container.get("env", [])}
     unknown = sorted(v for v in named if v not in known)
     assert not unknown, f"manifests set variables no service reads: {unknown}"
@@ -84,7 +103,7 @@ def test_every_variable_the_manifests_set_is_read_by_a_service() -> None:
 
 def test_every_container_runs_a_provledger_command() -> None:
     commands = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
-    for name, _, container in _containers():
+    for name, _, container in _containers(EVERY_DOCUMENT):
         assert container["image"] == "provledger", name
         assert container["args"][0] in commands, f"{name}: unknown command {container['args'][0]!r}"
 
@@ -92,7 +111,7 @@ def test_every_container_runs_a_provledger_command() -> None:
 def test_pods_are_hardened_and_bounded() -> None:
     dockerfile_user = re.search(r"^USER (\d+):(\d+)$", (DEPLOY / "Dockerfile").read_text(), re.MULTILINE)
     assert dockerfile_user is not None
-    for name, spec, container in _containers():
+    for name, spec, container in _containers(EVERY_DOCUMENT):
         pod = spec["securityContext"]
         assert pod["runAsNonRoot"] is True, name
         assert str(pod["runAsUser"]) == dockerfile_user[1], f"{name}: runAsUser differs from the image's USER"
@@ -106,14 +125,14 @@ def test_pods_are_hardened_and_bounded() -> None:
 
 def test_probes_and_services_point_at_declared_ports() -> None:
     ports: dict[str, set[str]] = {}
-    for name, _spec, container in _containers():
+    for name, _spec, container in _containers(EVERY_DOCUMENT):
         declared = {port["name"] for port in container.get("ports", [])}
         for probe in ("readinessProbe", "livenessProbe"):
             if probe in container:
                 assert container[probe]["httpGet"]["port"] in declared, f"{name}: {probe}"
         app_name = name.split("/")[-1]
         ports[app_name] = declared
-    for name, doc in DOCUMENTS:
+    for name, doc in EVERY_DOCUMENT:
         if doc["kind"] == "Service":
             target = doc["spec"]["selector"]["app.kubernetes.io/name"]
             for port in doc["spec"]["ports"]:
@@ -121,7 +140,7 @@ def test_probes_and_services_point_at_declared_ports() -> None:
 
 
 def test_secrets_are_mounted_files_never_literal_values() -> None:
-    for name, spec, container in _containers():
+    for name, spec, container in _containers(EVERY_DOCUMENT):
         for entry in container.get("env", []):
             if entry["name"] == "PROVLEDGER_DATABASE_URL":
                 assert "secretKeyRef" in entry["valueFrom"], name
@@ -144,9 +163,9 @@ def _readme_commands() -> list[str]:
     return (DEPLOY / "README.md").read_text().replace("\\\n", " ").splitlines()
 
 
-def _workload(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def _workload(name: str, documents: Documents = DOCUMENTS) -> tuple[dict[str, Any], dict[str, Any]]:
     """The Deployment called ``name`` and its (only) container."""
-    deployment = next(d for _, d in DOCUMENTS if d["kind"] == "Deployment" and d["metadata"]["name"] == name)
+    deployment = next(d for _, d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == name)
     return deployment, deployment["spec"]["template"]["spec"]["containers"][0]
 
 
@@ -175,17 +194,24 @@ def _references(spec: dict[str, Any]) -> set[tuple[str, str, str]]:
     return found
 
 
-def test_every_secret_and_configmap_is_in_the_manifests_or_created_as_the_readme_says() -> None:
+@pytest.mark.parametrize(
+    ("documents", "namespace"),
+    [(DOCUMENTS, "provledger"), (WITNESS_DOCUMENTS, "provledger-witness")],
+    ids=["ledger", "witness"],
+)
+def test_every_secret_and_configmap_is_in_the_manifests_or_created_as_the_readme_says(
+    documents: Documents, namespace: str
+) -> None:
     """Secrets and the TSA roots are not committed: deploy/README.md creates each, with its keys."""
-    defined = {(doc["kind"], doc["metadata"]["name"]): doc for _, doc in DOCUMENTS}
+    defined = {(doc["kind"], doc["metadata"]["name"]): doc for _, doc in documents}
     commands = _readme_commands()
-    for name, spec in _pod_specs():
+    for name, spec in _pod_specs(documents):
         for kind, object_name, key in sorted(_references(spec)):
             if (kind, object_name) in defined:
                 assert not key or key in defined[kind, object_name]["data"], f"{name}: {object_name}/{key}"
                 continue
             verb = "create secret generic" if kind == "Secret" else "create configmap"
-            creating = [c for c in commands if f"kubectl -n provledger {verb} {object_name} " in c]
+            creating = [c for c in commands if f"kubectl -n {namespace} {verb} {object_name} " in c]
             assert creating, f"{name}: deploy/README.md never creates {kind} {object_name}"
             assert re.search(rf"--from-(file|literal)={re.escape(key)}(=|\s|$)", creating[0]), (
                 f"{name}: deploy/README.md creates {object_name} without the key {key!r}"
@@ -222,10 +248,10 @@ def test_every_deployment_has_a_disruption_budget_and_an_own_tokenless_service_a
             assert budget[0]["minAvailable"] < doc["spec"]["replicas"], name
 
 
-def _pod_labels(template: dict[str, Any]) -> dict[str, str]:
+def _pod_labels(template: dict[str, Any], kustomization: dict[str, Any] | None = None) -> dict[str, str]:
     """A pod's labels once kustomize has added the kustomization's to templates."""
     labels = dict(template["metadata"]["labels"])
-    for entry in KUSTOMIZATION["labels"]:
+    for entry in (kustomization or KUSTOMIZATION)["labels"]:
         if entry.get("includeTemplates"):
             labels |= entry["pairs"]
     return labels
@@ -244,9 +270,11 @@ def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     return all(tests[e["operator"]](e) for e in selector.get("matchExpressions", []))
 
 
-def _rules(labels: dict[str, str], direction: str) -> list[dict[str, Any]] | None:
+def _rules(
+    labels: dict[str, str], direction: str, documents: Documents = DOCUMENTS
+) -> list[dict[str, Any]] | None:
     """The rules of every policy isolating the pod in ``direction``; None if none does (all allowed)."""
-    policies = [d["spec"] for _, d in DOCUMENTS if d["kind"] == "NetworkPolicy"]
+    policies = [d["spec"] for _, d in documents if d["kind"] == "NetworkPolicy"]
     isolating = [p for p in policies if direction in p["policyTypes"] and _selects(p["podSelector"], labels)]
     key = direction.lower()
     return None if not isolating else [rule for p in isolating for rule in p.get(key, [])]
@@ -345,8 +373,11 @@ def test_anchorer_lets_in_only_scrapes_and_reaches_only_dns_postgres_kafka_and_t
 
 
 def _effective_env(container: dict[str, Any]) -> dict[str, str]:
-    """The PROVLEDGER_* values a container starts with: its ConfigMaps' data, then its own env entries."""
-    maps = {doc["metadata"]["name"]: doc["data"] for _, doc in DOCUMENTS if doc["kind"] == "ConfigMap"}
+    """The PROVLEDGER_* values a container starts with: its ConfigMaps' data, then its own env entries.
+
+    Each kustomization names its ConfigMaps apart (``provledger-`` and ``provledger-witness-``).
+    """
+    maps = {doc["metadata"]["name"]: doc["data"] for _, doc in EVERY_DOCUMENT if doc["kind"] == "ConfigMap"}
     values: dict[str, str] = {}
     for source in container.get("envFrom", []):
         values |= maps[source["configMapRef"]["name"]]
@@ -368,3 +399,129 @@ def test_api_and_anchorer_agree_on_the_anchor_interval() -> None:
     assert None not in intervals.values(), "set it once, in the shared ConfigMap, for both"
     schedule = config.load(config.AnchorScheduleSettings, anchor_interval_s=intervals["api"])
     assert schedule.anchor_interval_s > 0
+
+
+# --- The witness a participant runs on its own (deploy/witness) ------------------------------------
+
+WITNESS_KUSTOMIZATION = yaml.safe_load((WITNESS / "kustomization.yaml").read_text())
+
+
+def _witness() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The witness's Deployment, pod spec and container."""
+    deployment, container = _workload("provledger-witness", WITNESS_DOCUMENTS)
+    return deployment, deployment["spec"]["template"]["spec"], container
+
+
+def _env_value(container: dict[str, Any], variable: str) -> str:
+    return str(next(e["value"] for e in container["env"] if e["name"] == variable))
+
+
+def _mount_of(container: dict[str, Any], path: str) -> dict[str, Any]:
+    """The volume mount ``path`` lies directly in."""
+    return next(m for m in container["volumeMounts"] if Path(m["mountPath"]) == Path(path).parent)
+
+
+def test_witness_stands_alone_in_its_own_namespace_reading_nothing_of_the_ledger() -> None:
+    """A participant runs only the witness: no database, broker, ledger key or ledger ConfigMap."""
+    assert WITNESS_KUSTOMIZATION["namespace"] != KUSTOMIZATION["namespace"]
+    namespaces = [d["metadata"]["name"] for _, d in WITNESS_DOCUMENTS if d["kind"] == "Namespace"]
+    assert namespaces == [WITNESS_KUSTOMIZATION["namespace"]]
+    ledger_objects = {(d["kind"], d["metadata"]["name"]) for _, d in DOCUMENTS}
+    _, spec, container = _witness()
+    assert {(kind, name) for kind, name, _ in _references(spec)}.isdisjoint(ledger_objects)
+    assert [c["args"] for _, _, c in _containers(WITNESS_DOCUMENTS)] == [["witness"]]
+    assert not any("DATABASE" in name or "KAFKA" in name for name in _effective_env(container))
+    assert spec["serviceAccountName"] in {
+        d["metadata"]["name"] for _, d in WITNESS_DOCUMENTS
+        if d["kind"] == "ServiceAccount" and d["automountServiceAccountToken"] is False
+    }  # fmt: skip
+
+
+def test_witness_is_one_replica_recreated_on_its_own_state_volume() -> None:
+    """SQLite has one writer: never two pods on the state, which outlives the pod on a claim."""
+    deployment, spec, container = _witness()
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    state = _mount_of(container, _env_value(container, "PROVLEDGER_WITNESS_STATE_FILE"))
+    assert not state.get("readOnly", False)
+    volume = next(v for v in spec["volumes"] if v["name"] == state["name"])
+    claims = {d["metadata"]["name"]: d for _, d in WITNESS_DOCUMENTS if d["kind"] == "PersistentVolumeClaim"}
+    claim = claims[volume["persistentVolumeClaim"]["claimName"]]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    # The root filesystem is read-only: the state volume and /tmp are the only writable places.
+    writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly", False)}
+    assert writable == {state["mountPath"], "/tmp"}
+
+
+def test_witness_signs_with_its_own_key_named_as_the_readme_generates_it() -> None:
+    _, spec, container = _witness()
+    secret, key = _secret_file(spec, container, "PROVLEDGER_WITNESS_KEY_FILE")
+    ledger_secrets = {n for _, s in _pod_specs() for kind, n, _ in _references(s) if kind == "Secret"}
+    assert secret not in ledger_secrets
+    commands = " ".join(_readme_commands())
+    names = dict(re.findall(r"provledger keys generate --out (\S+) --name (\S+)", commands))
+    source = re.search(rf"create secret generic {secret} --from-file={re.escape(key)}=(\S+)", commands)
+    assert source is not None, f"deploy/README.md never fills {secret}"
+    assert _effective_env(container)["PROVLEDGER_WITNESS_NAME"] == names[source[1]]
+
+
+def test_witness_serves_its_port_and_probes_it() -> None:
+    deployment, _, container = _witness()
+    port = int(_env_value(container, "PROVLEDGER_WITNESS_PORT"))
+    assert _env_value(container, "PROVLEDGER_WITNESS_HOST") == "0.0.0.0"
+    assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [("http", port)]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(port)
+
+
+def test_witness_lets_in_only_its_port_and_reaches_only_dns() -> None:
+    """It calls no one: a compromised witness cannot reach anything but the resolver."""
+    deployment, _, container = _witness()
+    labels = _pod_labels(deployment["spec"]["template"], WITNESS_KUSTOMIZATION)
+    ingress, egress = (
+        _rules(labels, "Ingress", WITNESS_DOCUMENTS),
+        _rules(labels, "Egress", WITNESS_DOCUMENTS),
+    )
+    assert ingress is not None
+    assert egress is not None
+    assert {(p["port"], p["protocol"]) for rule in ingress for p in rule["ports"]} == {
+        (container["ports"][0]["containerPort"], "TCP")
+    }
+    assert {(p["port"], p["protocol"]) for rule in egress for p in rule["ports"]} == {
+        (53, "UDP"),
+        (53, "TCP"),
+    }
+    assert all("ports" in rule for rule in egress)
+    for port in (80, 443, 5432, 9092):
+        assert not _allows(egress, port, "TCP", "203.0.113.7"), port
+
+
+def _witness_logs_text() -> str:
+    _, spec, container = _witness()
+    mount = _mount_of(container, _env_value(container, "PROVLEDGER_WITNESS_LOGS_FILE"))
+    volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+    maps = {d["metadata"]["name"]: d["data"] for _, d in WITNESS_DOCUMENTS if d["kind"] == "ConfigMap"}
+    item = next(i for i in volume["configMap"]["items"] if i["path"] == Path(
+        _env_value(container, "PROVLEDGER_WITNESS_LOGS_FILE")).name)  # fmt: skip
+    return str(maps[volume["configMap"]["name"]][item["key"]])
+
+
+def test_witness_logs_file_ships_empty_and_its_example_names_the_ledgers_shards() -> None:
+    """Fail closed until the participant lists the ledger; the example matches the ledger's settings."""
+    text = _witness_logs_text()
+    with pytest.raises(ConfigurationError, match="lists no log"):
+        parse_logs(text, "logs.txt")
+    example = "\n".join(line.removeprefix("# ") for line in text.splitlines() if line.startswith("# log "))
+    logs = parse_logs(example, "logs.txt example")
+    origin = CONFIG["PROVLEDGER_LOG_ORIGIN"]
+    assert sorted(logs) == [f"{origin}/shard/{n}" for n in range(len(logs))]
+    assert {key.name for keys in logs.values() for key in keys} == {CONFIG["PROVLEDGER_SIGNING_KEY_NAME"]}
+
+
+def test_anchorer_is_told_no_witness_in_the_base_and_reads_the_variable() -> None:
+    """PROVLEDGER_WITNESSES is empty in the base (overlays list the participants' witnesses)."""
+    _, container = _workload("provledger-anchorer")
+    value = _effective_env(container)["PROVLEDGER_WITNESSES"]
+    assert value == ""
+    assert config.load(WitnessClientSettings, witnesses=value).endpoints() == ()
