@@ -392,6 +392,32 @@ async def test_a_witness_slow_on_every_shard_holds_the_tick_for_one_timeout_not_
         await a.tick()
         assert time.monotonic() - started < 2.0, "one slow witness held the tick once per shard"
         assert len(asked) == 2  # 0.3 s each: the budget of one timeout (0.5 s) was spent after two
-        assert a.witnesses.submitters[0].next_try == 0.0
+        assert a.witnesses.submitters[0].next_try == 0.0, "cut off by the budget, not refusing all"
         await a.tick()  # the shards left are asked first next tick
     assert len(asked) == len(set(asked)) == 4
+
+
+async def test_a_witness_refusing_every_shard_backs_off(
+    ledger: str,
+    kafka_settings: KafkaSettings,
+    parties: list[TestWitness],
+    hostile_witness: Callable[[Handler], Awaitable[str]],
+) -> None:
+    asked: list[int] = []
+
+    async def forbidden(request: web.Request) -> web.Response:
+        await request.read()
+        asked.append(1)
+        return web.Response(status=403, text="checkpoint not signed by a trusted key")
+
+    url = await hostile_witness(forbidden)
+    witnesses = [
+        WitnessClient(e, 1.0) for e in parse_witnesses(f"{parties[0].verifier.verifier_key_string()} {url}")
+    ]
+    async with witnessing_anchorer(ledger, kafka_settings, witnesses, interval_s=60) as a:
+        await a.tick()
+        await seal_more(ledger, 0, [1])
+        await a.tick()  # backing off: not asked
+        assert a.metrics.witness_failures.labels(parties[0].key.name)._value.get() == 2
+        assert a.witnesses.submitters[0].next_try > time.monotonic() + 30
+    assert len(asked) == 2

@@ -81,13 +81,16 @@ class WitnessSubmitter:
 
     def _failed(self, shard: int, exc: Exception, *, back_off: bool) -> None:
         self.metrics.witness_failures.labels(self.name).inc()
-        retry_in_s = 0.0
-        if back_off:
-            self.failures += 1
-            retry_in_s = min(2 ** (self.failures - 1), MAX_BACKOFF_TICKS) * self.interval_s
-            self.next_try = time.monotonic() + retry_in_s
+        retry_in_s = self._back_off() if back_off else 0.0
         _log.warning("witness submission failed; retrying later", witness=self.name, shard=shard,
                      error=str(exc), retry_in_s=retry_in_s)  # fmt: skip
+
+    def _back_off(self) -> float:
+        """Skip this witness for 1, 2, 4, ... ticks (at most 32); the seconds until it is asked again."""
+        self.failures += 1
+        retry_in_s: float = min(2 ** (self.failures - 1), MAX_BACKOFF_TICKS) * self.interval_s
+        self.next_try = time.monotonic() + retry_in_s
+        return retry_in_s
 
     def _due(self, checkpoint: ShardCheckpoint, cosigned: int, now: float) -> bool:
         paced = now - self.last_sent.get(checkpoint.shard, -float("inf")) >= self.client.min_interval_s
@@ -107,6 +110,7 @@ class WitnessSubmitter:
         # Least recently sent first, so shards cut off by the tick budget go first next tick.
         due.sort(key=lambda c: self.last_sent.get(c.shard, -float("inf")))
         # Each request is bounded by the client's own asyncio.timeout; httpx needs no limits of its own.
+        refused = 0
         async with httpx.AsyncClient(follow_redirects=False, timeout=None) as http:
             for checkpoint in due:
                 if time.monotonic() - now > self.client.timeout_s:
@@ -122,10 +126,13 @@ class WitnessSubmitter:
                     self.metrics.witness_failures.labels(self.name).inc()
                     return fork
                 except WitnessRefused as exc:
+                    refused += 1
                     self._failed(checkpoint.shard, exc, back_off=False)  # another shard may be fine
                 except (WitnessUnavailable, VerificationError) as exc:
                     self._failed(checkpoint.shard, exc, back_off=True)
                     return None
+        if refused and refused == len(due):
+            self._back_off()  # it refuses every shard: its configuration or ours needs an operator
         return None
 
     async def _submit_one(
