@@ -12,9 +12,11 @@ checkpoint with a consistency proof from the size it last cosigned (``checkpoint
   have: a fork. A 409 at our own size answers "same size, another root": a fork too.
 - 422: the witness cannot verify our proof from what it cosigned: it holds another history of
   the shard. That is a fork alarm, and the anchorer fails closed exactly as for its growth check.
-- Down, slow, refusing for another reason, or answering what does not verify: counted in the
-  witness's failures metric, nothing stored, and that witness alone backs off; the others, and
-  the anchor kinds, go on.
+- Down, slow, or answering what does not verify: counted in the witness's failures metric,
+  nothing stored, and that witness alone backs off (1, 2, 4, ... up to 32 ticks); the others,
+  and the anchor kinds, go on. Refusing a shard for another reason (400, 403, 404: usually
+  configuration) is counted too; the witness backs off only when it refused every shard it was
+  sent that tick, so one unknown origin does not hold back the shards it does witness.
 
 Each witness runs on its own (:func:`asyncio.gather`), its shards one after another on one
 keep-alive connection (SPEC: "Clients SHOULD use, and witnesses SHOULD support, HTTP keep-alive
