@@ -39,10 +39,13 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from provledger.audit.report import CappedLog, _Tally
-from provledger.errors import VerificationError
-from provledger.ledger.cosignature import CosignatureVerifier, cosignature_timestamp
-from provledger.ledger.note import NoteSignature, parse_note
-from provledger.store.witnessed import StoredCosignature
+from provledger.ledger.cosignature import CosignatureVerifier
+from provledger.store.witnessed import (
+    CosignatureFault,
+    StoredCosignature,
+    check_cosignature,
+    witness_verifier,
+)
 
 #: Every mismatch kind of the cosignatures' audit, with what it means.
 COSIGNATURE_MISMATCH_KINDS: Final = {
@@ -115,7 +118,7 @@ class CosignatureAudit:
     def __init__(self, trusted: Collection[CosignatureVerifier] | None, max_listed: int) -> None:
         self._trusted = None if trusted is None else {key.verifier_key_string() for key in trusted}
         self._log: CappedLog[CosignatureMismatch] = CappedLog(max_listed)
-        self._keys: dict[str, CosignatureVerifier | VerificationError] = {}
+        self._keys: dict[str, CosignatureVerifier | str] = {}  # a key, or why the text is none
         self._last: dict[tuple[str, int], _Last] = {}
         self._verified: Counter[str] = Counter()
         self._untrusted: Counter[str] = Counter()
@@ -126,34 +129,10 @@ class CosignatureAudit:
         self._rows += 1
         if self._trusted is not None and row.witness_key not in self._trusted:
             self._untrusted[row.witness_key] += 1
-        key = self._key(row.witness_key)
-        if isinstance(key, VerificationError):
-            self._record("cosignature_key", row, str(key))
-            return
         try:
-            line = _one_line(row.cosignature)
-        except VerificationError as exc:
-            self._record("cosignature_line", row, str(exc))
-            return
-        if (line.name, line.key_id) != (key.name, key.key_id):
-            self._record(
-                "cosignature_line", row,
-                f"the line is by {line.name!r} key id {line.key_id.hex()}, the row names "
-                f"{key.name!r} key id {key.key_id.hex()}",
-            )  # fmt: skip
-            return
-        try:
-            text = parse_note(row.note).text
-            timestamp = cosignature_timestamp(line.signature)
-        except VerificationError as exc:
-            self._record("cosignature", row, str(exc))
-            return
-        if not key.verify(text.encode(), line.signature):
-            self._record(
-                "cosignature", row,
-                f"the line does not verify under {key.name!r} over the stored checkpoint of shard "
-                f"{row.shard} at size {row.tree_size} (changed, or made for another checkpoint)",
-            )  # fmt: skip
+            timestamp = check_cosignature(self._key(row.witness_key), row.cosignature, row.note)
+        except CosignatureFault as exc:
+            self._record(exc.kind, row, str(exc))
             return
         self._verified[row.witness_key] += 1
         if int(row.cosigned_at.timestamp()) != timestamp or row.cosigned_at.microsecond:
@@ -177,13 +156,17 @@ class CosignatureAudit:
         if last is None or timestamp >= last.timestamp:
             self._last[place] = _Last(row.tree_size, timestamp)
 
-    def _key(self, text: str) -> CosignatureVerifier | VerificationError:
+    def _key(self, text: str) -> CosignatureVerifier:
+        """The verifier ``text`` names, parsed once per witness (CosignatureFault if it names none)."""
         if text not in self._keys:
             try:
-                self._keys[text] = CosignatureVerifier.parse(text)
-            except (VerificationError, ValueError) as exc:
-                self._keys[text] = VerificationError(f"witness_key {text!r} is not a cosigner's key: {exc}")
-        return self._keys[text]
+                self._keys[text] = witness_verifier(text)
+            except CosignatureFault as exc:
+                self._keys[text] = str(exc)
+        found = self._keys[text]
+        if isinstance(found, str):
+            raise CosignatureFault("cosignature_key", found)
+        return found
 
     def _record(self, kind: str, row: StoredCosignature, detail: str) -> None:
         self._log.add(CosignatureMismatch(kind, row.shard, row.tree_size, row.witness_key, detail))
@@ -205,12 +188,3 @@ def _time(timestamp: int) -> str:
         return datetime.fromtimestamp(timestamp, UTC).isoformat()
     except (OverflowError, OSError, ValueError):
         return f"POSIX {timestamp}"
-
-
-def _one_line(stored: str) -> NoteSignature:
-    """The signature line stored for a cosignature (with or without its newline), parsed."""
-    line = stored[:-1] if stored.endswith("\n") else stored
-    if "\n" in line:
-        raise VerificationError("the stored cosignature holds more than one line")
-    # A signed note around the line parses it exactly as a verifier would.
-    return parse_note("x\n\n" + line + "\n").signatures[0]

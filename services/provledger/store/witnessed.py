@@ -21,7 +21,9 @@ from typing import Final
 
 import asyncpg
 
-from provledger.ledger.note import EM_DASH
+from provledger.errors import VerificationError
+from provledger.ledger.cosignature import CosignatureVerifier, cosignature_timestamp
+from provledger.ledger.note import EM_DASH, parse_note
 from provledger.store.db import Conn
 
 #: Cosignature rows fetched per round trip by :func:`stream_cosignatures`.
@@ -32,7 +34,8 @@ COSIGNATURE_PAGE: Final = 500
 class WitnessedCheckpoint:
     """A shard checkpoint note (signed by the sealer) and the cosignature lines stored for it.
 
-    ``lines`` are sorted by witness key, so the same rows always give the same bytes.
+    ``lines`` are those that verify under the witness key their row names, sorted by that key, so
+    the same rows always give the same bytes.
     """
 
     shard: int
@@ -40,11 +43,6 @@ class WitnessedCheckpoint:
     tree_size: int
     note: str
     lines: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        for line in self.lines:
-            if not _is_line(line):
-                raise ValueError(f"stored cosignature {line!r} is not one signature line")
 
     def cosigned_note(self) -> str:
         """The note with the cosignature lines after its own signatures: still one C2SP signed note.
@@ -58,20 +56,84 @@ class WitnessedCheckpoint:
 
 
 _LINES = (
+    "ARRAY(SELECT s.witness_key FROM checkpoint_cosignatures s "
+    "WHERE s.shard = c.shard AND s.tree_size = c.tree_size ORDER BY s.witness_key) AS witness_keys, "
     "ARRAY(SELECT s.cosignature FROM checkpoint_cosignatures s "
     "WHERE s.shard = c.shard AND s.tree_size = c.tree_size ORDER BY s.witness_key) AS lines"
 )
 
 
-def _is_line(text: str) -> bool:
-    return text.startswith(EM_DASH + " ") and "\n" not in text.rstrip("\n")
+class CosignatureFault(VerificationError):
+    """Why a stored cosignature does not hold; ``kind`` is the audit's mismatch kind for it."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def witness_verifier(witness_key: str) -> CosignatureVerifier:
+    """The cosigner key a ``witness_key`` column names; CosignatureFault ``cosignature_key`` if none."""
+    try:
+        return CosignatureVerifier.parse(witness_key)
+    except (VerificationError, ValueError) as exc:
+        raise CosignatureFault(
+            "cosignature_key", f"witness_key {witness_key!r} is not a cosigner's key: {exc}"
+        ) from None
+
+
+def check_cosignature(witness: CosignatureVerifier, stored: str, note: str) -> int:
+    """The POSIX time a stored cosignature line signs, once it verifies over the checkpoint ``note``.
+
+    SPEC: C2SP tlog-cosignature, "The signed message MUST be two newline (U+000A) terminated
+    lines (one header line and one timestamp line) followed by the whole note body of the
+    cosigned checkpoint". Raises :class:`CosignatureFault`: ``cosignature_line`` when ``stored``
+    is not one signature line by ``witness``'s name and key id, ``cosignature`` when it does not
+    verify over ``note``'s text.
+    """
+    line = stored.removesuffix("\n")
+    try:
+        if not line.startswith(EM_DASH + " ") or "\n" in line:
+            raise VerificationError("the stored cosignature is not one line starting with an em dash")
+        signed = parse_note("-\n\n" + line + "\n").signatures[0]  # parsed as a verifier parses it
+    except VerificationError as exc:
+        raise CosignatureFault("cosignature_line", str(exc)) from None
+    if (signed.name, signed.key_id) != (witness.name, witness.key_id):
+        raise CosignatureFault(
+            "cosignature_line",
+            f"the line is by {signed.name!r} key id {signed.key_id.hex()}, the row names "
+            f"{witness.name!r} key id {witness.key_id.hex()}",
+        )
+    try:
+        text = parse_note(note).text
+        timestamp = cosignature_timestamp(signed.signature)
+    except VerificationError as exc:
+        raise CosignatureFault("cosignature", str(exc)) from None
+    if not witness.verify(text.encode(), signed.signature):
+        raise CosignatureFault(
+            "cosignature",
+            f"the line does not verify under {witness.name!r} over the stored checkpoint "
+            "(changed, or made for another checkpoint)",
+        )
+    return timestamp
+
+
+def _holds(witness_key: str, line: str, note: str) -> bool:
+    try:
+        check_cosignature(witness_verifier(witness_key), line, note)
+    except CosignatureFault:
+        return False
+    return True
 
 
 def _witnessed(row: asyncpg.Record) -> WitnessedCheckpoint:
-    # A stored value that is not one signature line would break the whole note for every client:
-    # it is left out here, and `provledger audit` names its row.
-    lines = tuple(line for line in row["lines"] if _is_line(line))
-    return WitnessedCheckpoint(row["shard"], row["height"], row["tree_size"], row["note"], lines)
+    # A stored line that does not verify would break the whole note for every client (SPEC:
+    # C2SP signed-note, "If a signature from a known key fails to verify, clients SHOULD reject
+    # the whole note"): it is left out here, and `provledger audit` names its row.
+    note = row["note"]
+    lines = tuple(
+        line for key, line in zip(row["witness_keys"], row["lines"], strict=True) if _holds(key, line, note)
+    )
+    return WitnessedCheckpoint(row["shard"], row["height"], row["tree_size"], note, lines)
 
 
 async def newest_checkpoint(conn: Conn, shard: int) -> WitnessedCheckpoint | None:

@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 import pytest
 from tests.helpers.api_harness import KEY, LOG_ORIGIN, api_settings, client_for, events, make_tokens, seal
-from tests.helpers.cosigned import BASE_TIME, store_cosignature, stored_note, witness
+from tests.helpers.cosigned import BASE_TIME, cosignature_line, store_cosignature, stored_note, witness
 from tests.helpers.witness_logs import (
     SampleLog,
     free_witness_port,
@@ -34,7 +34,7 @@ from provledger.ledger.cosignature import cosigner
 from provledger.ledger.evidence import Evidence, verify_evidence
 from provledger.ledger.keys import KeySet, SigningKey
 from provledger.ledger.merkle import verify_consistency
-from provledger.ledger.note import open_note, parse_note
+from provledger.ledger.note import NoteSignature, open_note, parse_note
 from provledger.store import witnessed
 from provledger.store.tiles import consistency_proof
 from provledger.witness.protocol import format_add_checkpoint, parse_cosignatures
@@ -105,14 +105,22 @@ async def test_the_checkpoint_carries_the_newest_blocks_cosignatures_only(api: A
     }
 
 
-async def test_a_stored_value_that_is_not_one_line_is_left_out_not_served(api: Api) -> None:
-    alice, mallory = witness("witness.test/alice"), witness("witness.test/mallory")
+async def test_a_stored_line_that_does_not_verify_is_left_out_not_served(api: Api) -> None:
+    """Any such line would make clients reject the whole note; audit names its row instead."""
+    alice, bob, mallory = (witness(f"witness.test/{name}") for name in ("alice", "bob", "mallory"))
     await store_cosignature(api.conn, 0, 160, alice)
     smuggled = "— witness.test/mallory AAAA\n\nforged text\n"  # passes the table's CHECK, breaks a note
     await store_cosignature(api.conn, 0, 160, mallory, line=smuggled)
+    await store_cosignature(api.conn, 0, 160, witness("witness.test/eve"), line="— witness.test/eve !!")
+    older = cosignature_line(await stored_note(api.conn, 0, 120), bob, BASE_TIME)  # bob's, of size 120
+    await store_cosignature(api.conn, 0, 160, bob, line=older)
+    as_sealer = NoteSignature(KEY.name, KEY.key_id, bytes(64)).line()  # "signed" by the log's own key
+    await store_cosignature(api.conn, 0, 160, witness("witness.test/trent"), line=as_sealer)
     served = await api.checkpoint()
     assert [s.name for s in parse_note(served).signatures] == [KEY.name, alice.name]
     assert "forged text" not in served
+    receipt = _witness_receipts(await api.bundle(api.batch[150]))[0]  # the bundle endpoint still answers
+    assert [s.name for s in parse_note(receipt["checkpoint"]).signatures] == [KEY.name, alice.name]
 
 
 async def test_a_bundle_carries_the_smallest_cosigned_checkpoint_at_or_above_its_tree(api: Api) -> None:
