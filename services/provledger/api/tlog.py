@@ -60,9 +60,10 @@ async def checkpoint(request: Request, shard: ShardNumber) -> Response:
     SPEC: C2SP tlog-tiles, "The Signed Tree Head MUST be served as a checkpoint [...] This
     endpoint is mutable, so its headers SHOULD prevent caching beyond a few seconds [...] The
     checkpoint MAY carry additional signatures of other types, by the log or otherwise." The
-    cosignature lines (C2SP tlog-cosignature, type 0x04) stored for this checkpoint follow the
-    sealer's signature, so a client that knows the witness keys can require them and any other
-    one ignores them (SPEC: C2SP signed-note, "Verifiers MUST ignore signatures from unknown keys").
+    cosignature lines (C2SP tlog-cosignature, type 0x04) stored for this checkpoint, those that
+    verify under the witness key their row names, follow the sealer's signature, so a client
+    that knows the witness keys can require them and any other one ignores them (SPEC: C2SP
+    signed-note, "Verifiers MUST ignore signatures from unknown keys").
 
     Which checkpoint: always the newest block's, with whatever cosignatures it has collected so
     far (none until the anchorer's next tick has submitted it to the witnesses), not the newest
