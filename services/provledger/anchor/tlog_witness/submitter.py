@@ -51,7 +51,7 @@ from provledger.ledger.checkpoint import Checkpoint
 from provledger.ledger.note import parse_note
 from provledger.store import anchors, cosignatures, reads
 from provledger.store.cosignatures import ShardCheckpoint
-from provledger.store.tiles import consistency_proof
+from provledger.store.tiles import consistency_proof, consistency_proofs
 
 #: Longest wait before trying a failing witness again, in anchor intervals.
 MAX_BACKOFF_TICKS: Final = 32
@@ -111,6 +111,7 @@ class WitnessSubmitter:
             return None
         # Least recently sent first, so shards cut off by the tick budget go first next tick.
         due.sort(key=lambda c: self.last_sent.get(c.shard, -float("inf")))
+        proofs = await self._proofs(pool, due, cosigned)
         # Each request is bounded by the client's own asyncio.timeout; httpx needs no limits of its own.
         refused = 0
         async with httpx.AsyncClient(follow_redirects=False, timeout=None) as http:
@@ -123,7 +124,13 @@ class WitnessSubmitter:
                     break
                 self.last_sent[checkpoint.shard] = now
                 try:
-                    await self._submit_one(pool, http, checkpoint, cosigned.get(checkpoint.shard, 0))
+                    await self._submit_one(
+                        pool,
+                        http,
+                        checkpoint,
+                        cosigned.get(checkpoint.shard, 0),
+                        proofs.get(checkpoint.shard),
+                    )
                 except ForkDetected as fork:
                     self.metrics.witness_failures.labels(self.name).inc()
                     return fork
@@ -137,13 +144,33 @@ class WitnessSubmitter:
             self._back_off()  # it refuses every shard: its configuration or ours needs an operator
         return None
 
+    @staticmethod
+    async def _proofs(
+        pool: asyncpg.Pool, due: Sequence[ShardCheckpoint], cosigned: dict[int, int]
+    ) -> dict[int, list[bytes]]:
+        """The first consistency proof of every due shard, in one query (none where one cannot be built)."""
+        wanted = [(c.shard, cosigned[c.shard], c.tree_size) for c in due if c.shard in cosigned]
+        if not wanted:
+            return {}
+        try:
+            async with pool.acquire() as conn:
+                built = await consistency_proofs(conn, wanted)
+        except VerificationError:
+            return {}  # each shard proves on its own then, and only its own submission fails
+        return {shard: proof for (shard, _, _), proof in zip(wanted, built, strict=True)}
+
     async def _submit_one(
-        self, pool: asyncpg.Pool, http: httpx.AsyncClient, checkpoint: ShardCheckpoint, old_size: int
+        self,
+        pool: asyncpg.Pool,
+        http: httpx.AsyncClient,
+        checkpoint: ShardCheckpoint,
+        old_size: int,
+        proof: list[bytes] | None,
     ) -> None:
         shard, size = checkpoint.shard, checkpoint.tree_size
         old = old_size
         for attempt in (1, 2):
-            answer = await self._send(pool, http, checkpoint, old)
+            answer = await self._send(pool, http, checkpoint, old, proof if attempt == 1 else None)
             if not isinstance(answer, SizeConflict):
                 break
             if answer.size == old:
@@ -177,12 +204,18 @@ class WitnessSubmitter:
             await self._store(pool, checkpoint, answer)
 
     async def _send(
-        self, pool: asyncpg.Pool, http: httpx.AsyncClient, checkpoint: ShardCheckpoint, old_size: int
+        self,
+        pool: asyncpg.Pool,
+        http: httpx.AsyncClient,
+        checkpoint: ShardCheckpoint,
+        old_size: int,
+        proof: list[bytes] | None,
     ) -> Cosigned | SizeConflict | Inconsistent:
-        proof: list[bytes] = []
-        if 0 < old_size < checkpoint.tree_size:
-            async with pool.acquire() as conn:
-                proof = await consistency_proof(conn, checkpoint.shard, old_size, checkpoint.tree_size)
+        if proof is None:
+            proof = []
+            if 0 < old_size < checkpoint.tree_size:
+                async with pool.acquire() as conn:
+                    proof = await consistency_proof(conn, checkpoint.shard, old_size, checkpoint.tree_size)
         return await self.client.add_checkpoint(http, old_size, proof, checkpoint.note)
 
     async def _ahead(self, pool: asyncpg.Pool, checkpoint: ShardCheckpoint, stated: int) -> None:
