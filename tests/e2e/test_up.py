@@ -25,6 +25,8 @@ from provledger.events import Event, EventType, Job, Run, encode_record
 from provledger.ledger.witness_policy import parse_witness_policy
 from provledger.local.containers import docker_engine_answers
 from provledger.local.probes import run_blocking
+from provledger.local.process import free_port
+from provledger.local.tsa import make_tsa_pki
 from provledger.witness.protocol import checkpoint_path
 
 START_TIMEOUT_S = 60
@@ -63,9 +65,12 @@ def _up_argv_env(data_dir: Path, local_servers: str, *flags: str) -> tuple[list[
     return [sys.executable, "-m", "provledger", "up", "--data-dir", str(data_dir), *flags], env
 
 
-def _start_up(data_dir: Path, *flags: str) -> Iterator[Stack]:
-    """A running `provledger up` and the PIDs of the processes it reports."""
+def _start_up(
+    data_dir: Path, *flags: str, extra_env: dict[str, str] | None = None, processes: int = 8
+) -> Iterator[Stack]:
+    """A running `provledger up` and the PIDs of the ``processes`` (plus the demo) it reports."""
     argv, env = _up_argv_env(data_dir, "embedded", *flags)
+    env |= extra_env or {}
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert process.stdout is not None
     seen = []
@@ -79,7 +84,7 @@ def _start_up(data_dir: Path, *flags: str) -> Iterator[Stack]:
     try:
         assert "ready" in output, output
         # Postgres, Kafka, the local TSA, the sealer, two witnesses, the anchorer, the API (, the demo)
-        assert len(pids) == 8 + len(flags), output
+        assert len(pids) == processes + len(flags), output
         assert all(_alive(pid) for pid in pids)
         yield Stack(process, pids, output)
     finally:
@@ -248,6 +253,38 @@ def test_the_demo_is_sealed_anchored_proved_offline_and_its_lineage_shown(
     cosigned = next(c["detail"] for c in report["checks"] if c["name"].endswith(":tlog-witness"))
     assert "quorum 'federation' met: cosigned by client-0, client-1" in cosigned, cosigned
     _assert_both_witnesses_cosigned(data, f"provledger.local/ledger/shard/{bundle['shard']}")
+    process.send_signal(signal.SIGINT)
+    assert process.wait(30) == 0
+    assert _wait_gone(pids) == []
+
+
+@pytest.fixture
+def demo_stack_without_tsa(tmp_path: Path) -> Iterator[Stack]:
+    """`up --demo` whose anchorer is told of a TSA that never answers (nothing listens on its port)."""
+    roots = make_tsa_pki(tmp_path / "elsewhere-tsa").ca_cert
+    dead = {
+        "PROVLEDGER_TSA_URLS": f"http://127.0.0.1:{free_port()}/",
+        "PROVLEDGER_TSA_ROOTS_FILE": str(roots),
+    }
+    yield from _start_up(tmp_path / "data", "--demo", extra_env=dead, processes=7)  # no local TSA
+
+
+@pytest.mark.slow
+def test_the_demo_waits_a_bounded_time_for_the_timestamp_then_says_what_to_do(
+    demo_stack_without_tsa: Stack, tmp_path: Path
+) -> None:
+    process, pids = demo_stack_without_tsa.process, demo_stack_without_tsa.pids
+    told = _lines_until(process, r"The API is at http://127\.0\.0\.1:\d+; press Ctrl-C", 150)
+    assert "The API is at" in told, told
+    assert re.search(r"\.\.\. \d+ s, still waiting for an RFC 3161 timestamp", told), told  # progress
+    assert re.search(r"still lacks an RFC 3161 timestamp after \d+ s", told), told
+    assert "anchorer.log" in told, told
+    assert "--require rfc3161,witness" in told, told  # what to add once it is anchored
+    command = next(line for line in told.splitlines() if line.startswith("$ provledger verify"))
+    assert "--require" not in command, command  # what the bundle holds is still checked
+    assert "verified: every check that ran passed" in told, told
+    bundle = json.loads((tmp_path / "data" / "demo-evidence.json").read_text())
+    assert "rfc3161" not in {receipt["type"] for receipt in bundle["receipts"]}
     process.send_signal(signal.SIGINT)
     assert process.wait(30) == 0
     assert _wait_gone(pids) == []
