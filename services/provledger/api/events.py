@@ -2,11 +2,13 @@
 
 The evidence bundle (ARCHITECTURE.md section 5, format ``provledger-evidence/v1``) proves the
 event against the block that sealed it: ``tree_size`` is that block's, the inclusion proof is
-against its ``log_root`` and the checkpoint is the shard checkpoint sealed with that block. This
-choice makes a bundle immutable once anchored (the same bytes every time it is fetched) and is
-what :func:`provledger.ledger.evidence.verify_evidence` checks (the leaf must lie in the block).
+against its ``log_root`` and the checkpoint is the shard checkpoint sealed with that block, which
+is what :func:`provledger.ledger.evidence.verify_evidence` checks (the leaf must lie in the block).
 Anchor receipts link the block to the anchorer's statements (:mod:`provledger.api.bundle_anchors`);
-until one does, the bundle says ``"anchored": false`` and when the next statement is due.
+until one does, the bundle says ``"anchored": false`` and when the next statement is due. Once a
+kind's receipt is there it stays the same; only the ``tlog-witness`` receipt may still change, by
+gaining the lines of witnesses that cosign later (or moving to a checkpoint more of them cosigned),
+so a bundle fetched again satisfies a stricter witness policy, never a weaker one.
 """
 
 from __future__ import annotations
