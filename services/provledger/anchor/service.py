@@ -13,7 +13,14 @@ Every interval the active anchorer (:mod:`provledger.anchor.leader`):
    (:func:`provledger.ledger.checkpoint.heads_checkpoint`), signs it as a C2SP signed note with
    the anchorer's own key and stores it under the next sequence number, before any external call;
 4. publishes every stored statement the topic does not hold yet, in order;
-5. hands each published statement to every configured anchor kind (:mod:`.submit`).
+5. hands each published statement to every configured anchor kind (:mod:`.submit`) and, at the
+   same time, each shard checkpoint of the newest statement's heads to every configured witness
+   (:mod:`provledger.anchor.tlog_witness`), storing the cosignatures.
+
+A witness that refuses a head as inconsistent with what it cosigned before is a fork too. It is
+found in the same round as the kinds anchor the statement (witnesses and kinds run side by side
+so that a witness that is down never delays a timestamp): the statement is then timestamped, which
+puts the disagreement on record, and nothing after it is anchored.
 
 On a fork it anchors nothing more, sets ``provledger_anchor_fork_detected`` to 1, logs the shard,
 both heights and both roots at error level, and stays so, holding its lock so no standby anchors
