@@ -32,6 +32,7 @@ from rich.table import Table
 
 from provledger import logs
 from provledger.anchor.rfc3161.settings import Rfc3161Settings
+from provledger.anchor.tlog_witness import WitnessClientSettings
 from provledger.commands.showcase import DemoShowcase, DemoTrust, TrustedKey
 from provledger.config import (
     AnchorerSettings,
@@ -181,8 +182,9 @@ def _witnessing(
     The topics are made first (:mod:`provledger.local.topics`) so that the logs file lists every
     shard the sealer can number; the policy (2 of 2) is what the demo's check requires.
     """
-    if os.environ.get("PROVLEDGER_WITNESSES", "").strip():
-        _console.print("Using the witnesses of PROVLEDGER_WITNESSES; no local witness is started.")
+    if configured := load(WitnessClientSettings).endpoints():  # a malformed entry stops `up`, named
+        names = ", ".join(endpoint.name for endpoint in configured)
+        _console.print(f"Using the witnesses of PROVLEDGER_WITNESSES ({names}); no local witness is started.")
         return None
     kafka = load(KafkaSettings, kafka_bootstrap=servers.kafka_bootstrap)
     topics = (kafka.topic_events, kafka.topic_openlineage)
