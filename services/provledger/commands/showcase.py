@@ -93,7 +93,8 @@ class DemoTrust:
     ``keys`` are the sealer's (block headers, checkpoints) and the anchorer's (statements: a
     trusted key that signs no block header of the bundle); ``tsa_roots`` the roots the TSA's
     tokens must chain to; ``required`` the ``--require`` kinds the bundle must prove;
-    ``witness_policy`` the ``--witness-policy`` file when ``witness`` is required.
+    ``witness_policy`` the ``--witness-policy`` file when ``witness`` is required, and
+    ``cosigners`` the witnesses whose cosignatures it needs.
     """
 
     keys: tuple[TrustedKey, ...]
@@ -101,6 +102,8 @@ class DemoTrust:
     anchor_interval_s: float
     required: tuple[str, ...] = ("rfc3161",)
     witness_policy: Path | None = None
+    #: The key names of the witnesses the policy needs, whose lines the wait looks for.
+    cosigners: tuple[str, ...] = ()
 
     @property
     def wait_s(self) -> float:
@@ -126,10 +129,29 @@ class DemoTrust:
         return options
 
 
-def missing_receipts(bundle: dict[str, Any], required: tuple[str, ...]) -> list[str]:
-    """The required kinds whose receipt type the bundle does not carry yet."""
-    carried = {receipt.get("type") for receipt in bundle.get("receipts") or ()}
-    return [kind for kind in required if RECEIPT_TYPES.get(kind, kind) not in carried]
+def missing_receipts(
+    bundle: dict[str, Any], required: tuple[str, ...], cosigners: Iterable[str] = ()
+) -> list[str]:
+    """The required kinds whose receipt the bundle does not carry yet, or not complete.
+
+    A ``tlog-witness`` receipt appears with the first witness's cosignature and gains the others'
+    as they are stored, so ``witness`` stays missing until every one of ``cosigners`` signed its
+    checkpoint. This only decides when to look: ``provledger verify`` checks the signatures.
+    """
+    carried: dict[str, set[str]] = {}
+    for receipt in bundle.get("receipts") or ():
+        signers = carried.setdefault(str(receipt.get("type")), set())
+        if isinstance(checkpoint := receipt.get("checkpoint"), str):
+            # C2SP signed-note signature lines: "— <key name> <base64>".
+            lines = (line.split(" ") for line in checkpoint.split("\n"))
+            signers |= {fields[1] for fields in lines if len(fields) == 3 and fields[0] == "\u2014"}
+    wanted = {"witness": set(cosigners)}
+    missing = []
+    for kind in required:
+        found = carried.get(RECEIPT_TYPES.get(kind, kind))
+        if found is None or not wanted.get(kind, set()) <= found:
+            missing.append(kind)
+    return missing
 
 
 def receipts_phrase(kinds: Iterable[str]) -> str:
@@ -176,7 +198,7 @@ class DemoShowcase:
             bundle = self._get(evidence_path)
         except httpx.HTTPError:
             return False  # the API is still starting or the block is being written: poll again
-        missing = missing_receipts(bundle, self._trust.required)
+        missing = missing_receipts(bundle, self._trust.required, self._trust.cosigners)
         if missing and not self._waited_too_long(bundle, missing):
             return False
         self.done = True

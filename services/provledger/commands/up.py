@@ -350,6 +350,7 @@ def _demo_trust(
         anchoring.interval_s,
         required=("rfc3161", "witness"),
         witness_policy=witnessing.policy_file,
+        cosigners=tuple(w.key_name for w in witnessing.witnesses),
     )
 
 
