@@ -19,11 +19,11 @@ type (:data:`CHECKPOINT_LINKED_RECEIPTS`):
   the receipt holds that ``checkpoint`` and the ``consistency_proof`` from the block's
   tree to it (:func:`provledger.ledger.witnessed.link_checkpoint`), and no statement.
 
-A bundle carries, per kind, the
-receipt of the earliest statement covering its block that has one of that kind, so
-it no longer changes once anchored; before that, ``anchored`` is false and
-``next_anchor_due`` says when the anchorer's next statement is due (null when it
-has made none).
+A bundle carries, per statement-linked kind, the receipt of the earliest statement
+covering its block that has one of that kind, so that receipt no longer changes once
+there; the ``tlog-witness`` receipt may still gain cosignatures of witnesses that
+answer later. Before any receipt, ``anchored`` is false and ``next_anchor_due`` says
+when the anchorer's next statement is due (null when it has made none).
 
 JSON shape (format ``provledger-evidence/v1``; bytes are standard base64 unless
 said otherwise; readers ignore fields they do not know)::
