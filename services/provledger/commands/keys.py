@@ -1,4 +1,9 @@
-"""``provledger keys generate`` and ``provledger keys rotate``: make a signing key, hand signing to it."""
+"""``provledger keys generate`` and ``provledger keys rotate``: make a signing key, hand signing to it.
+
+``rotate`` is the one way a signing key enters the ledger (a sealer never registers its own key);
+:func:`register_sealer_key` lets ``provledger up`` register the first key of a new ledger through
+the same locked, checked path.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,13 @@ from provledger.keyfiles import generate_key_file, load_signing_key
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.core import now_micros
 from provledger.store.db import create_pool
-from provledger.store.keys import Rotation, only_shard, rotate_key, rotation_point_at_height
+from provledger.store.keys import (
+    Rotation,
+    only_shard,
+    register_first_key,
+    rotate_key,
+    rotation_point_at_height,
+)
 
 
 def generate_command(out: Path, name: str) -> int:
@@ -62,5 +73,29 @@ async def _rotate(dsn: str, key: SigningKey, from_height: int | None, shard: int
                 shard = await only_shard(conn) if shard is None else shard
                 point = await rotation_point_at_height(conn, shard, from_height)
             return await rotate_key(conn, key.verifier, point)
+    finally:
+        await pool.close()
+
+
+def register_sealer_key(database_url: str, key_file: Path, name: str) -> None:
+    """Before ``provledger up`` starts its sealer: register its key if the ledger has none yet.
+
+    A key already current is left as it is; a ledger that trusts another key now stops ``up``
+    with a :class:`ConfigurationError` naming ``provledger keys rotate`` (no implicit rotation).
+    """
+    key = load_signing_key(key_file, name)
+    rotation = asyncio.run(_register_first(database_url, key))
+    if rotation is not None:
+        Console(highlight=False, soft_wrap=True).print(
+            f"Registered the sealer's signing key {key.verifier.verifier_key_string()} as the ledger's "
+            f"first key, from {time_from_micros(rotation.key.valid_from).isoformat()} on."
+        )
+
+
+async def _register_first(dsn: str, key: SigningKey) -> Rotation | None:
+    pool = await create_pool(dsn, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            return await register_first_key(conn, key.verifier, now_micros())
     finally:
         await pool.close()

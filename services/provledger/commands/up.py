@@ -33,6 +33,7 @@ from rich.table import Table
 from provledger import logs
 from provledger.anchor.rfc3161.settings import Rfc3161Settings
 from provledger.anchor.tlog_witness import WitnessClientSettings
+from provledger.commands.keys import register_sealer_key
 from provledger.commands.showcase import DemoShowcase, DemoTrust, TrustedKey
 from provledger.config import (
     AnchorerSettings,
@@ -426,6 +427,8 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
             sealer.signing_key_file, settings.data_dir / DEVELOPMENT_KEY, sealer.signing_key_name,
             "signing", "PROVLEDGER_SIGNING_KEY_FILE",
         )  # fmt: skip
+        # The sealer never registers its key: a new ledger's first key is registered here.
+        register_sealer_key(servers.database_url, key_file, sealer.signing_key_name)
         anchoring = _anchoring(settings.data_dir, children)
         witnessing = _witnessing(settings.data_dir, servers, key_file, sealer.signing_key_name)
         services = _services(servers, settings, sealer, key_file, anchoring, witnessing, demo)

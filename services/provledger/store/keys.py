@@ -41,16 +41,19 @@ async def register_key(conn: Conn, verifier: VerifierKey, valid_from: int) -> bo
 
 async def load_keyset(conn: Conn) -> KeySet:
     """Every registered key with its validity range ``[valid_from, next key's valid_from)``."""
+    return KeySet(await registered_keys(conn))
+
+
+async def registered_keys(conn: Conn) -> tuple[TrustedKey, ...]:
+    """The registered keys in succession, with their ranges; empty before the first registration."""
     rows = await conn.fetch(
         f"SELECT verifier_key, {_MICROS.format('valid_from')} AS valid_from, "
         f"{_MICROS.format('lead(valid_from) OVER (ORDER BY valid_from)')} AS valid_until "
         "FROM signing_keys ORDER BY valid_from"
     )
-    return KeySet(
-        tuple(
-            TrustedKey(VerifierKey.parse(row["verifier_key"]), row["valid_from"], row["valid_until"])
-            for row in rows
-        )
+    return tuple(
+        TrustedKey(VerifierKey.parse(row["verifier_key"]), row["valid_from"], row["valid_until"])
+        for row in rows
     )
 
 
@@ -149,20 +152,51 @@ async def rotate_key(conn: Conn, verifier: VerifierKey, valid_from: int) -> Rota
     return Rotation(TrustedKey(verifier, valid_from), retired)
 
 
-async def check_signing_key(conn: Conn, verifier: VerifierKey, at: int) -> None:
-    """Refuse to sign with a key the ledger does not trust at ``at`` (a sealer starting up).
+async def register_first_key(conn: Conn, verifier: VerifierKey, at: int) -> Rotation | None:
+    """Register ``verifier`` from ``at`` on when the ledger has no key yet; None when it is current already.
 
-    Registers ``verifier`` from ``at`` on when the ledger has never seen it (a first start, or
-    an implicit rotation); raises :class:`ConfigurationError` when it was retired by a rotation
-    or is registered under another name, since every block it signed would fail the audit.
+    This is how ``provledger up`` installs its sealer's key before starting the sealer. It goes
+    through :func:`rotate_key` (its lock and its checks) and never replaces another key: when the
+    ledger already trusts another key now, handing signing over is a rotation, which only
+    ``provledger keys rotate`` does, so this raises :class:`ConfigurationError` naming it.
     """
-    await register_key(conn, verifier, at)
-    keyset = await load_keyset(conn)
-    if not any(k.verifier == verifier and k.valid_at(at) for k in keyset.keys):
-        current = [k.describe() for k in keyset.keys if k.valid_at(at)]
-        raise ConfigurationError(
-            f"signing key {verifier.verifier_key_string()} is not the ledger's signing key now "
-            f"(the current one is {', '.join(current) or 'none'}): it was rotated out or is registered "
-            "under another name. Start the sealer with the key file `provledger keys rotate` installed, "
-            "and PROVLEDGER_SIGNING_KEY_NAME as it was given."
-        )
+    keys = await registered_keys(conn)
+    if any(k.verifier == verifier and k.valid_at(at) for k in keys):
+        return None
+    if keys:
+        raise _not_trusted(verifier, keys, at)
+    return await rotate_key(conn, verifier, at)
+
+
+async def check_signing_key(conn: Conn, verifier: VerifierKey, at: int) -> TrustedKey:
+    """The registered range of ``verifier`` if the ledger trusts it at ``at``, else refuse.
+
+    A sealer calls this at start and never registers its key: an implicit rotation from "now"
+    would skip the rotation lock and the check for blocks sealed after that time, so a replica
+    still running the old key would go on signing blocks that no longer verify. Raises
+    :class:`ConfigurationError`, naming ``provledger keys rotate``, when the key is unknown,
+    retired, not valid yet, or registered under another name.
+    """
+    await register_key(conn, verifier, at)  # a first start registers it; the next commit removes this
+    keys = await registered_keys(conn)
+    for trusted in keys:
+        if trusted.verifier == verifier and trusted.valid_at(at):
+            return trusted
+    raise _not_trusted(verifier, keys, at)
+
+
+def _not_trusted(verifier: VerifierKey, keys: tuple[TrustedKey, ...], at: int) -> ConfigurationError:
+    current = ", ".join(k.describe() for k in keys if k.valid_at(at)) or "none (no key is registered)"
+    known = next((k for k in keys if k.verifier == verifier), None)
+    if known is None:
+        why = "is not registered (or is registered under another name)"
+    elif known.valid_until is not None and at >= known.valid_until:
+        why = "was rotated out (retired by a rotation)"
+    else:
+        why = "is not valid yet"
+    return ConfigurationError(
+        f"signing key {verifier.verifier_key_string()} {why}: the ledger's signing key now is {current}. "
+        "A sealer never registers or rotates keys itself. Register the key with "
+        "`provledger keys rotate --key-file FILE --now` (or --from-height H), or start the sealer "
+        "with the current key file and PROVLEDGER_SIGNING_KEY_NAME as it was registered."
+    )
