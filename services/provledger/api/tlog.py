@@ -7,9 +7,16 @@ bundle is each entry as a big-endian uint16 length followed by its bytes. Here t
 ``/tlog/<shard>`` and an entry is the event's canonical bytes, so the level-0 hashes are
 ``SHA-256(0x00 || entry)``.
 
-Caching: a full tile or bundle never changes, so it is served ``public, max-age=31536000,
-immutable``; a partial one is fixed for its width but may stop being served once the full tile
-exists, so it is cached for an hour; the checkpoint moves with every block (``no-cache``).
+Caching: a full tile or bundle never changes, so it is served ``max-age=31536000, immutable``;
+a partial one is fixed for its width but may stop being served once the full tile exists, so it
+is cached for an hour; the checkpoint moves with every block (``no-cache``). Tiles and bundles
+are ``private`` (only the reader's own cache keeps them) unless ``PROVLEDGER_PUBLIC_READS=true``:
+behind a token they hold what only token holders may read, and ``public`` would let a shared
+cache (a CDN, a corporate proxy) hand them to anyone (SPEC: RFC 9111 section 3.5, a shared cache
+may reuse an answer to a request with ``Authorization`` only if the answer says ``public``,
+``s-maxage`` or ``must-revalidate``). With public reads anyone may fetch them anyway, so shared
+caches may serve them, as a tlog-tiles log wants. The route sets ``Cache-Control`` itself, so
+:class:`~provledger.api.headers.SecurityHeaders` leaves it be (no ``no-store``).
 Anything beyond the latest checkpoint's tree is 404, like a tile not written yet.
 
 The checkpoint carries the witnesses' cosignatures stored for it (:func:`checkpoint`).
@@ -36,8 +43,8 @@ router = APIRouter(
     responses=responses(401, 403, 404, 422, 503),
 )
 
-IMMUTABLE: Final = "public, max-age=31536000, immutable"
-PARTIAL: Final = "public, max-age=3600"
+IMMUTABLE: Final = "max-age=31536000, immutable"
+PARTIAL: Final = "max-age=3600"
 #: SPEC: entries are length-prefixed with a big-endian uint16.
 MAX_ENTRY_BYTES: Final = 0xFFFF
 
@@ -148,5 +155,14 @@ async def tile(request: Request, shard: ShardNumber, path: str) -> Response:
         body = _bundle(entries)
     elif body is None:
         raise missing
-    cache = IMMUTABLE if width == TILE_WIDTH else PARTIAL
-    return Response(body, media_type="application/octet-stream", headers={"Cache-Control": cache})
+    lifetime = IMMUTABLE if width == TILE_WIDTH else PARTIAL
+    return Response(
+        body,
+        media_type="application/octet-stream",
+        headers={"Cache-Control": cache_control(request.app.state.settings.public_reads, lifetime)},
+    )
+
+
+def cache_control(public_reads: bool, lifetime: str) -> str:
+    """``Cache-Control`` of a tile: ``public`` only when anyone may read it, else ``private``."""
+    return f"{'public' if public_reads else 'private'}, {lifetime}"

@@ -89,18 +89,20 @@ async def test_a_tile_client_rebuilds_inclusion_proofs(client: httpx.AsyncClient
 
 
 async def test_caching_and_what_is_beyond_the_tree(client: httpx.AsyncClient) -> None:
+    # Behind a token: only the reader's own cache may keep a tile (never a shared one), and the
+    # security headers' no-store for authenticated answers does not override the route's choice.
     full = await client.get("/tlog/0/tile/0/001")
     assert full.status_code == 200
     assert len(full.content) == 32 * TILE_WIDTH
-    assert full.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert full.headers["cache-control"] == "private, max-age=31536000, immutable"
     partial = await client.get("/tlog/0/tile/0/002.p/88")
     assert partial.status_code == 200
     assert len(partial.content) == 32 * 88
-    assert partial.headers["cache-control"] == "public, max-age=3600"
+    assert partial.headers["cache-control"] == "private, max-age=3600"
     narrower = await client.get("/tlog/0/tile/0/002.p/10")
     assert narrower.content == partial.content[: 32 * 10]
     entries = await client.get("/tlog/0/tile/entries/000")
-    assert entries.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert entries.headers["cache-control"] == "private, max-age=31536000, immutable"
     assert entries.status_code == 200
     for path in (
         "tile/0/002",
@@ -117,3 +119,23 @@ async def test_caching_and_what_is_beyond_the_tree(client: httpx.AsyncClient) ->
     assert_problem(await client.get("/tlog/7/checkpoint"), 404, "shard-not-found")
     assert_problem(await client.get("/tlog/7/tile/0/000"), 404, "shard-not-found")
     assert_problem(await client.get("/tlog/-1/checkpoint"), 422, "invalid-parameters")
+
+
+async def test_public_reads_let_shared_caches_keep_tiles(
+    database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await seal(conn, events(TILE_WIDTH + 1), block_size=TILE_WIDTH + 1)
+    finally:
+        await conn.close()
+    settings = api_settings(database_url, kafka_settings, tmp_path / "tokens", public_reads=True)
+    async with client_for(settings) as api:
+        for path, cache in (
+            ("tile/0/000", "public, max-age=31536000, immutable"),
+            ("tile/entries/000", "public, max-age=31536000, immutable"),
+            ("tile/0/001.p/1", "public, max-age=3600"),
+        ):
+            response = await api.get(f"/tlog/0/{path}")
+            assert response.status_code == 200, response.text
+            assert response.headers["cache-control"] == cache
