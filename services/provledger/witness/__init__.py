@@ -23,8 +23,11 @@ Modules:
   build requests and read answers;
 - :mod:`.service`: the witness's decisions with the spec's status codes (``SPEC:`` quotes where
   it implements a MUST), and the ``WitnessStore`` protocol its state meets;
-- :mod:`.sqlite`: that state in one SQLite file (Postgres is not built);
-- :mod:`.settings`: ``PROVLEDGER_WITNESS_*`` and the logs file (origin and verifier keys per log);
+- :mod:`.sqlite`: that state in one SQLite file (the default);
+- :mod:`.postgres`: the same state in Postgres, in a schema of its own
+  (``PROVLEDGER_WITNESS_DATABASE_URL``), for a participant who already runs one;
+- :mod:`.settings`: ``PROVLEDGER_WITNESS_*`` and the logs file (origin and verifier keys per log),
+  and which store keeps the state;
 - :mod:`.app`: the HTTP server (Starlette on uvicorn).
 
 The other formats are not here: checkpoints, signed notes, consistency proofs and

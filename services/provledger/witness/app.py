@@ -5,18 +5,22 @@ Routes (the submission and monitoring prefixes are both the server's root):
 =========================================  ===================================================
 ``POST /add-checkpoint``                    cosign a checkpoint (:meth:`Witness.add_checkpoint`)
 ``GET /<origin hash>/checkpoint``           the latest cosigned checkpoint of a log
-``GET /healthz``, ``/readyz``, ``/metrics``  the process answers; its state file answers; Prometheus
+``GET /healthz``, ``/readyz``, ``/metrics``  the process answers; its state answers; Prometheus
 =========================================  ===================================================
 
 A body longer than ``PROVLEDGER_WITNESS_MAX_BODY_BYTES`` is refused with 413 before it is
 read (by its Content-Length) or as soon as it passes the limit while streaming, so no client
 can make the witness hold more than that per request. The spec assigns no code to it.
+
+When the state cannot be reached (its file fails, or its Postgres is away) the witness
+answers 503 with the reason, and cosigns nothing: it never answers without its state.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
@@ -31,11 +35,23 @@ from provledger.errors import ServiceUnavailable
 from provledger.ledger.cosignature import cosigner
 from provledger.ledger.keys import SigningKey, VerifierKey
 from provledger.witness.protocol import ADD_CHECKPOINT_PATH
-from provledger.witness.service import Answer, Witness
+from provledger.witness.service import Answer, Witness, WitnessStore
 from provledger.witness.settings import WitnessSettings
 from provledger.witness.sqlite import SqliteWitnessStore
 
 _log = logs.get_logger(__name__)
+
+
+class OpenedStore(WitnessStore, Protocol):
+    """A witness store the app opened and closes when the server stops."""
+
+    async def close(self) -> None:
+        """Release the file or the connections."""
+        ...
+
+
+#: Opens the witness's state when the server starts (the command chooses SQLite or Postgres).
+StoreOpener = Callable[[], Awaitable[OpenedStore]]
 
 
 class _TooLarge(Exception):
@@ -57,6 +73,11 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _unavailable(exc: ServiceUnavailable) -> Answer:
+    """503 with the reason (what failed and what to check), so the submitting log knows to retry."""
+    return Answer.text(503, f"the witness cannot reach its state, try again later: {exc}")
+
+
 def _respond(answer: Answer) -> Response:
     # Set as a header, not a media_type: Starlette would append "; charset=utf-8" to any text/*
     # type, and SPEC: the 409 answer "MUST have a Content-Type of text/x.tlog.size".
@@ -67,13 +88,19 @@ class WitnessApp:
     """The witness's routes around one :class:`Witness`, its state opened for the server's lifetime."""
 
     def __init__(
-        self, key: SigningKey, logs: dict[str, tuple[VerifierKey, ...]], settings: WitnessSettings
+        self,
+        key: SigningKey,
+        logs: dict[str, tuple[VerifierKey, ...]],
+        settings: WitnessSettings,
+        open_store: StoreOpener | None = None,
     ) -> None:
+        """``open_store`` defaults to the SQLite file of ``PROVLEDGER_WITNESS_STATE_FILE``."""
         self.key = key
         self.logs = logs
         self.settings = settings
+        self.open_store = open_store or (lambda: SqliteWitnessStore.open(settings.witness_state_file))
         self.witness: Witness | None = None
-        self.store: SqliteWitnessStore | None = None
+        self.store: OpenedStore | None = None
         self.registry = CollectorRegistry()
         self.answers = Counter(
             "provledger_witness_answers",
@@ -84,13 +111,13 @@ class WitnessApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
-        self.store = store = await SqliteWitnessStore.open(self.settings.witness_state_file)
+        self.store = store = await self.open_store()
         self.witness = Witness(self.key, self.logs, store)
         _log.info(
             "witness ready",
             verifier_key=cosigner(self.key).verifier_key_string(),
             logs=len(self.logs),
-            state_file=str(self.settings.witness_state_file),
+            state=type(store).__name__,
         )
         try:
             yield
@@ -113,7 +140,7 @@ class WitnessApp:
                 answer = await self._witness().add_checkpoint(body)
             except ServiceUnavailable as exc:
                 _log.error("witness state unavailable", error=str(exc))
-                answer = Answer.text(503, "the witness cannot reach its state; try again later")
+                answer = _unavailable(exc)
         self.answers.labels(str(answer.status)).inc()
         return _respond(answer)
 
@@ -121,8 +148,8 @@ class WitnessApp:
         """The latest cosigned checkpoint of the log whose origin hashes to the path."""
         try:
             return _respond(await self._witness().checkpoint(request.path_params["origin_hash"]))
-        except ServiceUnavailable:
-            return _respond(Answer.text(503, "the witness cannot reach its state; try again later"))
+        except ServiceUnavailable as exc:
+            return _respond(_unavailable(exc))
 
     async def healthz(self, _request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -169,8 +196,13 @@ def server(settings: WitnessSettings, app: Starlette) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
-def serve(settings: WitnessSettings, key: SigningKey, logs: dict[str, tuple[VerifierKey, ...]]) -> int:
+def serve(
+    settings: WitnessSettings,
+    key: SigningKey,
+    logs: dict[str, tuple[VerifierKey, ...]],
+    open_store: StoreOpener | None = None,
+) -> int:
     """Serve until SIGINT or SIGTERM (uvicorn's handlers); the exit status of ``provledger witness``."""
     _log.info("starting witness", settings=masked(settings))
-    server(settings, create_app(WitnessApp(key, logs, settings))).run()
+    server(settings, create_app(WitnessApp(key, logs, settings, open_store))).run()
     return 0

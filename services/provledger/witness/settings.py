@@ -1,4 +1,4 @@
-"""``PROVLEDGER_WITNESS_*``: the witness's key, address, state file, and the logs file it witnesses.
+"""``PROVLEDGER_WITNESS_*``: the witness's key, address, state (file or Postgres), and the logs it witnesses.
 
 The logs file lists the logs a witness cosigns, one a line; ``#`` starts a comment, blank
 lines are ignored, fields are separated by spaces or tabs::
@@ -21,10 +21,12 @@ the checkpoints of every shard, and its name is not their origin.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from provledger.config import DEFAULT_DATA_DIR, ENV_PREFIX, ProvledgerSettings
 from provledger.errors import ConfigurationError, VerificationError
@@ -38,6 +40,20 @@ MAX_KEYS_PER_LOG: Final = 16
 #: with a few signatures well under 1 KB; ML-DSA cosignatures already on it add ~3.3 KB each.
 DEFAULT_MAX_BODY_BYTES: Final = 64 << 10
 _FIELDS: Final = re.compile(r"[ \t]+")
+#: Longest password file read: a password is short; a larger file is a wrong path.
+MAX_PASSWORD_FILE_BYTES: Final = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class WitnessDatabase:
+    """Where a witness keeps its state in Postgres: the DSN, and the password read from its file.
+
+    The password is kept apart from the DSN (asyncpg takes it as its own argument) and out of
+    ``repr``, so neither a log line nor a traceback shows it.
+    """
+
+    dsn: str
+    password: str | None = field(default=None, repr=False)
 
 
 class WitnessSettings(ProvledgerSettings):
@@ -61,6 +77,18 @@ class WitnessSettings(ProvledgerSettings):
         description="SQLite file of the latest cosigned checkpoint per log and of conflicts (created if "
         "missing). Losing it lets the witness be fooled into cosigning a fork: keep it on durable storage.",
     )
+    witness_database_url: SecretStr | None = Field(
+        None,
+        description="postgresql:// DSN of a Postgres to keep the witness's state in, instead of "
+        "PROVLEDGER_WITNESS_STATE_FILE (unset: the SQLite file). The witness creates its own schema "
+        "provledger_witness there, so it may share a database with other tables; its role needs "
+        "CREATE on the database the first time (or the schema made for it).",
+    )
+    witness_database_password_file: Path | None = Field(
+        None,
+        description="File (or mounted secret) holding the password of PROVLEDGER_WITNESS_DATABASE_URL's "
+        "role, so the DSN need not carry it; one trailing newline is ignored.",
+    )
     witness_host: str = Field("127.0.0.1", description="Address the witness listens on.")
     witness_port: int = Field(
         8090, ge=0, le=65535, description="Port the witness listens on (0: a free one)."
@@ -76,6 +104,45 @@ class WitnessSettings(ProvledgerSettings):
     @classmethod
     def _key_name(cls, value: str) -> str:
         return check_key_name(value)
+
+    @field_validator("witness_database_url")
+    @classmethod
+    def _postgres_dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value.get_secret_value())
+            parts.port  # noqa: B018 - parsing the port is the check (a non-number raises)
+        except ValueError as exc:
+            raise ValueError(f"is not a DSN: {exc}") from exc
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("must be a postgresql:// or postgres:// DSN")
+        return value
+
+    def database(self) -> WitnessDatabase | None:
+        """The Postgres to keep the state in, or None for the SQLite state file.
+
+        Raises a :class:`ConfigurationError` naming the variable when the password file is set
+        without a DSN, cannot be read, is empty, or competes with a password in the DSN.
+        """
+        url, password_file = self.witness_database_url, self.witness_database_password_file
+        if url is None:
+            if password_file is not None:
+                raise ConfigurationError(
+                    f"{ENV_PREFIX}WITNESS_DATABASE_PASSWORD_FILE is set but {ENV_PREFIX}WITNESS_DATABASE_URL "
+                    "is not: set the DSN of the witness's Postgres too, or unset the password file to keep "
+                    "the state in the SQLite file"
+                )
+            return None
+        dsn = url.get_secret_value()
+        if password_file is None:
+            return WitnessDatabase(dsn)
+        if urlsplit(dsn).password is not None:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}WITNESS_DATABASE_URL carries a password and {ENV_PREFIX}WITNESS_DATABASE_"
+                "PASSWORD_FILE names another: remove the password from the DSN (keep it in the file)"
+            )
+        return WitnessDatabase(dsn, _read_password(password_file))
 
     def require_key_file(self) -> Path:
         """The key path, or an error telling the operator how to provide one."""
@@ -101,6 +168,32 @@ class WitnessSettings(ProvledgerSettings):
                 f"cannot read {ENV_PREFIX}WITNESS_LOGS_FILE {str(self.witness_logs_file)!r}: {exc}"
             ) from exc
         return parse_logs(text, str(self.witness_logs_file))
+
+
+def _read_password(path: Path) -> str:
+    """The password in ``path`` without its trailing newline; errors name the variable, never the content."""
+    variable = f"{ENV_PREFIX}WITNESS_DATABASE_PASSWORD_FILE"
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_PASSWORD_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {variable} {str(path)!r}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_PASSWORD_FILE_BYTES:
+        raise ConfigurationError(
+            f"{variable} {str(path)!r} is larger than {MAX_PASSWORD_FILE_BYTES} bytes: "
+            "it is not a password file"
+        )
+    try:
+        password = raw.decode("utf-8").removesuffix("\n").removesuffix("\r")
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{variable} {str(path)!r} is not UTF-8 text") from exc
+    if not password:
+        raise ConfigurationError(f"{variable} {str(path)!r} is empty: write the role's password into it")
+    if any(char in password for char in "\r\n\0"):
+        raise ConfigurationError(
+            f"{variable} {str(path)!r} holds more than one line: it must hold the password alone"
+        )
+    return password
 
 
 def parse_logs(text: str, source: str) -> dict[str, tuple[VerifierKey, ...]]:
