@@ -8,6 +8,7 @@ and stored proofs agree with the leaves.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import itertools
@@ -32,19 +33,20 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from provledger.config import KafkaSettings
 from provledger.events import ArtifactRef, Event, EventType, Job, Run, encode_record
 from provledger.events.canonical import event_leaf_hash
+from provledger.keyfiles import load_signing_key
 from provledger.ledger.block import BlockHeader, block_hash, verify_chain
 from provledger.ledger.block import verify_header_signature as verify_signature
 from provledger.ledger.checkpoint import open_checkpoint
 from provledger.ledger.keys import KeySet, SigningKey
 from provledger.ledger.merkle import leaf_hash, root, verify_consistency, verify_inclusion
 from provledger.local.process import ManagedProcess, free_port
-from provledger.sealer.core import Sealer, SealerOptions
+from provledger.sealer.core import Sealer, SealerOptions, now_micros
 from provledger.sealer.deadletter import KafkaDeadLetters, max_request_bytes
 from provledger.sealer.intake import SourceRecord
 from provledger.sealer.metrics import SealerMetrics
 from provledger.sealer.pgstore import PoolShardStore
 from provledger.store.db import create_pool
-from provledger.store.keys import load_keyset, register_key
+from provledger.store.keys import load_keyset, register_first_key, register_key
 from provledger.store.tiles import consistency_proof, inclusion_proof
 from tests.helpers.processes import wait_until_ok
 
@@ -269,7 +271,17 @@ class SealerWorker:
         self.env |= {f"PROVLEDGER_{name.upper()}": value for name, value in settings.items()}
         self.process: ManagedProcess | None = None
 
-    def start(self) -> SealerWorker:
+    def start(self, *, register_key: bool = True) -> SealerWorker:
+        """Start the worker; first register its key as the ledger's first one, as ``provledger up`` does.
+
+        A sealer never registers its key itself; ``register_key=False`` starts it as it is.
+        """
+        if register_key:
+            name = self.env.get("PROVLEDGER_SIGNING_KEY_NAME", "provledger")
+            key = load_signing_key(Path(self.env["PROVLEDGER_SIGNING_KEY_FILE"]), name)
+            database_url = self.env["PROVLEDGER_DATABASE_URL"]
+            with concurrent.futures.ThreadPoolExecutor(1) as thread:  # start() may run inside a loop
+                thread.submit(asyncio.run, register_sealer_key(database_url, key)).result()
         self.process = ManagedProcess(
             "sealer", [sys.executable, "-m", "provledger", "sealer"], self.log_path, env=self.env
         )
@@ -302,6 +314,15 @@ class SealerWorker:
 
     def log(self) -> str:
         return self.process.log_tail(80) if self.process else ""
+
+
+async def register_sealer_key(database_url: str, key: SigningKey) -> None:
+    """Register ``key`` as the ledger's first signing key unless it is current already."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await register_first_key(conn, key.verifier, now_micros())
+    finally:
+        await conn.close()
 
 
 def new_worker(folder: Path, database_url: str, kafka: KafkaSettings) -> SealerWorker:

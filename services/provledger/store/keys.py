@@ -177,7 +177,6 @@ async def check_signing_key(conn: Conn, verifier: VerifierKey, at: int) -> Trust
     :class:`ConfigurationError`, naming ``provledger keys rotate``, when the key is unknown,
     retired, not valid yet, or registered under another name.
     """
-    await register_key(conn, verifier, at)  # a first start registers it; the next commit removes this
     keys = await registered_keys(conn)
     for trusted in keys:
         if trusted.verifier == verifier and trusted.valid_at(at):

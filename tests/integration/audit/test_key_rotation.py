@@ -82,7 +82,7 @@ async def test_rotation_never_invalidates_a_sealed_block(conn: asyncpg.Connectio
 
 
 async def test_a_sealer_refuses_a_retired_key(conn: asyncpg.Connection) -> None:
-    await check_signing_key(conn, OLD.verifier, 1_000)  # first start registers it
+    await rotate_key(conn, OLD.verifier, 1_000)  # the first key: a sealer never registers one
     await check_signing_key(conn, OLD.verifier, 2_000)
     await rotate_key(conn, NEW.verifier, 3_000)
     with pytest.raises(ConfigurationError, match="rotated out"):
