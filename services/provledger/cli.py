@@ -179,7 +179,14 @@ def verify(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the checks as JSON for machines.")] = False,
     log_origin: Annotated[
-        str | None, typer.Option(help="Require the checkpoint to come from this log origin.")
+        str | None,
+        typer.Option(
+            help="The log the bundle must come from (the ledger's PROVLEDGER_LOG_ORIGIN): the header's "
+            "log_id and the checkpoint's origin must be its. Required unless every trusted key has this name."
+        ),
+    ] = None,
+    event_id: Annotated[
+        str | None, typer.Option(help="The event you expect: fails unless the bundle is about it.")
     ] = None,
     tsa_roots: Annotated[
         Path | None,
@@ -212,6 +219,7 @@ def verify(
         tsa_roots=tsa_roots,
         require=required_kinds(require),
         witness_policy=witness_policy,
+        event_id=event_id,
     )
 
 

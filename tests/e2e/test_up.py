@@ -238,6 +238,7 @@ def test_the_demo_is_sealed_anchored_proved_offline_and_its_lineage_shown(
     verified = subprocess.run(
         [sys.executable, "-m", "provledger", "verify", str(data / "demo-evidence.json"),
          "--trusted-keys", str(data / "keys" / "trusted-keys.txt"),
+         "--log-origin", "provledger.local/ledger",  # the stack's default PROVLEDGER_LOG_ORIGIN
          "--tsa-roots", str(data / "tsa" / "ca.pem"),
          "--witness-policy", str(data / "witnesses" / "policy.txt"),
          "--require", "rfc3161,witness", "--json"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from provledger.ledger.block import GENESIS_PREV_HASH, BlockHeader, block_hash, sign_header
+from provledger.ledger.block import GENESIS_PREV_HASH, BlockHeader, block_hash, log_id_for, sign_header
 from provledger.ledger.checkpoint import shard_checkpoint, sign_checkpoint
 from provledger.ledger.compact import CompactRange
 from provledger.ledger.evidence import Evidence, Receipt
@@ -17,7 +17,7 @@ from provledger.ledger.merkle import leaf_hash, root
 from provledger.ledger.proofs import NodeId, inclusion_proof_from
 
 LOG_ORIGIN = "ledger.example.com/log"
-LOG_ID = bytes(range(16))
+LOG_ID = log_id_for(LOG_ORIGIN)
 #: 2026-11-24T00:00:00Z in microseconds.
 T0 = 1_795_478_400_000_000
 

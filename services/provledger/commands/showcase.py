@@ -120,8 +120,15 @@ class DemoTrust:
         path.write_text("".join(lines))
 
     def options(self, *, require: bool) -> list[str]:
-        """``provledger verify``'s options past the key file (the requirement only if ``require``)."""
-        options = ["--tsa-roots", str(self.tsa_roots)]
+        """``provledger verify``'s options past the key file (the requirement only if ``require``).
+
+        ``--log-origin`` is the stack's own PROVLEDGER_LOG_ORIGIN, read as ``up`` reads it: verify
+        requires the origin, and the sealer's and anchorer's keys carry different names.
+        """
+        from provledger.config import LedgerIdentitySettings, load
+
+        origin = load(LedgerIdentitySettings).log_origin
+        options = ["--log-origin", origin, "--tsa-roots", str(self.tsa_roots)]
         if self.witness_policy is not None:
             options += ["--witness-policy", str(self.witness_policy)]
         if require and self.required:

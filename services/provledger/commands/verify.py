@@ -10,12 +10,27 @@ trusted key, consistent with the block) cosigned by a quorum of the policy's wit
 named with the time it cosigned. Trust comes only from ``--trusted-keys``, ``--tsa-roots`` and
 ``--witness-policy``, never from keys or certificates inside the bundle. ``--require
 rfc3161,witness`` fails closed unless a receipt of each named kind verified.
+
+The log origin is required: one key may sign for several logs, so without it a bundle of
+another log signed by the same key would pass. It comes from ``--log-origin``, else from the
+trusted keys' names when they all carry one name (C2SP names a log's key after its origin);
+otherwise verify stops with a usage error saying to pass ``--log-origin``. The header's
+``log_id`` and the checkpoint's origin must both be that log's. ``--event-id`` fails the bundle
+unless it is about that event. Key validity comes from the trusted key set's ranges: a block
+signed by a retired key passes only with an ``rfc3161`` receipt (checked under ``--tsa-roots``)
+timed before the key's end, since the header's own ``sealed_at`` can be backdated by whoever
+holds the retired key (:mod:`provledger.ledger.trust`).
+
+Before the checks, verify prints what the event states, decoded from its canonical bytes, and
+every string from the bundle is printed escaped (:mod:`provledger.commands.verify_text`).
+
 Exit codes: 0 when no check failed (a check that could not run is reported as ``unchecked`` and
-proves nothing), 1 when any failed, 2 when the bundle, the key file or the roots cannot be read
-or the options do not fit together::
+proves nothing), 1 when any failed, 2 when the bundle, the key file or the roots cannot be read,
+the log origin is unknown, or the options do not fit together::
 
     provledger verify evidence.json --trusted-keys keys.txt [--json] [--log-origin ORIGIN]
-        [--tsa-roots tsa-roots.pem] [--witness-policy witnesses.txt] [--require rfc3161,witness]
+        [--event-id ID] [--tsa-roots tsa-roots.pem] [--witness-policy witnesses.txt]
+        [--require rfc3161,witness]
 
 The key file holds one C2SP verifier key (``<name>+<key id>+<base64>``) per line, ``#``
 comments and blank lines allowed; or a JSON key set with validity ranges, as the API serves it
@@ -26,13 +41,16 @@ is a Sigsum policy file with C2SP verifier keys (:mod:`provledger.ledger.witness
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
+from provledger.commands.verify_text import Statement, check_table, event_statement, plain, print_statement
 from provledger.errors import ConfigurationError, VerificationError
 from provledger.events.canonical import canonical_event_id
 from provledger.ledger.evidence import (
@@ -40,10 +58,13 @@ from provledger.ledger.evidence import (
     Check,
     CheckStatus,
     Evidence,
+    Receipt,
+    ReceiptTime,
     ReceiptVerifier,
     verify_evidence,
 )
 from provledger.ledger.keys import KeySet, VerifierKey
+from provledger.ledger.trust import origin_of_keys
 from provledger.ledger.witness_policy import WitnessPolicy, parse_witness_policy
 from provledger.ledger.witnessed import RECEIPT_TYPE as TLOG_WITNESS
 
@@ -58,6 +79,8 @@ class Verdict:
 
     event_id: str | None
     checks: tuple[Check, ...]
+    #: What the event states, decoded from its canonical bytes (None when the bundle is unreadable).
+    statement: Statement | None = None
 
     @property
     def ok(self) -> bool:
@@ -68,6 +91,7 @@ class Verdict:
             "ok": self.ok,
             "event_id": self.event_id,
             "checks": [{"name": c.name, "status": c.status.value, "detail": c.detail} for c in self.checks],
+            "statement": None if self.statement is None else self.statement.to_json(),
         }
 
 
@@ -185,6 +209,65 @@ def receipt_verifiers(
     return verifiers
 
 
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(at: datetime) -> int:
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // timedelta(microseconds=1)
+
+
+def receipt_times(verifiers: dict[str, ReceiptVerifier]) -> dict[str, ReceiptTime]:
+    """How to read the attested time of each receipt type the options can check: ``rfc3161`` only.
+
+    A token's ``genTime`` is when a TSA the user trusts saw the anchorer's statement, which names
+    a head extending the block; the earliest token of a receipt is the time it attests. Witness
+    cosignature times are not used yet: a retired key's block needs an ``rfc3161`` receipt.
+    """
+    from provledger.anchor.rfc3161.verify import Rfc3161Receipt, Rfc3161ReceiptVerifier, check_response
+
+    times: dict[str, ReceiptTime] = {}
+    checker = verifiers.get(RECEIPT_TYPES["rfc3161"])
+    if isinstance(checker, Rfc3161ReceiptVerifier):
+        roots = checker.roots
+
+        def attested(receipt: Receipt) -> int:
+            fields = Rfc3161Receipt.from_receipt(receipt)
+            return min(
+                _micros(check_response(der, fields.statement, roots).gen_time) for der in fields.responses
+            )
+
+        times[RECEIPT_TYPES["rfc3161"]] = attested
+    return times
+
+
+def resolve_log_origin(given: str | None, keys: KeySet) -> str:
+    """``--log-origin``, else the one name of every trusted key; ConfigurationError saying what to pass."""
+    if given is not None:
+        if not given or any(c.isspace() for c in given):
+            raise ConfigurationError(f"--log-origin {given!r} is not a log origin (one word, no spaces)")
+        return given
+    derived = origin_of_keys(keys)
+    if derived is None:
+        names = ", ".join(sorted({repr(k.verifier.name) for k in keys.keys}))
+        raise ConfigurationError(
+            "verify needs the log origin the bundle must come from, and the trusted keys name "
+            f"several ({names}): pass --log-origin ORIGIN, the ledger's PROVLEDGER_LOG_ORIGIN "
+            "(its checkpoints' origin line without /shard/<n>, as GET /v1/keys or your operator states it)"
+        )
+    return derived
+
+
+def check_event_id(text: str | None) -> str | None:
+    """``--event-id`` as a canonical UUID; ConfigurationError for anything else."""
+    if text is None:
+        return None
+    try:
+        return str(uuid.UUID(text))
+    except ValueError as exc:
+        raise ConfigurationError(f"--event-id {text!r} is not a UUID: pass the event id you expect") from exc
+
+
 def check_bundle(
     document: dict[str, Any],
     trusted_keys: KeySet,
@@ -192,10 +275,13 @@ def check_bundle(
     *,
     verifiers: dict[str, ReceiptVerifier] | None = None,
     required: tuple[str, ...] = (),
+    expected_event_id: str | None = None,
 ) -> Verdict:
     """Check a bundle from :func:`read_bundle`; fields that disagree fail the ``bundle`` check.
 
-    ``required`` holds ``--require`` kinds (``rfc3161``, ``witness``).
+    ``required`` holds ``--require`` kinds (``rfc3161``, ``witness``); ``expected_event_id`` the
+    event the user expects. ``log_origin`` None leaves ``log-id`` unchecked: the command always
+    gives one.
     """
     event = document.get("event")
     event_id = event.get("event_id") if isinstance(event, dict) else None
@@ -203,7 +289,10 @@ def check_bundle(
     try:
         evidence = Evidence.from_json(document)
     except VerificationError as exc:
-        return Verdict(label, (Check("bundle", CheckStatus.FAILED, str(exc)),))
+        failed: tuple[Check, ...] = (Check("bundle", CheckStatus.FAILED, str(exc)),)
+        if expected_event_id is not None:
+            failed += (Check("expected-event", CheckStatus.FAILED, "the bundle is unreadable"),)
+        return Verdict(label, failed)
     parsed = Check("bundle", CheckStatus.PASSED, f"{EVIDENCE_FORMAT}, fields agree with the header bytes")
     result = verify_evidence(
         evidence,
@@ -212,8 +301,10 @@ def check_bundle(
         event_id_of=canonical_event_id,
         receipt_verifiers=verifiers,
         required_receipts=receipt_types(required),
+        expected_event_id=expected_event_id,
+        receipt_times=receipt_times(verifiers or {}),
     )
-    return Verdict(evidence.event_id, (parsed, *result.checks))
+    return Verdict(evidence.event_id, (parsed, *result.checks), event_statement(evidence.canonical_event))
 
 
 def verify_command(
@@ -225,31 +316,38 @@ def verify_command(
     tsa_roots: Path | None = None,
     require: tuple[str, ...] = (),
     witness_policy: Path | None = None,
+    event_id: str | None = None,
 ) -> int:
     """Run the checks and print them; the exit code of the module docstring."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     try:
         verifiers = receipt_verifiers(tsa_roots, require, witness_policy)
         document = read_bundle(bundle)
         keys = load_trusted_keys(trusted_keys)
-        verdict = check_bundle(document, keys, log_origin, verifiers=verifiers, required=require)
+        origin = resolve_log_origin(log_origin, keys)
+        expected = check_event_id(event_id)
+        verdict = check_bundle(
+            document, keys, origin, verifiers=verifiers, required=require, expected_event_id=expected
+        )
     except ConfigurationError as exc:
         if not as_json:
             raise
         print(json.dumps({"ok": False, "error": str(exc), "checks": []}, indent=2))
         return EXIT_UNREADABLE
     if as_json:
-        print(json.dumps({"bundle": str(bundle), **verdict.to_json()}, indent=2))
+        print(json.dumps({"bundle": str(bundle), "log_origin": origin, **verdict.to_json()}, indent=2))
         return EXIT_OK if verdict.ok else EXIT_FAILED
-    table = Table(title=f"evidence of event {verdict.event_id or '?'}", title_justify="left")
-    for column in ("check", "result", "detail"):
-        table.add_column(column, overflow="fold")
-    for check in verdict.checks:
-        table.add_row(check.name, f"[{_STYLE[check.status]}]{check.status.value}[/]", check.detail)
-    console.print(table)
+    if verdict.statement is not None:
+        print_statement(console, verdict.statement)
+    rows = [(c.name, c.status.value, _STYLE[c.status], c.detail) for c in verdict.checks]
+    console.print(check_table(verdict.event_id, rows))
     if verdict.ok:
-        console.print("[bold green]verified[/]: every check that ran passed, against the trusted keys given")
+        console.print(
+            Text("verified", style="bold green")
+            + Text(": every check that ran passed, against the trusted keys given, for the log ")
+            + plain(origin)
+        )
         return EXIT_OK
     failed = ", ".join(c.name for c in verdict.checks if c.status is CheckStatus.FAILED)
-    console.print(f"[bold red]NOT verified[/]: failed {failed}")
+    console.print(Text("NOT verified", style="bold red") + Text(": failed ") + plain(failed))
     return EXIT_FAILED

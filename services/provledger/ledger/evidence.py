@@ -1,5 +1,8 @@
 """Evidence bundles: everything needed to prove one event offline, and their verification.
 
+The format (:class:`Evidence`, its JSON shape) lives in :mod:`provledger.ledger.bundle`; this
+module decides what a bundle proves.
+
 An :class:`Evidence` holds the event's canonical bytes, its leaf index, the
 inclusion proof against its block's ``log_root``, the signed block header, the
 shard checkpoint at the block's tree size, anchor receipts and the public keys.
@@ -24,71 +27,38 @@ covering its block that has one of that kind, so that receipt no longer changes 
 there; the ``tlog-witness`` receipt may still gain cosignatures of witnesses that
 answer later. Before any receipt, ``anchored`` is false and ``next_anchor_due`` says
 when the anchorer's next statement is due (null when it has made none).
-
-JSON shape (format ``provledger-evidence/v1``; bytes are standard base64 unless
-said otherwise; readers ignore fields they do not know)::
-
-    {
-      "format": "provledger-evidence/v1",
-      "event": {"event_id": "<uuid7>", "canonical": "<base64 canonical event bytes>"},
-      "shard": 3, "leaf_index": 41, "tree_size": 64,
-      "inclusion_proof": ["<base64 hash>", ...],
-      "block": {
-        "height": 7, "header": "<base64 canonical header>", "signature": "<base64>",
-        "key_id": "<8 hex>", "version": 1, "log_id": "<32 hex>", "shard": 3,
-        "prev_block_hash": "<base64>", "batch_root": "<base64>", "tree_size": 64,
-        "log_root": "<base64>", "first_offset": 0, "last_offset": 9, "event_count": 8,
-        "min_event_time": 0, "max_event_time": 0, "sealed_at": 0
-      },
-      "checkpoint": "<signed note: <origin>/shard/3, 64, base64(log_root)>",
-      "receipts": [{
-        "type": "rfc3161",
-        "statement": "<the anchorer's signed shard-heads note, exactly as anchored>",
-        "responses": ["<base64 DER TimeStampResp>", ...],
-        "link": {"seq": 12, "shard": 3, "height": 9, "header": "<base64 canonical header>",
-                 "signature": "<base64>", "consistency_proof": ["<base64 hash>", ...]}
-      }, {
-        "type": "tlog-witness",
-        "checkpoint": "<signed note: <origin>/shard/3, size >= 64, root, then cosignature lines>",
-        "consistency_proof": ["<base64 hash>", ...]
-      }],
-      "anchored": true,
-      "next_anchor_due": null,
-      "keys": ["<name>+<hex key id>+<base64(0x01||public key)>"]
-    }
-
-``receipts`` hold, besides ``type`` and their link's fields, the fields of their kind
-(``responses`` for ``rfc3161``: one token per TSA). ``anchored`` is true exactly
-when ``receipts`` is not empty; ``next_anchor_due`` (RFC 3339 time or null) is set
-only when it is false. ``keys`` include the anchorer's key that signed the statements.
-
-The decoded header fields in ``block`` are for people and tools that cannot
-decode the layout; :meth:`Evidence.from_json` rejects a bundle where they
-disagree with the header bytes.
 """
 
 from __future__ import annotations
 
-import base64
 import enum
-import json
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 from provledger.errors import VerificationError
 from provledger.ledger.anchoring import AnchorLink, verify_link
-from provledger.ledger.block import BlockHeader, verify_header_signature
-from provledger.ledger.checkpoint import Checkpoint, open_checkpoint, shard_origin
-from provledger.ledger.keys import KeySet, VerifierKey, b64decode_strict
+from provledger.ledger.bundle import EVIDENCE_FORMAT as EVIDENCE_FORMAT
+from provledger.ledger.bundle import Evidence as Evidence
+from provledger.ledger.bundle import Receipt as Receipt
+from provledger.ledger.bundle import header_fields as header_fields
+from provledger.ledger.checkpoint import Checkpoint, shard_origin
+from provledger.ledger.keys import KeySet, VerifierKey
 from provledger.ledger.merkle import leaf_hash, verify_inclusion
 from provledger.ledger.note import parse_note
+from provledger.ledger.trust import (
+    AttestedTime,
+    check_checkpoint,
+    check_expected_event,
+    check_header_signature,
+    check_key_time,
+    check_log_id,
+    header_keys,
+)
 from provledger.ledger.witnessed import RECEIPT_TYPE as TLOG_WITNESS
 from provledger.ledger.witnessed import WitnessReceipt, link_checkpoint
 
-EVIDENCE_FORMAT: Final = "provledger-evidence/v1"
 #: Receipt types linked to the block by the shard checkpoint they carry, not by a statement.
 #:
 #: Why here, by type, and not declared by each verifier: the link is part of the receipt
@@ -97,188 +67,6 @@ EVIDENCE_FORMAT: Final = "provledger-evidence/v1"
 #: verifier plugged in by a caller can pick a weaker link; a verifier only ever checks what
 #: anchors a link already proven. Every other type is statement-linked.
 CHECKPOINT_LINKED_RECEIPTS: Final = frozenset({TLOG_WITNESS})
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def header_fields(header: BlockHeader) -> dict[str, object]:
-    """The decoded header as JSON values: ids in hex, hashes in base64, numbers as ints."""
-    return {
-        "height": header.height,
-        "key_id": header.key_id.hex(),
-        "version": header.version,
-        "log_id": header.log_id.hex(),
-        "shard": header.shard,
-        "prev_block_hash": _b64(header.prev_block_hash),
-        "batch_root": _b64(header.batch_root),
-        "tree_size": header.tree_size,
-        "log_root": _b64(header.log_root),
-        "first_offset": header.first_offset,
-        "last_offset": header.last_offset,
-        "event_count": header.event_count,
-        "min_event_time": header.min_event_time,
-        "max_event_time": header.max_event_time,
-        "sealed_at": header.sealed_at,
-    }
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """One anchor receipt: its ``type`` and the whole JSON object as it came (not hashable)."""
-
-    type: str
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, value: object) -> Receipt:
-        """A receipt object; it MUST have a non-empty string ``type``."""
-        if not isinstance(value, dict) or not isinstance(value.get("type"), str) or not value["type"]:
-            raise VerificationError(f"receipt {value!r} is not an object with a string 'type'")
-        return cls(value["type"], dict(value))
-
-    def to_json(self) -> dict[str, Any]:
-        """The receipt object, ``type`` included."""
-        return {**self.data, "type": self.type}
-
-
-class _Reader:
-    """Typed access to one JSON object, naming the field path in every error."""
-
-    def __init__(self, value: object, where: str) -> None:
-        if not isinstance(value, dict):
-            raise VerificationError(f"evidence {where} is not a JSON object")
-        self.value: dict[str, Any] = value
-        self.where = where
-
-    def get(self, key: str, kind: type[Any]) -> Any:
-        value = self.value.get(key)
-        # bool is an int in Python; JSON true is never a number here.
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise VerificationError(f"evidence {self.where}{key} is missing or not a {kind.__name__}")
-        if kind is int and value < 0:
-            raise VerificationError(f"evidence {self.where}{key} is negative")
-        return value
-
-    def b64(self, key: str) -> bytes:
-        return b64decode_strict(self.get(key, str), f"evidence {self.where}{key}")
-
-    def strings(self, key: str) -> list[str]:
-        values: list[object] = self.get(key, list)
-        strings = [value for value in values if isinstance(value, str)]
-        if len(strings) != len(values):
-            raise VerificationError(f"evidence {self.where}{key} has a non-string entry")
-        return strings
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """An event's proof bundle, as the API serves it and ``provledger verify`` reads it."""
-
-    event_id: str
-    canonical_event: bytes
-    shard: int
-    leaf_index: int
-    tree_size: int
-    inclusion_proof: tuple[bytes, ...]
-    header: BlockHeader
-    header_signature: bytes
-    checkpoint: str
-    receipts: tuple[Receipt, ...] = ()
-    keys: tuple[str, ...] = ()
-    #: When the anchorer's next statement is due (RFC 3339), for a bundle not anchored yet.
-    next_anchor_due: str | None = None
-
-    @property
-    def anchored(self) -> bool:
-        """Whether the bundle carries a receipt (the API never changes a kind's receipt once present)."""
-        return bool(self.receipts)
-
-    def to_json_obj(self) -> dict[str, Any]:
-        """The bundle as JSON values (shape in the module docstring)."""
-        return {
-            "format": EVIDENCE_FORMAT,
-            "event": {"event_id": self.event_id, "canonical": _b64(self.canonical_event)},
-            "shard": self.shard,
-            "leaf_index": self.leaf_index,
-            "tree_size": self.tree_size,
-            "inclusion_proof": [_b64(h) for h in self.inclusion_proof],
-            "block": {
-                "header": _b64(self.header.to_bytes()),
-                "signature": _b64(self.header_signature),
-                **header_fields(self.header),
-            },
-            "checkpoint": self.checkpoint,
-            "receipts": [r.to_json() for r in self.receipts],
-            "anchored": self.anchored,
-            "next_anchor_due": self.next_anchor_due,
-            "keys": list(self.keys),
-        }
-
-    def to_json(self) -> str:
-        """The bundle as a JSON document."""
-        return json.dumps(self.to_json_obj(), indent=2, ensure_ascii=False) + "\n"
-
-    @classmethod
-    def from_json(cls, document: str | bytes | Mapping[str, Any]) -> Evidence:
-        """Read a bundle strictly: right format, types and base64, header fields matching its bytes."""
-        if isinstance(document, str | bytes):
-            try:
-                document = json.loads(document)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise VerificationError(f"evidence is not JSON: {exc}") from exc
-        top = _Reader(dict(document) if isinstance(document, Mapping) else document, "")
-        if top.value.get("format") != EVIDENCE_FORMAT:
-            raise VerificationError(
-                f"evidence format is {top.value.get('format')!r}, not {EVIDENCE_FORMAT!r}"
-            )
-        event, block = _Reader(top.get("event", dict), "event."), _Reader(top.get("block", dict), "block.")
-        header = BlockHeader.from_bytes(block.b64("header"))
-        for key, expected in header_fields(header).items():
-            if block.value.get(key) != expected or type(block.value.get(key)) is not type(expected):
-                raise VerificationError(
-                    f"evidence block.{key} is {block.value.get(key)!r} but the header bytes say {expected!r}"
-                )
-        keys = top.strings("keys")
-        for text in keys:
-            VerifierKey.parse(text)
-        receipts = tuple(Receipt.from_json(r) for r in top.get("receipts", list))
-        return cls(
-            event_id=event.get("event_id", str),
-            canonical_event=event.b64("canonical"),
-            shard=top.get("shard", int),
-            leaf_index=top.get("leaf_index", int),
-            tree_size=top.get("tree_size", int),
-            inclusion_proof=tuple(
-                b64decode_strict(h, "evidence inclusion_proof entry") for h in top.strings("inclusion_proof")
-            ),
-            header=header,
-            header_signature=block.b64("signature"),
-            checkpoint=top.get("checkpoint", str),
-            receipts=receipts,
-            keys=tuple(keys),
-            next_anchor_due=_anchoring_state(top.value, bool(receipts)),
-        )
-
-
-def _anchoring_state(top: Mapping[str, Any], anchored: bool) -> str | None:
-    """``next_anchor_due`` after checking ``anchored`` agrees with the receipts (both optional)."""
-    said, due = top.get("anchored", anchored), top.get("next_anchor_due")
-    if said is not anchored:
-        carries = "receipts" if anchored else "no receipt"
-        raise VerificationError(f"evidence anchored is {said!r} but it carries {carries}")
-    if due is None:
-        return None
-    if not isinstance(due, str) or anchored:
-        raise VerificationError(
-            f"evidence next_anchor_due {due!r} is not null, nor the time of an unanchored bundle"
-        )
-    try:
-        datetime.fromisoformat(due)
-    except ValueError as exc:
-        raise VerificationError(f"evidence next_anchor_due {due!r} is not an RFC 3339 time") from exc
-    return due
 
 
 class ReceiptVerifier(Protocol):
@@ -368,30 +156,6 @@ def _inclusion(evidence: Evidence) -> str:
     return f"leaf hash {leaf.hex()} is leaf {evidence.leaf_index} under log_root {header.log_root.hex()}"
 
 
-def _header_signature(evidence: Evidence, trusted_keys: KeySet) -> str:
-    key = verify_header_signature(evidence.header, evidence.header_signature, trusted_keys)
-    return f"signed by {key.describe()}"
-
-
-def _checkpoint(evidence: Evidence, trusted_keys: KeySet, log_origin: str | None) -> str:
-    header = evidence.header
-    checkpoint = open_checkpoint(evidence.checkpoint, trusted_keys.verifiers())
-    if log_origin is not None and checkpoint.origin != shard_origin(log_origin, header.shard):
-        raise VerificationError(
-            f"checkpoint origin {checkpoint.origin!r} is not shard {header.shard} of {log_origin!r}"
-        )
-    if not checkpoint.origin.endswith(shard_origin("", header.shard)):
-        raise VerificationError(
-            f"checkpoint origin {checkpoint.origin!r} is not a log of shard {header.shard}"
-        )
-    if (checkpoint.size, checkpoint.root) != (header.tree_size, header.log_root):
-        raise VerificationError(
-            f"checkpoint states size {checkpoint.size} root {checkpoint.root.hex()}, "
-            f"the header size {header.tree_size} root {header.log_root.hex()}"
-        )
-    return f"{checkpoint.origin} at size {checkpoint.size} is signed by a trusted key"
-
-
 def _event_id(evidence: Evidence, event_id_of: Callable[[bytes], str]) -> str:
     decoded = event_id_of(evidence.canonical_event)
     if decoded != evidence.event_id:
@@ -442,6 +206,11 @@ def _anchor_policy(evidence: Evidence, required: Collection[str], anchored: Coll
     return Check("anchor-policy", CheckStatus.FAILED, f"missing verified receipts of type {missing}")
 
 
+#: The earliest time (microseconds since the epoch) a trusted third party attests a receipt's
+#: statement existed, by receipt type; called only for a receipt whose checks all passed.
+ReceiptTime = Callable[[Receipt], int]
+
+
 def verify_evidence(
     evidence: Evidence,
     trusted_keys: KeySet,
@@ -451,15 +220,20 @@ def verify_evidence(
     log_origin: str | None = None,
     event_id_of: Callable[[bytes], str] | None = None,
     anchorer_keys: Collection[VerifierKey] | None = None,
+    expected_event_id: str | None = None,
+    receipt_times: Mapping[str, ReceiptTime] | None = None,
 ) -> VerifiedEvidence:
     """Check everything the bundle holds; every check runs, so the result lists all failures.
 
     Checks: the leaf lies in the block (``tree_size - event_count <= leaf_index <
     tree_size``, same shard and size as the header); the inclusion proof of
     ``leaf_hash(canonical)`` against the header's ``log_root``; the header signature
-    under a trusted key valid at its ``sealed_at``; the checkpoint note signed by a
-    trusted key, naming the header's shard (``<log_origin>/shard/<n>`` when
-    ``log_origin`` is given), size and root; each receipt whose type has a verifier:
+    under a trusted key valid at its ``sealed_at``; the header's ``log_id`` is that of
+    ``log_origin`` (UNCHECKED without one: ``provledger verify`` always gives one);
+    ``key-time``: a retired signer is covered by a time ``receipt_times`` attests
+    before its end (:mod:`provledger.ledger.trust`); the checkpoint note signed by the
+    key that signed the header, naming the header's shard (``<log_origin>/shard/<n>``
+    when ``log_origin`` is given), size and root; each receipt whose type has a verifier:
     its link (:func:`~provledger.ledger.anchoring.verify_link`, the statement signed
     by one of ``anchorer_keys`` if given, else by a trusted key that signs no block
     here; for :data:`CHECKPOINT_LINKED_RECEIPTS`,
@@ -467,22 +241,43 @@ def verify_evidence(
     a trusted key and consistent with the block's tree), then the verifier (UNCHECKED
     without one); that each ``required_receipts``
     type has a receipt that passed (saying when to fetch an unanchored bundle again);
-    and, when ``event_id_of`` decodes the canonical bytes,
-    that they hold ``event_id`` (UNCHECKED otherwise: the ledger core cannot read Avro).
+    when ``event_id_of`` decodes the canonical bytes,
+    that they hold ``event_id`` (UNCHECKED otherwise: the ledger core cannot read Avro);
+    and with ``expected_event_id``, that the bundle is about that event.
     """
     verifiers = receipt_verifiers or {}
+    header = evidence.header
+    signers = header_keys(header, evidence.header_signature, trusted_keys)
     checks = [
         _run("leaf-in-block", lambda: _leaf_in_block(evidence)),
         _run("inclusion", lambda: _inclusion(evidence)),
-        _run("header-signature", lambda: _header_signature(evidence, trusted_keys)),
-        _run("checkpoint", lambda: _checkpoint(evidence, trusted_keys, log_origin)),
+        _run(
+            "header-signature",
+            lambda: check_header_signature(header, evidence.header_signature, trusted_keys),
+        ),
     ]
+    if log_origin is None:
+        checks.append(Check("log-id", CheckStatus.UNCHECKED, "no log origin given: any log's block passes"))
+    else:
+        checks.append(_run("log-id", partial(check_log_id, header, log_origin)))
+    checks.append(
+        _run("checkpoint", lambda: check_checkpoint(evidence.checkpoint, header, trusted_keys, log_origin))
+    )
+    decoded: str | None = None
     if event_id_of is None:
         checks.append(Check("event-id", CheckStatus.UNCHECKED, "no event decoder given; event_id is a label"))
     else:
         decode = event_id_of
         checks.append(_run("event-id", lambda: _event_id(evidence, decode)))
+        try:
+            decoded = decode(evidence.canonical_event)
+        except VerificationError:
+            decoded = None
+    if expected_event_id is not None:
+        wanted, held = expected_event_id, decoded
+        checks.append(_run("expected-event", lambda: check_expected_event(evidence.event_id, held, wanted)))
     anchored: set[str] = set()
+    attested: list[AttestedTime] = []
     for position, receipt in enumerate(evidence.receipts):
         name = f"receipt[{position}]:{receipt.type}"
         verifier = verifiers.get(receipt.type)
@@ -497,6 +292,15 @@ def verify_evidence(
         checks.append(check)
         if check.passed:
             anchored.add(receipt.type)
+            timer = (receipt_times or {}).get(receipt.type)
+            if timer is not None:
+                attested.append(AttestedTime(name, timer(receipt)))
+    if signers and any(key.valid_at(header.sealed_at) for key in signers):
+        checks.insert(3, _run("key-time", lambda: check_key_time(header, signers, attested)))
+    else:
+        checks.insert(
+            3, Check("key-time", CheckStatus.UNCHECKED, "no trusted key in range signed the header")
+        )
     if required_receipts:
         checks.append(_anchor_policy(evidence, required_receipts, anchored))
     return VerifiedEvidence(evidence, tuple(checks))

@@ -47,6 +47,8 @@ def test_every_event_of_every_block_verifies(shard: Shard) -> None:
         "leaf-in-block": CheckStatus.PASSED,
         "inclusion": CheckStatus.PASSED,
         "header-signature": CheckStatus.PASSED,
+        "key-time": CheckStatus.PASSED,
+        "log-id": CheckStatus.UNCHECKED,
         "checkpoint": CheckStatus.PASSED,
         "event-id": CheckStatus.UNCHECKED,
     }
@@ -164,9 +166,11 @@ def test_each_tamper_fails_exactly_its_check(shard: Shard) -> None:
 def test_origin_is_checked_exactly_when_known(shard: Shard) -> None:
     evidence = shard.evidence(0, KEY)
     failed = _failed(evidence, log_origin="other.example/log")
-    assert failed == {
-        "checkpoint": f"checkpoint origin '{LOG_ORIGIN}/shard/0' is not shard 0 of 'other.example/log'"
-    }
+    assert failed["checkpoint"] == (
+        f"checkpoint origin '{LOG_ORIGIN}/shard/0' is not shard 0 of 'other.example/log'"
+    )
+    assert set(failed) == {"checkpoint", "log-id"}
+    assert "the block belongs to another log" in failed["log-id"]
 
 
 def test_rotated_out_key_fails_the_header_signature() -> None:

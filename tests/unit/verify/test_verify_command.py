@@ -115,7 +115,7 @@ def test_json_output_lists_every_check(capsys: pytest.CaptureFixture[str], files
     code, out, _ = _run(capsys, str(bundle), "--trusted-keys", str(keys), "--json")
     assert code == 0
     report = json.loads(out)
-    assert set(report) == {"bundle", "ok", "event_id", "checks"}
+    assert set(report) == {"bundle", "log_origin", "ok", "event_id", "checks", "statement"}
     assert (report["ok"], report["event_id"], report["bundle"]) == (
         True,
         BUNDLE["event"]["event_id"],
@@ -123,7 +123,8 @@ def test_json_output_lists_every_check(capsys: pytest.CaptureFixture[str], files
     )
     assert [(c["name"], c["status"]) for c in report["checks"]] == [
         ("bundle", "passed"), ("leaf-in-block", "passed"), ("inclusion", "passed"),
-        ("header-signature", "passed"), ("checkpoint", "passed"), ("event-id", "passed"),
+        ("header-signature", "passed"), ("key-time", "passed"), ("log-id", "passed"),
+        ("checkpoint", "passed"), ("event-id", "passed"),
     ]  # fmt: skip
     assert all(isinstance(c["detail"], str) and c["detail"] for c in report["checks"])
 
@@ -180,7 +181,8 @@ def test_keys_are_trusted_only_from_the_key_file(
     keys.write_text(stranger.verifier.verifier_key_string() + "\n")
     code, out, _ = _run(capsys, str(bundle), "--trusted-keys", str(keys), "--json")
     failed = {c["name"] for c in json.loads(out)["checks"] if c["status"] == "failed"}
-    assert (code, failed) == (1, {"header-signature", "checkpoint"})
+    # The stranger's name is taken as the origin (keys of one name), and the block is another log's.
+    assert (code, failed) == (1, {"header-signature", "checkpoint", "log-id"})
     # A JSON key set whose validity ends before the block was sealed does not vouch for it.
     keys.write_text(json.dumps([{"key": KEY.verifier.verifier_key_string(), "valid_from": 0,
                                  "valid_until": SEALED_AT}]))  # fmt: skip

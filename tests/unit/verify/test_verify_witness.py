@@ -111,7 +111,15 @@ def test_two_of_two_fails_when_one_witness_did_not_cosign(
     capsys: pytest.CaptureFixture[str], files: Files
 ) -> None:
     path = files.bundle(cosigned_receipt((W1, T)))
-    args = [str(path), "--trusted-keys", str(files.keys), "--witness-policy", str(files.two_of_two)]
+    args = [
+        str(path),
+        "--trusted-keys",
+        str(files.keys),
+        "--log-origin",
+        LOG_ORIGIN,
+        "--witness-policy",
+        str(files.two_of_two),
+    ]
     code, out, _ = run(capsys, *args, "--require", "witness", "--json")
     assert code == 1
     detail = checks(out)["receipt[0]:tlog-witness"]["detail"]
@@ -129,11 +137,30 @@ def test_require_witness_without_a_policy_is_a_usage_error_that_says_what_to_pas
     capsys: pytest.CaptureFixture[str], files: Files
 ) -> None:
     path = files.bundle(cosigned_receipt((W1, T)))
-    code, _, err = run(capsys, str(path), "--trusted-keys", str(files.keys), "--require", "witness")
+    code, _, err = run(
+        capsys,
+        str(path),
+        "--trusted-keys",
+        str(files.keys),
+        "--log-origin",
+        LOG_ORIGIN,
+        "--require",
+        "witness",
+    )
     assert code == 2
     assert "--require witness needs --witness-policy FILE" in err
     assert "provledger witness keys" in err
-    code, out, _ = run(capsys, str(path), "--trusted-keys", str(files.keys), "--require", "witness", "--json")
+    code, out, _ = run(
+        capsys,
+        str(path),
+        "--trusted-keys",
+        str(files.keys),
+        "--log-origin",
+        LOG_ORIGIN,
+        "--require",
+        "witness",
+        "--json",
+    )
     assert code == 2
     assert "--witness-policy FILE" in json.loads(out)["error"]
 
@@ -163,7 +190,15 @@ async def test_require_rfc3161_and_witness_together(
 def test_a_policy_alone_checks_witness_receipts_without_requiring_them(
     capsys: pytest.CaptureFixture[str], files: Files
 ) -> None:
-    options = ["--trusted-keys", str(files.keys), "--witness-policy", str(files.one_of_one), "--json"]
+    options = [
+        "--trusted-keys",
+        str(files.keys),
+        "--log-origin",
+        LOG_ORIGIN,
+        "--witness-policy",
+        str(files.one_of_one),
+        "--json",
+    ]
     code, out, _ = run(capsys, str(files.bundle(cosigned_receipt((W2, T)))), *options)
     assert code == 1  # a receipt that is checked and fails is a failure, required or not
     assert "quorum 'w1' not met" in checks(out)["receipt[0]:tlog-witness"]["detail"]
@@ -187,7 +222,16 @@ def test_an_unusable_policy_exits_2_naming_file_line_and_fix(
     bad = tmp_path / "bad.policy"
     bad.write_text(text)
     path = files.bundle(cosigned_receipt((W1, T)))
-    code, _, err = run(capsys, str(path), "--trusted-keys", str(files.keys), "--witness-policy", str(bad))
+    code, _, err = run(
+        capsys,
+        str(path),
+        "--trusted-keys",
+        str(files.keys),
+        "--log-origin",
+        LOG_ORIGIN,
+        "--witness-policy",
+        str(bad),
+    )
     assert code == 2
     assert f"the witness policy {bad} is unusable" in " ".join(err.split())
     assert reason in err
@@ -199,12 +243,28 @@ def test_a_missing_or_huge_policy_file_exits_2(
 ) -> None:
     path = files.bundle()
     code, _, err = run(
-        capsys, str(path), "--trusted-keys", str(files.keys), "--witness-policy", str(tmp_path / "no")
+        capsys,
+        str(path),
+        "--trusted-keys",
+        str(files.keys),
+        "--log-origin",
+        LOG_ORIGIN,
+        "--witness-policy",
+        str(tmp_path / "no"),
     )
     assert (code, "cannot read the witness policy" in err) == (2, True)
     huge = tmp_path / "huge.policy"
     huge.write_bytes(b"#" * ((1 << 20) + 1))
-    code, _, err = run(capsys, str(path), "--trusted-keys", str(files.keys), "--witness-policy", str(huge))
+    code, _, err = run(
+        capsys,
+        str(path),
+        "--trusted-keys",
+        str(files.keys),
+        "--log-origin",
+        LOG_ORIGIN,
+        "--witness-policy",
+        str(huge),
+    )
     assert (code, "is over 1048576 bytes" in err) == (2, True)
 
 
