@@ -97,7 +97,7 @@ async def write_block(
                 records=[(block.shard, t.tile_level, t.tile_index, t.width, t.hashes) for t in block.tiles],
             )
             ids = await _insert_lineage(conn, block, known)
-            await advance_offset(conn, block.shard, expected_offset, block.next_offset)
+            await advance_offset(conn, block.shard, expected_offset, block.next_offset, None)
         if not conn.is_in_transaction():  # committed, not a savepoint of a caller's transaction
             known.learn(ids)
     except asyncpg.UniqueViolationError as exc:
@@ -154,17 +154,25 @@ async def _insert_lineage(conn: Conn, block: SealedBlock, known: ArtifactIds) ->
     return ids
 
 
-async def advance_offset(conn: Conn, shard: int, expected: int, next_offset: int) -> None:
+#: Why a batch's offsets were passed without a block, when the caller does not say more precisely:
+#: every record in it was dead-lettered or already sealed (:func:`advance_offset` records it).
+UNSEALED_REASON = "dead-lettered-or-duplicate"
+
+
+async def advance_offset(
+    conn: Conn, shard: int, expected: int, next_offset: int, reason: str | None = UNSEALED_REASON
+) -> None:
     """Move the shard's committed source offset from ``expected`` to ``next_offset`` (compare-and-set).
 
+    One call of ``provledger_advance_offset`` (migration 0010), the only way the sealer's login
+    may write ``consumer_offsets``: it refuses to go back, and offsets that the shard's newest
+    block does not cover are recorded in ``skipped_offsets`` with ``reason`` (``None`` refuses
+    such a skip: :func:`write_block` passes it, since its block must cover what it advances).
     Used alone when a batch held nothing to seal (all rejected or duplicates), so those records
     are not read and dead-lettered again after a restart.
     """
-    status = await conn.execute(
-        "INSERT INTO consumer_offsets (shard, next_offset, updated_at) VALUES ($1, $3, now()) "
-        "ON CONFLICT (shard) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now() "
-        "WHERE consumer_offsets.next_offset = $2",
-        shard, expected, next_offset,
-    )  # fmt: skip
-    if status != "INSERT 0 1":
+    moved = await conn.fetchval(
+        "SELECT provledger_advance_offset($1, $2, $3, $4)", shard, expected, next_offset, reason
+    )
+    if not moved:
         raise StaleShard(f"shard {shard} was no longer at offset {expected}: another sealer advanced it")

@@ -4,6 +4,12 @@ Each file ``NNNN_name.sql`` runs once, in its own transaction, and is recorded w
 SHA-256 in ``provledger_migrations``. A session-level advisory lock serialises concurrent
 migrators (two pods starting at once); running again is a no-op; a recorded migration whose
 file has since changed is refused, because a changed schema file would silently fork databases.
+
+Migration 0010 gives every schema object to the NOLOGIN role ``provledger_owner``; each later
+migration runs after ``SET LOCAL ROLE provledger_owner``, so what it creates belongs to the
+owner role too, never to the login that ran ``provledger migrate``. That login is a superuser
+(the embedded server of ``provledger up`` and the tests) or a dedicated migrator login that is
+a member of ``provledger_owner``; any other login is refused before anything runs.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ from provledger.store.db import Conn, connect
 
 #: Arbitrary constant naming "provledger schema migration" among advisory locks.
 MIGRATION_LOCK_KEY = 0x70726F766C6467  # "provldg"
+#: The NOLOGIN role that owns every schema object (migration 0010 creates it).
+OWNER_ROLE = "provledger_owner"
+#: Migrations after this version run as :data:`OWNER_ROLE`; earlier ones as the migrating login.
+OWNER_ROLE_FROM_VERSION = 10
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -73,6 +83,8 @@ async def migrate(conn: Conn) -> list[Migration]:
                     )
                 continue
             async with conn.transaction():
+                if migration.version > OWNER_ROLE_FROM_VERSION:
+                    await _act_as_owner(conn)
                 await conn.execute(migration.sql)
                 await conn.execute(
                     "INSERT INTO provledger_migrations (version, name, checksum) VALUES ($1, $2, $3)",
@@ -84,6 +96,20 @@ async def migrate(conn: Conn) -> list[Migration]:
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
     return applied_now
+
+
+async def _act_as_owner(conn: Conn) -> None:
+    """``SET LOCAL ROLE`` to the owner role, or a :class:`ConfigurationError` saying how to allow it."""
+    allowed = await conn.fetchval(
+        "SELECT to_regrole($1) IS NOT NULL AND pg_has_role(current_user, $1, 'MEMBER')", OWNER_ROLE
+    )
+    if not allowed:
+        login = await conn.fetchval("SELECT current_user")
+        raise ConfigurationError(
+            f"the migrating login {login!r} is not a member of {OWNER_ROLE}, which owns the schema: "
+            f"run `provledger migrate` as the migrator login, or GRANT {OWNER_ROLE} TO {login}."
+        )
+    await conn.execute(f"SET LOCAL ROLE {OWNER_ROLE}")
 
 
 async def migrate_database(dsn: str) -> list[Migration]:

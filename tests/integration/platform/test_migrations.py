@@ -25,6 +25,7 @@ LEDGER_TABLES = [
     "anchorer_keys",
     "checkpoint_cosignatures",
     "shard_checkpoints",
+    "skipped_offsets",
 ]
 
 
@@ -88,12 +89,15 @@ async def test_every_ledger_table_has_both_triggers(conn: asyncpg.Connection) ->
 
 
 async def test_service_role_may_insert_and_read_but_never_update(conn: asyncpg.Connection) -> None:
+    """The deprecated provledger_service keeps the sealer's and anchorer's grants, nothing more (0010)."""
     async with conn.transaction():
         await conn.execute("SET LOCAL ROLE provledger_service")
         shard = await _insert_shard(conn)
         assert await conn.fetchval("SELECT count(*) FROM shards") == 1
-        await conn.execute("INSERT INTO consumer_offsets (shard, next_offset) VALUES ($1, 0)", shard)
-        await conn.execute("UPDATE consumer_offsets SET next_offset = 10 WHERE shard = $1", shard)
+        assert await conn.fetchval("SELECT provledger_advance_offset($1, 0, 10, 'dead-lettered')", shard)
+    denied = "permission denied for table consumer_offsets"
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match=denied):
+        await _as_role(conn, "provledger_service", "UPDATE consumer_offsets SET next_offset = 20")
     for table in LEDGER_TABLES:
         # WHERE false touches no row, so no trigger fires: only the missing grant can refuse it.
         column = await _any_column(conn, table)
