@@ -305,10 +305,17 @@ def keys_rotate(
     return rotate_command(key_file, name, from_height, shard, now)
 
 
+_TOKEN_NAME_HELP = "Who the token is for, unique in the file: sealed as provledger.submitter with its events."
+_TOKEN_NAMESPACES_HELP = (
+    "Comma-separated job namespaces an emit token may emit to (exact names); without it, any namespace."
+)
+
+
 @tokens_app.command("create")
 def tokens_create(
     scopes: Annotated[str, typer.Option(help="Comma-separated scopes: read, emit, admin.")],
-    name: Annotated[str, typer.Option(help="Who the token is for (kept beside its hash).")] = "token",
+    name: Annotated[str, typer.Option(help=_TOKEN_NAME_HELP)] = "token",
+    namespaces: Annotated[str | None, typer.Option(help=_TOKEN_NAMESPACES_HELP)] = None,
     tokens_file: Annotated[
         Path | None, typer.Option(help="Tokens file (default: PROVLEDGER_TOKENS_FILE).")
     ] = None,
@@ -316,7 +323,7 @@ def tokens_create(
     """Create an API token: print it once, append only its SHA-256 hash to the tokens file."""
     from provledger.commands.tokens import create_command
 
-    return create_command(scopes, name, tokens_file)
+    return create_command(scopes, name, tokens_file, namespaces)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ or echoed: only the name of the matching entry is kept on the request.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -86,3 +87,13 @@ async def is_operator(
 read_access = require(Scope.READ)
 emit_access = require(Scope.EMIT)
 admin_access = require(Scope.ADMIN)
+
+
+async def emitter(entry: Annotated[TokenEntry | None, Depends(emit_access)]) -> TokenEntry:
+    """The token of an ingest request, whose name is sealed with its events and whose namespaces bound them.
+
+    ``emit`` is never public, so :func:`require` always found a token; no token here is a bug.
+    """
+    if entry is None:
+        raise RuntimeError("emit_access admitted a request without a token")
+    return entry

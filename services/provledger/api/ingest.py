@@ -8,6 +8,15 @@ acknowledged every record, listing the event id assigned to each. A batch (a JSO
 RunEvents, or ``{"events": [...]}``) is all or nothing: if any event is invalid, none is
 published and the 400 lists the reason for each invalid one, so the client fixes and resends.
 
+Who submitted: the name of the request's token is sealed with each event as the attribute
+``provledger.submitter`` (:func:`~provledger.events.openlineage.with_submitter`); a RunEvent that
+names a submitter itself is invalid (``reserved_attribute``). A token limited to some job
+namespaces (``provledger tokens create --namespaces``) may post only events of those: any other
+is refused with 403 ``namespace-not-allowed``, and in a batch one such event refuses the whole
+request (all or nothing, as for invalid events), the problem's ``errors`` naming each one's index
+and namespace. The namespace check comes first: a 403 says nothing about whether the events were
+valid, and the client learns that once it posts them with a token that may.
+
 Nothing a client sends can stop the API: a body is refused before it costs more than the bounds
 of :mod:`provledger.api.body` (size on the wire and inflated, one gzip member, JSON structure),
 and a body over 64 KiB is parsed and validated in a worker thread, in one of a few slots
@@ -18,19 +27,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from provledger import logs
 from provledger.api import models
-from provledger.api.auth import emit_access
+from provledger.api.auth import emitter
 from provledger.api.body import body_text, json_items, json_value, read_body
 from provledger.api.gate import LargeBodies, pause_for_loop
 from provledger.api.observe import ApiMetrics
 from provledger.api.problems import ProblemError, ProblemItem, responses
 from provledger.api.publisher import LineagePublisher
+from provledger.api.tokens import TokenEntry
 from provledger.config import ApiSettings
 from provledger.errors import InvalidEvent
 from provledger.events.model import Event
@@ -40,12 +50,14 @@ _log = logs.get_logger(__name__)
 
 router = APIRouter(
     tags=["openlineage"],
-    dependencies=[Depends(emit_access)],
+    dependencies=[Depends(emitter)],
     responses=responses(400, 401, 403, 413, 415, 503),
 )
 
 #: Most RunEvents in one batch request.
 MAX_BATCH_EVENTS: Final = 1000
+#: Reason of an event outside its token's namespaces (and the label it is counted under).
+NAMESPACE_NOT_ALLOWED: Final = "namespace_not_allowed"
 _RUN_EVENT_BODY: Final[dict[str, Any]] = {
     "requestBody": {
         "required": True,
@@ -77,15 +89,24 @@ _BATCH_BODY: Final[dict[str, Any]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class _Submission:
+    """What validating a body needs besides the body: who posts it, and the record limit."""
+
+    token: TokenEntry
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Validated:
-    """What a body held: the events to publish, or the reason for each invalid one."""
+    """What a body held: the events to publish, or the reason for each refused one."""
 
     events: list[Event]
     problems: list[ProblemItem]
+    forbidden: list[ProblemItem]
     count: int
 
 
-def _event(document: Any, max_bytes: int) -> Event:
+def _event(document: Any, submission: _Submission) -> Event:
     """The event of one parsed RunEvent; InvalidEvent with the reason if it is not one.
 
     Any other error that data can cause (ValueError, OverflowError, KeyError...) is a RunEvent
@@ -96,19 +117,21 @@ def _event(document: Any, max_bytes: int) -> Event:
     if not isinstance(document, dict):
         raise InvalidEvent("bad_type", f"a RunEvent is a JSON object, not {type(document).__name__}")
     try:
-        return from_openlineage(document, max_bytes)
+        return from_openlineage(document, submission.max_bytes, submitter=submission.token.name)
     except (ValueError, TypeError, ArithmeticError, LookupError, AttributeError, RecursionError) as exc:
         _log.warning("RunEvent refused without a reason", error=repr(exc)[:300], exc_info=True)
         raise InvalidEvent("unreadable", f"the RunEvent cannot be read ({type(exc).__name__})") from None
 
 
-def _validate(documents: Iterable[Any], prefix: str, max_bytes: int) -> _Validated:
+def _validate(documents: Iterable[Any], prefix: str, submission: _Submission) -> _Validated:
     """Validate each document as it comes; at most :data:`MAX_BATCH_EVENTS` (413 past it).
 
-    ``max_bytes`` is the record limit: each RunEvent is published as one record of its RFC 8785
-    bytes, so a larger one would only be dead-lettered.
+    The record limit bounds each event: each RunEvent is published as one record of its RFC 8785
+    bytes, so a larger one would only be dead-lettered. An event outside the token's namespaces
+    is set aside as forbidden.
     """
-    events, problems, count = [], [], 0
+    token = submission.token
+    events, problems, forbidden, count = [], [], [], 0
     for count, document in enumerate(documents, 1):
         if count > MAX_BATCH_EVENTS:
             raise ProblemError(
@@ -116,13 +139,24 @@ def _validate(documents: Iterable[Any], prefix: str, max_bytes: int) -> _Validat
                 "batch-too-large",
                 f"more than {MAX_BATCH_EVENTS} RunEvents in one batch; send at most that",
             )
+        where = prefix.format(count - 1)
         try:
-            events.append(_event(document, max_bytes))
+            event = _event(document, submission)
         except InvalidEvent as exc:
-            where = prefix.format(count - 1)
             problems.append(ProblemItem(location=where, reason=exc.reason, detail=exc.detail))
+        else:
+            if token.may_emit_to(event.job.namespace):
+                events.append(event)
+            else:
+                forbidden.append(_outside(token, event, where))
         pause_for_loop()
-    return _Validated(events, problems, count)
+    return _Validated(events, problems, forbidden, count)
+
+
+def _outside(token: TokenEntry, event: Event, where: str) -> ProblemItem:
+    namespace = event.job.namespace
+    detail = f"job namespace {namespace!r:.120} is not one token {token.name!r} may emit to"
+    return ProblemItem(location=where, reason=NAMESPACE_NOT_ALLOWED, detail=detail)
 
 
 def _drain(items: list[Any]) -> Iterator[Any]:
@@ -132,12 +166,12 @@ def _drain(items: list[Any]) -> Iterator[Any]:
         yield items.pop()
 
 
-def _one(max_bytes: int, body: bytearray) -> _Validated:
+def _one(submission: _Submission, body: bytearray) -> _Validated:
     """Parse and validate the body of ``POST /api/v1/lineage`` (in a worker thread if large)."""
-    return _validate([json_value(body_text(body))], "body", max_bytes)
+    return _validate([json_value(body_text(body))], "body", submission)
 
 
-def _batch(max_bytes: int, body: bytearray) -> _Validated:
+def _batch(submission: _Submission, body: bytearray) -> _Validated:
     """Parse and validate the body of ``POST /api/v1/lineage/batch`` (in a worker thread if large).
 
     An array is parsed and validated one RunEvent at a time, so only one is held as objects.
@@ -149,7 +183,7 @@ def _batch(max_bytes: int, body: bytearray) -> _Validated:
         if not isinstance(document, dict) or not isinstance(document.get("events"), list):
             raise _not_a_batch()
         documents = _drain(document["events"])
-    validated = _validate(documents, "events[{}]", max_bytes)
+    validated = _validate(documents, "events[{}]", submission)
     if validated.count == 0:
         raise _not_a_batch()
     return validated
@@ -161,7 +195,25 @@ def _not_a_batch() -> ProblemError:
     )
 
 
-async def _ingest(request: Request, parse: Callable[[int, bytearray], _Validated]) -> JSONResponse:
+def _not_allowed(token: TokenEntry, validated: _Validated) -> ProblemError:
+    """The 403 of a body holding events outside the token's namespaces, naming each and the fix."""
+    forbidden = validated.forbidden
+    allowed = ", ".join(sorted(token.namespaces or ()))
+    return ProblemError(
+        403,
+        "namespace-not-allowed",
+        f"token {token.name!r} may emit only to job namespaces [{allowed}]; {len(forbidden)} of "
+        f"{validated.count} RunEvents are for others and nothing was accepted: "
+        + "; ".join(f"{item.location}: {item.detail}" for item in forbidden[:5])
+        + ". Post them with a token for their namespace (an operator creates one with "
+        "`provledger tokens create --scopes emit --namespaces <namespace>`)",
+        errors=forbidden,
+    )
+
+
+async def _ingest(
+    request: Request, token: TokenEntry, parse: Callable[[_Submission, bytearray], _Validated]
+) -> JSONResponse:
     """Read, validate and publish: inline for a small body, in a slot and a worker thread for a large one.
 
     The body is not kept once parsed (only the events, whose canonical bytes are what gets
@@ -173,11 +225,13 @@ async def _ingest(request: Request, parse: Callable[[int, bytearray], _Validated
     async with gate.admission() as admission:
         validated = await admission.run(
             parse,
-            settings.max_record_bytes,
+            _Submission(token, settings.max_record_bytes),
             await read_body(request, settings.max_ingest_bytes, admission.acquire),
         )
-        for problem in validated.problems:
+        for problem in validated.problems + validated.forbidden:
             metrics.rejected.labels(problem.reason).inc()
+        if validated.forbidden:
+            raise _not_allowed(token, validated)
         if validated.problems:
             problems = validated.problems
             raise ProblemError(
@@ -214,9 +268,9 @@ _ACCEPTED_LINKS: Final = models.links(
     openapi_extra=_RUN_EVENT_BODY,
     responses=_ACCEPTED_LINKS,
 )
-async def post_lineage(request: Request) -> JSONResponse:
+async def post_lineage(request: Request, token: Annotated[TokenEntry, Depends(emitter)]) -> JSONResponse:
     """Ingest one OpenLineage RunEvent (what the OpenLineage HTTP transport posts)."""
-    return await _ingest(request, _one)
+    return await _ingest(request, token, _one)
 
 
 @router.post(
@@ -226,6 +280,8 @@ async def post_lineage(request: Request) -> JSONResponse:
     openapi_extra=_BATCH_BODY,
     responses=_ACCEPTED_LINKS,
 )
-async def post_lineage_batch(request: Request) -> JSONResponse:
+async def post_lineage_batch(
+    request: Request, token: Annotated[TokenEntry, Depends(emitter)]
+) -> JSONResponse:
     """Ingest several RunEvents at once, all or nothing."""
-    return await _ingest(request, _batch)
+    return await _ingest(request, token, _batch)

@@ -12,6 +12,17 @@ the UUIDv7 whose time is ``eventTime`` and whose other bits come from SHA-256 of
 RFC 8785 bytes. Re-sending the same RunEvent gives the same id, and the ledger keeps one copy.
 A RunEvent carrying a ``provledger_event`` facet keeps the event id written there.
 
+Submitter: the API passes ``submitter`` (the name of the token that posted the RunEvent), which
+is written into the RunEvent itself, as the attribute :data:`SUBMITTER_ATTRIBUTE` of its
+``provledger_event`` facet, before anything is derived from it: the RFC 8785 bytes the API
+publishes, the derived event id and so the canonical bytes the sealer seals all carry it, and
+the sealer, mapping those bytes without ``submitter``, reads it back unchanged. A RunEvent that
+already carries that attribute is refused (``reserved_attribute``) rather than overwritten: a
+client cannot name another submitter, and a silent rewrite would hide that one tried. The same
+RunEvent sent under two tokens is two events (their ids differ); resent under one, it is one.
+Only the API stamps it: a RunEvent or event written to Kafka directly carries no token, so any
+submitter attribute it holds is only as trustworthy as the broker's write access.
+
 Digests: an input or output dataset with a ``provledger_digest`` facet takes its digest, kind and
 version from it. One without gets the digest of its RFC 8785 description (what its producer
 declared, not its content) and the kind ``dataset``.
@@ -32,7 +43,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import rfc8785
@@ -70,6 +81,8 @@ _SPEC_URL = re.compile(
 )
 _TIME_FRACTION = re.compile(r"(\.\d{6})\d+")
 _OPENLINEAGE_TYPES = frozenset(EventType) - {EventType.INFERENCE}
+#: The attribute naming the API token that submitted an ingested RunEvent.
+SUBMITTER_ATTRIBUTE: Final = "provledger.submitter"
 
 
 def _object(value: object, what: str) -> Mapping[str, Any]:
@@ -202,13 +215,41 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
+def with_submitter(document: Mapping[str, Any], submitter: str) -> dict[str, Any]:
+    """``document`` with ``submitter`` as its :data:`SUBMITTER_ATTRIBUTE`; the original is not changed.
+
+    InvalidEvent(reserved_attribute) if it already names one (in any letter case, which a reader
+    could take for the same key); a run, facet or attributes that is not an object is refused
+    with the reason :func:`from_openlineage` gives it.
+    """
+    run = _object(document.get("run"), "run")
+    facets = _object(run.get("facets") or {}, "run.facets")
+    extra = facets.get(EVENT_FACET)
+    facet = (
+        _object(extra, f"run.facets.{EVENT_FACET}") if extra is not None else _facet(EVENT_FACET_SCHEMA_URL)
+    )
+    attributes = _object(facet.get("attributes") or {}, "attributes")
+    if any(str(key).casefold() == SUBMITTER_ATTRIBUTE for key in attributes):
+        raise InvalidEvent(
+            "reserved_attribute",
+            f"the attribute {SUBMITTER_ATTRIBUTE!r} is set by the API to the name of the token that "
+            f"posted the RunEvent; remove it from run.facets.{EVENT_FACET}.attributes",
+        )
+    stamped = {**facet, "attributes": {**attributes, SUBMITTER_ATTRIBUTE: submitter}}
+    return {**document, "run": {**run, "facets": {**facets, EVENT_FACET: stamped}}}
+
+
 def from_openlineage(
-    run_event: Mapping[str, Any] | bytes | str, max_bytes: int = MAX_OPENLINEAGE_BYTES
+    run_event: Mapping[str, Any] | bytes | str,
+    max_bytes: int = MAX_OPENLINEAGE_BYTES,
+    *,
+    submitter: str | None = None,
 ) -> Event:
     """The provledger event of an OpenLineage RunEvent (a parsed object or its JSON text).
 
     ``max_bytes`` (at most :data:`~provledger.events.limits.MAX_OPENLINEAGE_BYTES`) bounds its
     RFC 8785 bytes: the API passes the record limit, since those bytes travel as one record.
+    ``submitter`` (the API's token name) is sealed with the event: see :func:`with_submitter`.
     """
     max_bytes = min(max_bytes, MAX_OPENLINEAGE_BYTES)
     parsed: object = run_event
@@ -219,6 +260,8 @@ def from_openlineage(
         parsed = load_json(run_event)
     document = _object(parsed, "RunEvent")
     _check_spec(document)
+    if submitter is not None:
+        document = with_submitter(document, submitter)
     check_size(document, max_bytes)
     original = canonical_json(document, "the RunEvent")
     if len(original) > max_bytes:

@@ -59,8 +59,8 @@ async def test_public_reads_need_no_token_but_ingest_still_does(
         assert_problem(await client.get("/metrics"), 401, "unauthenticated")
 
 
-def _tokens_create(path: Path, scopes: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "provledger", "tokens", "create", "--scopes", scopes, "--name", "ci"]
+def _tokens_create(path: Path, scopes: str, *more: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "provledger", "tokens", "create", "--scopes", scopes, *more]
     return subprocess.run([*argv, "--tokens-file", str(path)], capture_output=True, text=True, check=False)
 
 
@@ -68,8 +68,9 @@ async def test_tokens_create_prints_the_token_once_and_stores_its_hash(
     database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
     path = tmp_path / "secrets" / "tokens"
-    created = await asyncio.to_thread(_tokens_create, path, "read,emit")
+    created = await asyncio.to_thread(_tokens_create, path, "read,emit", "--name", "ci")
     assert created.returncode == 0, created.stderr
+    assert "may emit to any job namespace" in created.stderr
     token = created.stdout.strip()
     assert token.startswith("plt_")
     stored = path.read_text()
@@ -79,5 +80,12 @@ async def test_tokens_create_prints_the_token_once_and_stores_its_hash(
     refused = await asyncio.to_thread(_tokens_create, path, "write")
     assert refused.returncode == 2
     assert "read, emit, admin" in refused.stderr
+    scoped = await asyncio.to_thread(_tokens_create, path, "emit", "--name", "etl", "--namespaces", "b,a")
+    assert scoped.returncode == 0, scoped.stderr
+    assert "any job namespace" not in scoped.stderr
+    assert json.loads(path.read_text().splitlines()[1])["namespaces"] == ["a", "b"]
+    taken = await asyncio.to_thread(_tokens_create, path, "emit", "--name", "etl")
+    assert taken.returncode == 2
+    assert "already has a token named 'etl'" in taken.stderr
     async with client_for(api_settings(database_url, kafka_settings, path), token) as client:
         assert (await client.get("/v1/keys")).status_code == 200

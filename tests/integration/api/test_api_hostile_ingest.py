@@ -35,6 +35,7 @@ from tests.helpers.api_harness import (
 from provledger.api.body import MAX_JSON_NODES
 from provledger.api.server import BackgroundApi
 from provledger.config import KafkaSettings
+from provledger.events.openlineage import with_submitter
 
 MIB = 1 << 20
 #: The default of PROVLEDGER_MAX_INGEST_BYTES, which these tests exercise as shipped.
@@ -138,7 +139,8 @@ async def test_hostile_bodies_are_refused_with_their_reason_and_nothing_is_publi
         small_bomb = gzip.compress(structure_bomb(3 * MIB))  # ~3 KB on the wire: ~1000x
         assert_problem(await post(small_bomb, gz, "/batch"), 413, "too-compressed")
         assert (await post(gzip.compress(valid), gz)).status_code == 201
-    assert await _published(kafka_settings) == [rfc8785.dumps(json.loads(valid))]
+    # What is published is the RunEvent as sent, stamped with the submitting token's name.
+    assert await _published(kafka_settings) == [rfc8785.dumps(with_submitter(json.loads(valid), "emitter"))]
 
 
 def _declare_only(port: int, token: str, length: int) -> bytes:

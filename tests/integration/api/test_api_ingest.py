@@ -25,7 +25,10 @@ from tests.helpers.api_harness import (
 )
 
 from provledger.api.server import BackgroundApi
+from provledger.api.tokens import create_token, parse_namespaces, parse_scopes
 from provledger.config import KafkaSettings
+from provledger.events.canonical import decode_canonical
+from provledger.events.openlineage import SUBMITTER_ATTRIBUTE as SUBMITTER
 from provledger.ledger.evidence import Evidence, verify_evidence
 from provledger.ledger.keys import KeySet
 from provledger.local.process import free_port
@@ -68,6 +71,24 @@ async def _consume(kafka: KafkaSettings, count: int) -> list[SourceRecord]:
     return records
 
 
+async def _seal(database_url: str, kafka: KafkaSettings, records: list[SourceRecord]) -> None:
+    """Seal ``records`` as the sealer would, from the bytes the API published."""
+    pool = await create_pool(database_url)
+    try:
+        async with pool.acquire() as conn:
+            await register_key(conn, KEY.verifier, 0)
+        options = SealerOptions(LOG_ORIGIN, kafka.topic_openlineage, 1 << 20)
+        dead = _NoDeadLetters()
+
+        async def no_seek(topic: str, partition: int, offset: int) -> None:
+            raise AssertionError("no seek expected")
+
+        await Sealer(PoolShardStore(pool), KEY, options, dead, no_seek).handle(records)
+        assert dead.rejected == []
+    finally:
+        await pool.close()
+
+
 async def test_the_openlineage_http_transport_posts_events_that_get_sealed(
     database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
@@ -92,20 +113,7 @@ async def test_the_openlineage_http_transport_posts_events_that_get_sealed(
 
     records = await _consume(kafka_settings, 2)
     assert {r.key for r in records} == {run_id.encode()}
-    pool = await create_pool(database_url)
-    try:
-        async with pool.acquire() as conn:
-            await register_key(conn, KEY.verifier, 0)
-        options = SealerOptions(LOG_ORIGIN, kafka_settings.topic_openlineage, 1 << 20)
-        dead = _NoDeadLetters()
-
-        async def no_seek(topic: str, partition: int, offset: int) -> None:
-            raise AssertionError("no seek expected")
-
-        await Sealer(PoolShardStore(pool), KEY, options, dead, no_seek).handle(records)
-        assert dead.rejected == []
-    finally:
-        await pool.close()
+    await _seal(database_url, kafka_settings, records)
 
     async with client_for(settings, tokens.read) as api:
         run = (await api.get(f"/v1/runs/{run_id}")).json()
@@ -113,6 +121,7 @@ async def test_the_openlineage_http_transport_posts_events_that_get_sealed(
         complete = (await api.get(f"/v1/events/{run['events'][1]['event_id']}")).json()
         assert complete["openlineage"]["eventType"] == "COMPLETE"
         assert complete["outputs"][0]["name"] == "resnet50"
+        assert complete["attributes"] == {SUBMITTER: "emitter"}
         bundle = (await api.get(f"/v1/events/{complete['event_id']}/evidence")).json()
         assert verify_evidence(
             Evidence.from_json(bundle), KeySet.of([KEY.verifier]), log_origin=LOG_ORIGIN
@@ -178,3 +187,48 @@ async def test_ingest_while_the_broker_is_unreachable_is_503(
         assert "did not acknowledge" in problem["detail"]
         ready = assert_problem(await api.get("/readyz"), 503, "unavailable")
         assert "Kafka broker" in ready["detail"]
+
+
+async def test_the_submitting_tokens_name_is_sealed_and_its_namespaces_bound_ingest(
+    database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """Evidence names who submitted an event; a token cannot emit outside its namespaces or as another."""
+    tokens_file = tmp_path / "tokens"
+    tokens = make_tokens(tokens_file)
+    scoped = create_token(tokens_file, parse_scopes("emit"), "etl-a", parse_namespaces("a"))
+    settings = api_settings(database_url, kafka_settings, tokens_file)
+    run_id = str(uuid.uuid4())
+    in_a, in_b = _valid(run_id) | {"job": {"namespace": "a", "name": "j"}}, _valid(run_id)
+    async with client_for(settings, scoped) as api:
+        one = assert_problem(await api.post("/api/v1/lineage", json=in_b), 403, "namespace-not-allowed")
+        assert "token 'etl-a' may emit only to job namespaces [a]" in one["detail"]
+        assert "--namespaces" in one["detail"]
+        assert [(e["location"], e["reason"]) for e in one["errors"]] == [("body", "namespace_not_allowed")]
+        batch = await api.post("/api/v1/lineage/batch", json=[in_a, in_b, in_a, in_b])
+        problem = assert_problem(batch, 403, "namespace-not-allowed")  # all or nothing
+        assert [e["location"] for e in problem["errors"]] == ["events[1]", "events[3]"]
+        assert "'n'" in problem["errors"][0]["detail"]
+        forged = _valid(run_id) | {"job": {"namespace": "a", "name": "j"}}
+        forged["run"] = {"runId": run_id, "facets": {"provledger_event": {"attributes": {SUBMITTER: "ops"}}}}
+        refused = assert_problem(await api.post("/api/v1/lineage", json=forged), 400, "invalid-run-events")
+        assert refused["errors"][0]["reason"] == "reserved_attribute"
+        created = await api.post("/api/v1/lineage", json=in_a)
+        assert created.status_code == 201, created.text
+        event_id = created.json()["accepted"][0]["event_id"]
+    async with client_for(settings, tokens.admin) as api:  # admin no longer implies emit
+        denied = assert_problem(await api.post("/api/v1/lineage", json=in_a), 403, "insufficient-scope")
+        assert "'emit'" in denied["detail"]
+
+    records = await _consume(kafka_settings, 1)
+    assert len(records) == 1  # only the accepted event was published
+    await _seal(database_url, kafka_settings, records)
+    async with client_for(settings, tokens.read) as api:
+        shown = (await api.get(f"/v1/events/{event_id}")).json()
+        assert shown["attributes"] == {SUBMITTER: "etl-a"}
+        bundle = (await api.get(f"/v1/events/{event_id}/evidence")).json()
+    evidence = Evidence.from_json(bundle)
+    assert verify_evidence(evidence, KeySet.of([KEY.verifier]), log_origin=LOG_ORIGIN).ok
+    sealed = decode_canonical(evidence.canonical_event)
+    assert sealed.event_id == event_id
+    assert dict(sealed.attributes) == {SUBMITTER: "etl-a"}
+    assert sealed.job.namespace == "a"

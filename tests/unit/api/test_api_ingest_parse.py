@@ -11,9 +11,12 @@ import pytest
 
 from provledger.api import ingest
 from provledger.api.problems import ProblemError
+from provledger.api.tokens import Scope, TokenEntry
 from provledger.events.limits import DEFAULT_MAX_RECORD_BYTES
+from provledger.events.openlineage import from_openlineage
 
-LIMIT = DEFAULT_MAX_RECORD_BYTES
+EMITTER = TokenEntry("emitter", bytes(32), frozenset({Scope.EMIT}))
+LIMIT = ingest._Submission(EMITTER, DEFAULT_MAX_RECORD_BYTES)
 
 
 def _run_event() -> dict[str, Any]:
@@ -54,7 +57,7 @@ def test_more_than_the_batch_limit_is_413_before_the_rest_is_parsed() -> None:
 
 
 def test_a_mapping_failure_without_a_reason_is_refused_as_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(document: Any) -> Any:
+    def broken(document: Any, *args: Any, **kwargs: Any) -> Any:
         raise OverflowError("date value out of range")
 
     monkeypatch.setattr(ingest, "from_openlineage", broken)
@@ -67,6 +70,42 @@ def test_a_run_event_larger_than_a_record_is_refused_not_published() -> None:
     """Each RunEvent travels as one record of its RFC 8785 bytes: past the record limit it is refused."""
     event = _run_event() | {"run": {"runId": str(uuid.uuid4()), "facets": {"big": {"x": "y" * 70_000}}}}
     assert ingest._one(LIMIT, _body(event)).events
-    validated = ingest._one(64 << 10, _body(event))
+    validated = ingest._one(ingest._Submission(EMITTER, 64 << 10), _body(event))
     assert validated.events == []
     assert [problem.reason for problem in validated.problems] == ["oversized"]
+
+
+def test_each_event_is_stamped_with_its_submitter_which_the_sealer_reads_back() -> None:
+    """The published RFC 8785 bytes carry the token name; mapping them again gives the same event."""
+    document = _run_event()
+    document["run"]["facets"] = {
+        "provledger_event": {"attributes": {"team": "ml"}, "_producer": "p", "_schemaURL": "s"}
+    }
+    (event,) = ingest._one(LIMIT, _body(document)).events
+    assert dict(event.attributes) == {"provledger.submitter": "emitter", "team": "ml"}
+    assert event.openlineage is not None
+    assert from_openlineage(event.openlineage) == event  # what the sealer maps from the record
+    assert json.loads(event.openlineage)["run"]["facets"]["provledger_event"]["_producer"] == "p"
+    (bare,) = ingest._one(LIMIT, _body(_run_event())).events  # no facet: one is added
+    assert dict(bare.attributes) == {"provledger.submitter": "emitter"}
+
+
+@pytest.mark.parametrize("key", ["provledger.submitter", "Provledger.Submitter"])
+def test_a_run_event_naming_its_own_submitter_is_refused(key: str) -> None:
+    document = _run_event()
+    document["run"]["facets"] = {"provledger_event": {"attributes": {key: "someone-else"}}}
+    validated = ingest._one(LIMIT, _body(document))
+    assert validated.events == []
+    assert [(p.location, p.reason) for p in validated.problems] == [("body", "reserved_attribute")]
+
+
+def test_events_outside_the_tokens_namespaces_are_set_aside_by_index() -> None:
+    token = TokenEntry("etl", bytes(32), frozenset({Scope.EMIT}), frozenset({"a"}))
+    documents = [_run_event() for _ in range(3)]
+    documents[0]["job"]["namespace"] = "a"
+    documents[2]["job"]["namespace"] = "a"
+    validated = ingest._batch(ingest._Submission(token, DEFAULT_MAX_RECORD_BYTES), _body(documents))
+    assert [e.job.namespace for e in validated.events] == ["a", "a"]
+    assert [(p.location, p.reason) for p in validated.forbidden] == [("events[1]", "namespace_not_allowed")]
+    assert "'n'" in validated.forbidden[0].detail
+    assert validated.problems == []
