@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from provledger.errors import ConfigurationError
@@ -45,12 +46,25 @@ class ProvledgerSettings(BaseSettings):
 
 
 class DatabaseSettings(ProvledgerSettings):
-    """Where the ledger's Postgres is."""
+    """Where the ledger's Postgres is, and the file holding this service's login password.
+
+    Each service connects with its own login (issue 19: the sealer's, the anchorer's, the API's
+    ``provledger_reader`` member, the migrator), and its password comes from a file (a mounted
+    Kubernetes Secret, or one ``provledger up`` wrote with mode 0600), never from the
+    environment: :meth:`require_database_url` reads it when the service connects and puts it in
+    the DSN it returns, which nothing logs (the settings log masks ``database_url``).
+    """
 
     database_url: SecretStr | None = Field(
         None,
         description="postgresql:// DSN of the ledger database; unset means `provledger up` starts an "
-        "embedded server. The services themselves require it.",
+        "embedded server. The services themselves require it. Put the password in "
+        "PROVLEDGER_DATABASE_PASSWORD_FILE, not here.",
+    )
+    database_password_file: Path | None = Field(
+        None,
+        description="File holding the database login's password (one line; a mounted secret), read "
+        "when the service connects. The DSN must then carry a user name and no password.",
     )
 
     @field_validator("database_url")
@@ -60,14 +74,57 @@ class DatabaseSettings(ProvledgerSettings):
             raise ValueError("must be a postgresql:// or postgres:// DSN")
         return value
 
+    @field_validator("database_password_file")
+    @classmethod
+    def _one_password_source(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        url = info.data.get("database_url")
+        if value is None or not isinstance(url, SecretStr):
+            return value
+        parts = urlsplit(url.get_secret_value())
+        if parts.password is not None:
+            raise ValueError(
+                f"{ENV_PREFIX}DATABASE_URL carries a password too: keep it only in the file, "
+                "so it never sits in the environment"
+            )
+        if not parts.username:
+            raise ValueError(f"{ENV_PREFIX}DATABASE_URL must name the login whose password the file holds")
+        return value
+
     def require_database_url(self) -> str:
-        """The DSN, or an error telling the operator how to provide one."""
+        """The DSN, with the password file's password in it if one is set; else an error saying what to do."""
         if self.database_url is None:
             raise ConfigurationError(
                 f"{ENV_PREFIX}DATABASE_URL is not set: point it at the ledger's Postgres "
-                "(postgresql://user:pass@host:5432/db), or run `provledger up` for a local stack."
+                "(postgresql://user@host:5432/db, password in PROVLEDGER_DATABASE_PASSWORD_FILE), "
+                "or run `provledger up` for a local stack."
             )
-        return self.database_url.get_secret_value()
+        dsn = self.database_url.get_secret_value()
+        if self.database_password_file is None:
+            return dsn
+        return with_password(dsn, read_password_file(self.database_password_file))
+
+
+def read_password_file(path: Path) -> str:
+    """The password in ``path`` (one line; a trailing newline is not part of it), never echoed in errors."""
+    try:
+        password = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"{ENV_PREFIX}DATABASE_PASSWORD_FILE: cannot read {path} ({type(exc).__name__}): "
+            "mount the login's secret there"
+        ) from None
+    if not password or "\n" in password:
+        raise ConfigurationError(
+            f"{ENV_PREFIX}DATABASE_PASSWORD_FILE: {path} must hold the password on exactly one line"
+        )
+    return password
+
+
+def with_password(dsn: str, password: str) -> str:
+    """``dsn`` (which names a user and no password) with ``password`` percent-encoded into it."""
+    parts = urlsplit(dsn)
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{userinfo}:{quote(password, safe='')}@{host}"))
 
 
 class KafkaSettings(ProvledgerSettings):
