@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from provledger.errors import ConfigurationError
@@ -151,6 +151,48 @@ class KafkaSettings(ProvledgerSettings):
         "decoding them, and its dead-letter producer sends records this large. The default is Kafka's "
         "default message.max.bytes; raise it only with the brokers' and topics' limits.",
     )
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT",
+        description="How every client reaches the brokers: PLAINTEXT (a trusted network only), SSL (TLS), "
+        "SASL_SSL (TLS and SASL credentials), SASL_PLAINTEXT (SASL without TLS).",
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism; PLAIN sends the password itself, so only over TLS."
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name (SASL_* protocols).")
+    kafka_sasl_password_file: Path | None = Field(
+        None, description="File holding the SASL password on one line (a mounted secret; SASL_* protocols)."
+    )
+    kafka_ssl_cafile: Path | None = Field(
+        None,
+        description="PEM CA certificates the brokers' TLS certificates must chain to (else the system's).",
+    )
+    kafka_ssl_certfile: Path | None = Field(None, description="PEM client certificate, for brokers that ask.")
+    kafka_ssl_keyfile: Path | None = Field(None, description="PEM key of the client certificate.")
+
+    @model_validator(mode="after")
+    def _security_complete(self) -> KafkaSettings:
+        """Refuse a security setting that would be silently ignored or send a password in clear."""
+        protocol = self.kafka_security_protocol
+        sasl = protocol.startswith("SASL_")
+        tls = protocol in ("SSL", "SASL_SSL")
+        prefix = ENV_PREFIX + "KAFKA_"
+        if sasl and (self.kafka_sasl_username is None or self.kafka_sasl_password_file is None):
+            raise ValueError(f"{protocol} needs {prefix}SASL_USERNAME and {prefix}SASL_PASSWORD_FILE")
+        if not sasl and (self.kafka_sasl_username is not None or self.kafka_sasl_password_file is not None):
+            raise ValueError(f"SASL credentials are set but {prefix}SECURITY_PROTOCOL is {protocol}: "
+                             "use SASL_SSL, or remove them")  # fmt: skip
+        if protocol == "SASL_PLAINTEXT" and self.kafka_sasl_mechanism == "PLAIN":
+            raise ValueError("SASL PLAIN without TLS sends the password in clear: use SASL_SSL or SCRAM")
+        files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+        if not tls and any(f is not None for f in files):
+            raise ValueError(
+                f"TLS files are set but {prefix}SECURITY_PROTOCOL is {protocol}: use SSL or SASL_SSL"
+            )
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError(f"{prefix}SSL_CERTFILE and {prefix}SSL_KEYFILE go together")
+        return self
 
     @field_validator("kafka_bootstrap")
     @classmethod

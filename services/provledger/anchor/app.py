@@ -20,6 +20,7 @@ from provledger.anchor.tlog_witness import WitnessClient
 from provledger.anchor.topic import CheckpointTopic
 from provledger.config import AnchorerSettings, masked
 from provledger.errors import ConfigurationError
+from provledger.kafka_security import client_options
 from provledger.ledger.keys import SigningKey
 from provledger.store import anchors
 from provledger.store.db import create_pool
@@ -51,7 +52,10 @@ async def serve(
     dsn = settings.require_database_url()
     pool = await create_pool(dsn)
     topic = CheckpointTopic(
-        settings.require_kafka_bootstrap(), settings.topic_checkpoints, settings.kafka_client_id
+        settings.require_kafka_bootstrap(),
+        settings.topic_checkpoints,
+        settings.kafka_client_id,
+        client_options(settings),
     )
     leadership = Leadership(dsn)
     metrics = AnchorerMetrics(tuple(kind.name for kind in kinds))

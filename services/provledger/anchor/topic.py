@@ -14,7 +14,7 @@ once; a record that is not a statement is a :class:`~provledger.errors.Verificat
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
@@ -78,10 +78,14 @@ def _broker(failed: str) -> Iterator[None]:
 class CheckpointTopic:
     """Publishes statements to the checkpoints topic and reads back the newest one there."""
 
-    def __init__(self, bootstrap: str, topic: str, client_id: str) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, client_id: str, security: Mapping[str, Any] | None = None
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.client_id = client_id
+        #: aiokafka's security options (:func:`provledger.kafka_security.client_options`).
+        self.security = dict(security or {})
         self._producer: AIOKafkaProducer | None = None
 
     async def publish(self, seq: int, origin: str, note: str) -> None:
@@ -89,9 +93,16 @@ class CheckpointTopic:
         with _broker(f"cannot publish statement {seq} to {self.topic}"):
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self.bootstrap, acks="all", client_id=f"{self.client_id}-anchorer"
+                    bootstrap_servers=self.bootstrap,
+                    acks="all",
+                    client_id=f"{self.client_id}-anchorer",
+                    **self.security,
                 )
-                await producer.start()
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()  # a failed start may still hold connections
+                    raise
                 self._producer = producer
             await self._producer.send_and_wait(
                 self.topic, note.encode(), key=origin.encode(), headers=[(SEQ_HEADER, str(seq).encode())]
@@ -104,11 +115,11 @@ class CheckpointTopic:
         """
         consumer = self._consumer("anchorer")
         with _broker(f"cannot read the last statement of {self.topic}"):
-            await consumer.start()
             try:
+                await consumer.start()
                 return await self._read_last(consumer)
             finally:
-                await consumer.stop()
+                await consumer.stop()  # also after a failed start: it may hold connections
 
     def _consumer(self, role: str) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -116,6 +127,7 @@ class CheckpointTopic:
             enable_auto_commit=False,
             client_id=f"{self.client_id}-{role}",
             request_timeout_ms=READ_TIMEOUT_MS,
+            **self.security,
         )
 
     async def _end_offsets(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, int]:
@@ -155,9 +167,9 @@ class CheckpointTopic:
         before that snapshot, and one the snapshot lacks was lost by the database.
         """
         consumer = self._consumer("audit")
-        with _broker(f"cannot read {self.topic}"):
-            await consumer.start()
         try:
+            with _broker(f"cannot read {self.topic}"):
+                await consumer.start()
             with _broker(f"cannot read the end of {self.topic}"):
                 ends = {tp: end for tp, end in (await self._end_offsets(consumer)).items() if end > 0}
             yield self._records(consumer, ends)

@@ -19,6 +19,7 @@ from aiokafka.errors import KafkaError
 from provledger import logs
 from provledger.config import ApiSettings
 from provledger.errors import ServiceUnavailable
+from provledger.kafka_security import client_options
 
 _log = logs.get_logger(__name__)
 
@@ -47,6 +48,7 @@ class LineagePublisher:
                     # A record of PROVLEDGER_MAX_RECORD_BYTES (ingest refuses larger RunEvents), its
                     # key and the request's framing: aiokafka's 1 MB default is less than that.
                     max_request_size=self._settings.max_record_bytes + 64 * 1024,
+                    **client_options(self._settings),
                 )
                 try:
                     async with asyncio.timeout(self._settings.kafka_ack_timeout_s):

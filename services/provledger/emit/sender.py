@@ -28,6 +28,7 @@ from provledger.config import KafkaSettings
 from provledger.emit.batcher import Batch
 from provledger.emit.options import EmitterOptions
 from provledger.errors import ServiceUnavailable
+from provledger.kafka_security import client_options
 
 
 class Producer(Protocol):
@@ -69,6 +70,7 @@ def make_producer(settings: KafkaSettings, options: EmitterOptions) -> AIOKafkaP
         max_request_size=settings.max_record_bytes + 64 * 1024,
         request_timeout_ms=int(options.request_timeout_s * 1000),
         retry_backoff_ms=int(options.retry_backoff_s * 1000),
+        **client_options(settings),
     )
 
 
