@@ -11,7 +11,10 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from provledger.audit.keys import KeyTrustReport
 
 #: Every mismatch kind, with what it means.
 KINDS: Final = {
@@ -179,16 +182,22 @@ class AnchorReport(_Tally):
 class AuditReport:
     """The whole ledger's audit. ``checkpoints_checked`` is False where the schema has no checkpoint notes.
 
-    ``anchors`` is the anchors' audit, None where the schema has no anchor tables.
+    ``anchors`` is the anchors' audit, None where the schema has no anchor tables; ``keys`` says
+    whose keys were trusted and lists database keys the operator's do not include.
     """
 
     shards: tuple[ShardReport, ...]
     checkpoints_checked: bool
     anchors: AnchorReport | None = None
+    keys: KeyTrustReport | None = None
 
     @property
     def ok(self) -> bool:
-        return all(shard.ok for shard in self.shards) and (self.anchors is None or self.anchors.ok)
+        return (
+            all(shard.ok for shard in self.shards)
+            and (self.anchors is None or self.anchors.ok)
+            and (self.keys is None or self.keys.ok)
+        )
 
     def totals(self) -> dict[str, int]:
         return {
@@ -196,7 +205,8 @@ class AuditReport:
             "events": sum(s.events for s in self.shards),
             "blocks": sum(s.blocks for s in self.shards),
             "mismatches": sum(s.mismatch_count for s in self.shards)
-            + (0 if self.anchors is None else self.anchors.mismatch_count),
+            + (0 if self.anchors is None else self.anchors.mismatch_count)
+            + (0 if self.keys is None else len(self.keys.untrusted)),
         }
 
     def mismatches(self) -> list[tuple[int, Mismatch]]:
@@ -210,6 +220,7 @@ class AuditReport:
             "totals": self.totals(),
             "shards": [s.to_json() for s in self.shards],
             "anchors": None if self.anchors is None else self.anchors.to_json(),
+            "keys": None if self.keys is None else self.keys.to_json(),
         }
 
 

@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 
 from provledger.audit.anchor_run import PublishedRecords, audit_anchors
 from provledger.audit.anchors import ReceiptCheck
+from provledger.audit.keys import audit_key_tables
 from provledger.audit.report import AuditReport, Mismatch
 from provledger.audit.shard import ShardAudit
 from provledger.audit.tiles import match_tile
@@ -72,7 +73,9 @@ async def audit_ledger(
     """Recheck every shard and every anchored statement behind ``conn``; the report lists what does not match.
 
     Block signatures, checkpoint notes and statements are checked against ``trusted_keys`` when
-    given, else against the keys the database records (which whoever can rewrite it can swap).
+    given (their validity ranges included), and every key the database's key tables hold outside
+    them is a mismatch (:mod:`provledger.audit.keys`); else against the keys the database records
+    (which whoever can rewrite it can swap), and the report says so.
     ``receipt_checks`` are the receipt kinds the caller can check (others are counted as
     unchecked); ``published`` are the checkpoints topic's records, read up to an end fixed
     before this is called (:meth:`provledger.anchor.topic.CheckpointTopic.history`).
@@ -109,7 +112,8 @@ async def audit_ledger(
                 conn, trusted_keys=trusted_keys, block_key_ids=key_ids, checkers=receipt_checks or {},
                 published=published, progress=anchor_progress, max_listed=max_listed,
             )  # fmt: skip
-    return AuditReport(tuple(audit.report() for audit in audits), checkpoints, anchors)
+            keys = await audit_key_tables(conn, trusted_keys)
+    return AuditReport(tuple(audit.report() for audit in audits), checkpoints, anchors, keys)
 
 
 async def _audit_shard(

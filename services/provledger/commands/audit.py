@@ -8,6 +8,12 @@ JSON document instead. Exit status 0 means every check passed, 1 that at least o
 found. A receipt nobody could check (``rfc3161`` without ``--tsa-roots``) is reported as
 unchecked: it neither passes nor fails.
 
+Keys: with ``--trusted-keys`` every block header, shard checkpoint and statement signature is
+checked against the operator's keys and their validity ranges, and each key of the database's
+``signing_keys`` or ``anchorer_keys`` outside them is a ``key_untrusted`` mismatch (exit 1).
+Without it the report says the database's own keys were trusted (:mod:`provledger.audit.keys`
+says why the flag stays optional).
+
 With ``PROVLEDGER_KAFKA_BOOTSTRAP`` set, the checkpoints topic (``PROVLEDGER_TOPIC_CHECKPOINTS``)
 is read too, and a broker that does not answer stops the audit (exit 3, as the database):
 comparing with what the anchorer published is the only way to see that a database restored
@@ -30,6 +36,7 @@ from rich.table import Table
 from provledger.audit.anchor_run import PublishedRecords, audit_cosignatures
 from provledger.audit.anchors import ReceiptCheck
 from provledger.audit.cosignatures import CosignatureReport
+from provledger.audit.keys import DATABASE_TRUSTED, KeyTrustReport
 from provledger.audit.report import AnchorReport, AuditReport
 from provledger.audit.run import audit_ledger
 from provledger.config import DatabaseSettings, KafkaSettings, load
@@ -159,6 +166,8 @@ def render(report: AuditReport, console: Console, witnessed: CosignatureReport |
         _print_mismatches(console, listed, s.mismatch_count, f"shard {s.shard}")
     if report.anchors is not None:
         _render_anchors(report.anchors, console)
+    if report.keys is not None:
+        _render_keys(report.keys, console)
     if witnessed is not None:
         _render_cosignatures(witnessed, console)
     totals = report.totals()
@@ -198,6 +207,19 @@ def _render_anchors(anchors: AnchorReport, console: Console) -> None:
     _print_mismatches(console, listed, anchors.mismatch_count, "anchors")
 
 
+def _render_keys(keys: KeyTrustReport, console: Console) -> None:
+    """Whose keys the signatures were checked against, then each database key the operator's omit."""
+    if keys.trusted_from == "database":
+        console.print(f"[yellow]{escape(DATABASE_TRUSTED)}[/]")
+        return
+    console.print(
+        f"keys: every block, checkpoint and statement signature checked against the {keys.trusted} "
+        "keys of --trusted-keys (with their validity ranges), none of the database's"
+    )
+    listed = [(key.to_json()["kind"], f"{key.table} row {key.key}", key.detail) for key in keys.untrusted]
+    _print_mismatches(console, listed, len(keys.untrusted), "keys")
+
+
 def _render_cosignatures(witnessed: CosignatureReport, console: Console) -> None:
     """The witnesses' part: rows verified per witness key, keys the user did not list, each mismatch."""
     verified = ", ".join(f"{escape(key)} {count}" for key, count in sorted(witnessed.verified.items()))
@@ -223,6 +245,6 @@ def _render_cosignatures(witnessed: CosignatureReport, console: Console) -> None
 def _print_mismatches(console: Console, listed: list[tuple[str, str, str]], count: int, label: str) -> None:
     """``MISMATCH kind: where: detail`` for each listed one, then how many more were only counted."""
     for kind, where, detail in listed:
-        console.print(f"[red]MISMATCH[/] {kind}: {where}: {escape(detail)}")
+        console.print(f"[red]MISMATCH[/] {kind}: {escape(where)}: {escape(detail)}")
     if count > len(listed):
         console.print(f"{label}: {count - len(listed)} more mismatches not listed")

@@ -355,3 +355,11 @@ async def anchorer_keys(conn: Conn) -> list[str]:
         r["verifier_key"]
         for r in await conn.fetch("SELECT verifier_key FROM anchorer_keys ORDER BY first_used")
     ]
+
+
+async def signing_keys(conn: Conn) -> list[str]:
+    """Every block-signing verifier key the database records, oldest first."""
+    return [
+        r["verifier_key"]
+        for r in await conn.fetch("SELECT verifier_key FROM signing_keys ORDER BY valid_from")
+    ]
