@@ -109,3 +109,18 @@ def test_events_outside_the_tokens_namespaces_are_set_aside_by_index() -> None:
     assert [(p.location, p.reason) for p in validated.forbidden] == [("events[1]", "namespace_not_allowed")]
     assert "'n'" in validated.forbidden[0].detail
     assert validated.problems == []
+
+
+@pytest.mark.parametrize(
+    ("facets", "reason"),
+    [({"provledger_event": "x"}, "bad_type"), ({"provledger_event": {"attributes": [1]}}, "bad_type"),
+     ([], None), ({"provledger_event": {"attributes": None}}, None)],
+)  # fmt: skip
+def test_stamping_gives_the_mappings_own_reasons_for_odd_facets(facets: Any, reason: str | None) -> None:
+    """An empty facets value is stamped as an absent one; a facet that is not an object is refused."""
+    document = _run_event()
+    document["run"]["facets"] = facets
+    validated = ingest._one(LIMIT, _body(document))
+    assert [p.reason for p in validated.problems] == ([reason] if reason else [])
+    stamped = [{"provledger.submitter": "emitter"}]
+    assert [dict(e.attributes) for e in validated.events] == ([] if reason else stamped)
