@@ -9,16 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers.verify_bundles import sealed_bundle
 
 from provledger.cli import main
 from provledger.commands.verify import check_bundle, load_trusted_keys
 from provledger.events import Event, EventType, Job, Run, canonical_event_bytes
-from provledger.events.rows import EventRow, ShardState
-from provledger.ledger.evidence import Evidence
 from provledger.ledger.keys import KeySet, SigningKey
-from provledger.ledger.merkle import inclusion_proof, leaf_hash
 from provledger.local.tsa import make_tsa_pki
-from provledger.sealer.shardlog import ShardLog
 
 ORIGIN = "ledger.example.com/log"
 KEY = SigningKey.from_seed(ORIGIN, b"\x05" * 32)
@@ -35,38 +32,7 @@ LEAF = 4
 
 def _bundle() -> dict[str, Any]:
     """Evidence for leaf 4 of a block sealed by the real sealer core over 7 events."""
-    log = ShardLog(ShardState(2, 0, bytes(32), 0, 0, (), ()), ORIGIN)
-    accepted = [
-        EventRow(
-            str(EVENT_IDS[i]),
-            e,
-            leaf_hash(e),
-            SEALED_AT - 10,
-            "COMPLETE",
-            RUN.run_id,
-            None,
-            "ns",
-            "job",
-            (),
-            (),
-            i,
-        )
-        for i, e in enumerate(EVENTS)
-    ]
-    block = log.seal(accepted, 0, len(EVENTS) - 1, KEY, SEALED_AT)
-    evidence = Evidence(
-        event_id=str(accepted[LEAF].event_id),
-        canonical_event=EVENTS[LEAF],
-        shard=2,
-        leaf_index=LEAF,
-        tree_size=block.header.tree_size,
-        inclusion_proof=tuple(inclusion_proof([leaf_hash(e) for e in EVENTS], LEAF)),
-        header=block.header,
-        header_signature=block.signature,
-        checkpoint=block.checkpoint,
-        keys=(KEY.verifier.verifier_key_string(),),
-    )
-    return evidence.to_json_obj()
+    return sealed_bundle(SEALED_EVENTS, KEY, ORIGIN, LEAF, SEALED_AT)
 
 
 BUNDLE = _bundle()
