@@ -31,8 +31,11 @@ from provledger.errors import StaleShard
 from provledger.ledger.evidence import Evidence, Receipt
 from provledger.ledger.keys import SigningKey
 from provledger.sealer.shardlog import ShardLog
+from provledger.store import migrate as migrate_module
 from provledger.store import reads
 from provledger.store.blocks import advance_offset, load_head, write_block
+from provledger.store.logins import ensure_logins
+from provledger.store.migrate import Migration, load_migrations, migrate_database
 
 SEALER_KEY = SigningKey.generate("least-privilege.test/sealer")
 INSUFFICIENT_PRIVILEGE = "42501"
@@ -222,3 +225,66 @@ async def test_public_may_not_create_in_the_schema(database_url: str) -> None:
             "SELECT prosecdef AND proconfig::text LIKE '%search_path=%' FROM pg_proc "
             "WHERE proname = 'provledger_advance_offset'"
         )
+
+
+@pytest.fixture
+async def migrator(database_url: str) -> AsyncIterator[str]:
+    """A dedicated migration login: no superuser, a member of provledger_owner, as deploy/ makes it."""
+    login = f"test_migrator_{uuid.uuid4().hex[:10]}"
+    password = secrets.token_urlsafe(16)
+    async with connected(database_url) as admin:
+        await admin.execute(f"CREATE ROLE {login} LOGIN PASSWORD '{password}' IN ROLE provledger_owner")
+        try:
+            yield _as_login(database_url, login, password)
+        finally:
+            await admin.execute(f"DROP ROLE {login}")
+
+
+def _with_probe_migration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A migration after 0010, as a future schema change would be."""
+    shipped = load_migrations()
+    probe = Migration(len(shipped) + 1, "probe", "CREATE TABLE probe (x integer)")
+    monkeypatch.setattr(migrate_module, "load_migrations", lambda: [*shipped, probe])
+
+
+async def test_later_migrations_run_as_the_owner_role(
+    migrator: str, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _with_probe_migration(monkeypatch)
+    applied = await migrate_database(migrator)
+    assert [m.name for m in applied] == ["probe"]
+    async with connected(database_url) as admin:
+        owner = await admin.fetchval("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE relname = 'probe'")
+        assert owner == "provledger_owner"
+        assert await admin.fetchval("SELECT count(*) FROM provledger_migrations WHERE name = 'probe'") == 1
+
+
+async def test_a_service_login_may_not_migrate(
+    logins: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _with_probe_migration(monkeypatch)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await migrate_database(logins["sealer"])
+
+
+async def test_a_dedicated_migrator_builds_a_fresh_database(admin_database_url: str) -> None:
+    """The migrator login (CREATEROLE, in provledger_owner) owns the database."""
+    database = f"fresh_{uuid.uuid4().hex[:10]}"
+    password = secrets.token_urlsafe(16)
+    async with connected(admin_database_url) as admin:
+        (migrator_login,) = await ensure_logins(admin, {"migrator": password})
+        await admin.execute(f'CREATE DATABASE "{database}" OWNER {migrator_login.role}')
+        try:
+            dsn = _as_login(
+                admin_database_url.rsplit("/", 1)[0] + f"/{database}", migrator_login.role, password
+            )
+            assert len(await migrate_database(dsn)) == len(load_migrations())
+            async with connected(dsn) as conn:
+                owners = await conn.fetch(
+                    "SELECT DISTINCT pg_get_userbyid(relowner) AS owner FROM pg_class "
+                    "WHERE relnamespace = 'public'::regnamespace"
+                )
+                assert [r["owner"] for r in owners] == ["provledger_owner"]
+                assert not await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -133,6 +133,10 @@ BEGIN
 END;
 $$;
 
+-- The owner role must be able to create in the schema before it can be given what is there.
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT USAGE, CREATE ON SCHEMA public TO provledger_owner;
+
 -- Everything in schema public (tables with their indexes and identity sequences, free sequences,
 -- views, functions) now belongs to the owner role; nothing an extension owns is touched.
 DO $$
@@ -160,8 +164,6 @@ BEGIN
 END;
 $$;
 
-REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-GRANT USAGE, CREATE ON SCHEMA public TO provledger_owner;
 GRANT USAGE ON SCHEMA public TO provledger_sealer, provledger_anchorer, provledger_reader, provledger_service;
 
 -- Start every group from nothing on every table, then grant exactly its job.
@@ -185,4 +187,17 @@ GRANT EXECUTE ON FUNCTION provledger_advance_offset(integer, bigint, bigint, tex
 GRANT INSERT ON checkpoints, checkpoint_heads, anchor_receipts, anchorer_keys, checkpoint_cosignatures
     TO provledger_anchorer;
 
-GRANT provledger_sealer, provledger_anchorer TO provledger_service;
+-- Membership only where missing: a second grant by another grantor would tie the migrating
+-- login to it (and a database of the same cluster may have granted it already).
+DO $$
+DECLARE
+    member_of text;
+BEGIN
+    FOREACH member_of IN ARRAY ARRAY['provledger_sealer', 'provledger_anchorer'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_auth_members
+                       WHERE roleid = to_regrole(member_of) AND member = to_regrole('provledger_service')) THEN
+            EXECUTE format('GRANT %I TO provledger_service', member_of);
+        END IF;
+    END LOOP;
+END;
+$$;
