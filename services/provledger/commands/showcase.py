@@ -282,6 +282,8 @@ class DemoShowcase:
             f"\nThe event that recorded the demo model, fetched from {self._api_url}{evidence_path}, "
             f"saved to {saved} and checked offline:\n$ {' '.join(command)}",
             highlight=False,
+            markup=False,
+            soft_wrap=True,  # one line, so the command can be copied whole
         )
         result = subprocess.run(
             [sys.executable, "-m", "provledger", *command[1:]], capture_output=True, text=True, check=False
