@@ -47,6 +47,7 @@ from provledger.config import (
 from provledger.errors import ServiceUnavailable
 from provledger.keyfiles import generate_key_file, load_signing_key
 from provledger.local import LocalServers, LocalServersSettings, local_servers
+from provledger.local.logins import service_logins
 from provledger.local.probes import run_blocking
 from provledger.local.process import ManagedProcess, free_port
 from provledger.local.topics import ingest_partitions
@@ -233,8 +234,9 @@ def _services(
     anchoring: Anchoring,
     witnessing: Witnessing | None,
     demo: bool,
+    logins: dict[str, dict[str, str]],
 ) -> list[Service]:
-    """The built services, in start order, configured for these servers."""
+    """The built services, in start order, configured for these servers, each with its own database login."""
     metrics_port = free_port() if "PROVLEDGER_METRICS_PORT" not in os.environ else sealer.metrics_port
     api_port = stack.api_port or free_port()
     anchorer_port = free_port()
@@ -245,7 +247,10 @@ def _services(
     # The API and the anchorer MUST agree on the interval (AnchorScheduleSettings).
     interval = {"PROVLEDGER_ANCHOR_INTERVAL_S": str(anchoring.interval_s)}
     api_env = (
-        servers_env | interval | {"PROVLEDGER_API_HOST": stack.api_host, "PROVLEDGER_API_PORT": str(api_port)}
+        servers_env
+        | logins["api"]
+        | interval
+        | {"PROVLEDGER_API_HOST": stack.api_host, "PROVLEDGER_API_PORT": str(api_port)}
     )
     if "PROVLEDGER_PUBLIC_READS" not in os.environ:
         api_env["PROVLEDGER_PUBLIC_READS"] = "true"  # a local stack: reads need no token
@@ -253,6 +258,7 @@ def _services(
         "sealer",
         ["sealer"],
         servers_env
+        | logins["sealer"]
         | {"PROVLEDGER_SIGNING_KEY_FILE": str(key_file), "PROVLEDGER_METRICS_PORT": str(metrics_port)},
         ready=_readyz(metrics_port),
         show=f"metrics http://127.0.0.1:{metrics_port}/metrics",
@@ -265,6 +271,7 @@ def _services(
             "anchorer",
             ["anchorer"],
             servers_env
+            | logins["anchorer"]
             | interval
             | {
                 "PROVLEDGER_ANCHORER_KEY_FILE": str(anchoring.key_file),
@@ -288,7 +295,8 @@ def _services(
     ]
     if demo:
         duration = ["--duration", str(DEMO_DURATION_S), "--inference-rate", str(DEMO_INFERENCE_RATE)]
-        services.append(Service("demo", ["demo", *duration], servers_env, show="demo workload", oneshot=True))
+        demo_env = servers_env | logins["api"]  # it needs only Kafka: never more than the reader's login
+        services.append(Service("demo", ["demo", *duration], demo_env, show="demo workload", oneshot=True))
     return services
 
 
@@ -407,7 +415,7 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     _stop_on_signals(stop)
-    database_url = settings.database_url.get_secret_value() if settings.database_url else None
+    database_url = settings.require_database_url() if settings.database_url else None
     failed: str | None = None
     with (
         _console.status("starting Postgres and Kafka..."),
@@ -431,7 +439,9 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
         register_sealer_key(servers.database_url, key_file, sealer.signing_key_name)
         anchoring = _anchoring(settings.data_dir, children)
         witnessing = _witnessing(settings.data_dir, servers, key_file, sealer.signing_key_name)
-        services = _services(servers, settings, sealer, key_file, anchoring, witnessing, demo)
+        # Migrations and key registration ran as the superuser; each service gets its own login.
+        logins = asyncio.run(service_logins(settings.data_dir, servers.database_url))
+        services = _services(servers, settings, sealer, key_file, anchoring, witnessing, demo, logins)
         running = {
             service.name: (service, _start(service, settings.data_dir / "logs", children))
             for service in services

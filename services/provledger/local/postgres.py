@@ -32,6 +32,14 @@ BIND_ATTEMPTS = 3
 #: page log it whole). Buffers are touched only as used; WAL past what a checkpoint needs is
 #: recycled.
 TUNING = ("shared_buffers=1GB", "max_wal_size=4GB")
+#: Client authentication, written on every start: the superuser (which runs migrations and makes
+#: the service logins) is trusted on loopback as before; every other login must give its password
+#: (SCRAM), so each service's login and password file are really checked (issue 19).
+PG_HBA = (
+    "# Written by provledger on every start (provledger.local.postgres).\n"
+    "host all postgres 127.0.0.1/32 trust\n"
+    "host all all 127.0.0.1/32 scram-sha-256\n"
+)
 
 
 def _bin_dir() -> Path:
@@ -75,6 +83,15 @@ def _prepare_user(pgdata: Path, bin_dir: Path) -> str | None:
     return SERVER_USER
 
 
+def _write_hba(pgdata: Path, user: str | None) -> None:
+    path = pgdata / "pg_hba.conf"
+    path.write_text(PG_HBA, encoding="utf-8")
+    os.chmod(path, 0o600)
+    if user is not None:
+        account = pwd.getpwnam(user)
+        os.chown(path, account.pw_uid, account.pw_gid)
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server on 127.0.0.1 with its data in ``pgdata`` (kept between runs)."""
 
@@ -115,6 +132,7 @@ class EmbeddedPostgres:
                 capture_output=True,
                 user=user,
             )
+        _write_hba(self.pgdata, user)
         for attempt in range(1, BIND_ATTEMPTS + 1):
             # A restart keeps its port, so clients (the sealer in fault tests) reconnect to the same DSN.
             self.port = self.port if attempt == 1 and self.port else free_port()
