@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import signal
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -23,14 +25,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from provledger import logs
 from provledger.config import SealerSettings, masked
+from provledger.errors import ConfigurationError
 from provledger.events import compiled
 from provledger.keyfiles import load_signing_key
-from provledger.ledger.keys import SigningKey
+from provledger.ledger.keys import SigningKey, TrustedKey
 from provledger.sealer.core import Prepared, Sealer, SealerOptions, now_micros
 from provledger.sealer.deadletter import KafkaDeadLetters, max_request_bytes
 from provledger.sealer.intake import SourceRecord
 from provledger.sealer.metrics import SealerMetrics
-from provledger.sealer.pgstore import PoolShardStore
+from provledger.sealer.pgstore import PoolShardStore, check_log_origin
 from provledger.sealer.pipeline import GroupCommitter
 from provledger.sealer.tuning import collect_garbage_less_often, return_large_buffers_to_the_os
 from provledger.store.db import create_pool
@@ -110,18 +113,37 @@ class SealerRuntime:
         self._started = asyncio.Lock()
         self._producer: AIOKafkaProducer | None = None
         self._web: web.AppRunner | None = None
+        #: Why the sealer stood down (its key retired, another log's shard), if it did.
+        self.stood_down: ConfigurationError | None = None
+
+    def stand_down(self, reason: ConfigurationError) -> None:
+        """Stop the worker for good: sealing on would sign blocks that fail verification.
+
+        Faust's supervisor would restart a crashed agent, so the worker is sent SIGTERM (a clean
+        shutdown: nothing uncommitted is kept) and :func:`run_sealer` exits with the reason.
+        """
+        if self.stood_down is None:
+            self.stood_down = reason
+            _log.error("the sealer stands down", reason=str(reason))
+            os.kill(os.getpid(), signal.SIGTERM)
 
     async def ensure_started(self) -> Sealer:
         async with self._started:
+            if self.stood_down is not None:
+                raise self.stood_down
             if self.sealer is None:
-                self.sealer = await self._start()
+                try:
+                    self.sealer = await self._start()
+                except ConfigurationError as exc:
+                    self.stand_down(exc)
+                    raise
         return self.sealer
 
     async def _start(self) -> Sealer:
         s = self.settings
         pool = await create_pool(s.require_database_url(), max_size=s.write_connections)
         async with pool.acquire() as conn:
-            await check_signing_key(conn, self.key.verifier, now_micros())
+            validity = await check_signing_key(conn, self.key.verifier, now_micros())
         self._producer = AIOKafkaProducer(
             bootstrap_servers=s.require_kafka_bootstrap(),
             acks="all",
@@ -138,6 +160,7 @@ class SealerRuntime:
             KafkaDeadLetters(self._producer, s.topic_dead_letter, metrics),
             seek=self._seek,
             metrics=metrics,
+            validity=validity,
         )
         await self._serve_metrics(sealer)
         return sealer
@@ -208,7 +231,11 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
     )
 
     async def commit(sealer: Sealer, prepared: list[Prepared]) -> None:
-        await sealer.commit(prepared)
+        try:
+            await sealer.commit(prepared)
+        except ConfigurationError as exc:  # at once: the committer would raise it only at the next batch
+            runtime.stand_down(exc)
+            raise
         for batch in prepared:
             sealer.observe_lag(batch.tp, app.consumer.highwater(faust.types.TP(*batch.tp)))
 
@@ -239,7 +266,11 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
     async def on_assigned(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         limit_fetch_wait(cast(Any, app.consumer)._thread._ensure_consumer(), settings.fetch_max_wait_ms)
         sealer = await runtime.ensure_started()
-        await sealer.load(_partitions(args[0]))
+        try:
+            await sealer.load(_partitions(args[0]))
+        except ConfigurationError as exc:  # a shard of another log
+            runtime.stand_down(exc)
+            raise
 
     @app.on_before_shutdown.connect
     async def on_shutdown(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
@@ -248,11 +279,14 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
     return app, runtime
 
 
-async def _preflight_key(database_url: str, key: SigningKey) -> None:
+async def _preflight(database_url: str, key: SigningKey, log_origin: str) -> TrustedKey:
+    """The key's registered range, once the key and every shard head are found to be this sealer's."""
     pool = await create_pool(database_url, max_size=1)
     try:
         async with pool.acquire() as conn:
-            await check_signing_key(conn, key.verifier, now_micros())
+            validity = await check_signing_key(conn, key.verifier, now_micros())
+            await check_log_origin(conn, log_origin)
+            return validity
     finally:
         await pool.close()
 
@@ -271,10 +305,15 @@ def run_sealer(settings: SealerSettings) -> int:
         if compiled.COMPILED
         else "pure Python (build: python -m provledger.events.compiled)",
     )
-    # Fail before joining the group: a key retired by `provledger keys rotate` would sign blocks
-    # that fail verification, and inside the worker the error would only stop the agent.
-    asyncio.run(_preflight_key(settings.require_database_url(), key))
-    app, _ = build_app(settings, key)
+    # Fail before joining the group: a key not registered (or retired) by `provledger keys rotate`
+    # would sign blocks that fail verification, and shards of another log must not be extended.
+    asyncio.run(_preflight(settings.require_database_url(), key, settings.log_origin))
+    app, runtime = build_app(settings, key)
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, override_logging=False)
     collect_garbage_less_often()
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit:
+        if runtime.stood_down is not None:
+            raise runtime.stood_down from None  # the CLI prints it and exits with status 2
+        raise

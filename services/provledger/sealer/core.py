@@ -27,7 +27,8 @@ from typing import Protocol
 from provledger import logs
 from provledger.errors import StaleShard
 from provledger.events.rows import EventRow, SealedBlock, ShardState
-from provledger.ledger.keys import SigningKey
+from provledger.ledger.block import BlockHeader
+from provledger.ledger.keys import SigningKey, TrustedKey
 from provledger.sealer.deadletter import DeadLetterSink
 from provledger.sealer.failures import Failure, classify, describe
 from provledger.sealer.intake import Rejected, Screened, SourceRecord, dedupe, screen
@@ -121,12 +122,20 @@ class ShardStore(Protocol):
         """Where the shard's log stands: enough to seal the next block."""
         ...
 
+    async def block_header(self, shard: int, height: int) -> BlockHeader | None:
+        """The header of the shard's block at ``height`` (its newest, for the log id and seal time)."""
+        ...
+
     async def sealed_leaf_hashes(self, event_ids: list[str]) -> dict[str, bytes]:
         """Leaf hashes of those events already sealed on any shard, for deduplication."""
         ...
 
     async def write_block(self, block: SealedBlock, expected_offset: int) -> None:
-        """Commit ``block`` and all it covers at once, moving the offset on from ``expected_offset``."""
+        """Commit ``block`` and all it covers at once, moving the offset on from ``expected_offset``.
+
+        Refused with a :class:`~provledger.errors.ConfigurationError` when the block's key is not
+        the one the ledger registers for its ``sealed_at`` (a rotation retired it).
+        """
         ...
 
     async def advance_offset(self, shard: int, expected: int, next_offset: int) -> None:
@@ -135,7 +144,14 @@ class ShardStore(Protocol):
 
 
 class Sealer:
-    """Seals batches of records from any partitions; safe against replays, zombies, outages and poison."""
+    """Seals batches of records from any partitions; safe against replays, zombies, outages and poison.
+
+    ``validity`` is the key's registered range as the sealer found it at start
+    (:func:`provledger.store.keys.check_signing_key`; None: no range known). Each block's
+    ``sealed_at`` follows its predecessor's and lies in that range (:mod:`.shardlog`); a rotation
+    made elsewhere since is caught by the store at the block's write. Either way the sealer
+    raises :class:`~.shardlog.StandDown` (or the store's ``ConfigurationError``) and stops.
+    """
 
     def __init__(
         self,
@@ -146,9 +162,13 @@ class Sealer:
         seek: Seek,
         metrics: SealerMetrics | None = None,
         clock: Clock = now_micros,
+        validity: TrustedKey | None = None,
     ) -> None:
+        if validity is not None and validity.verifier != key.verifier:
+            raise ValueError("validity must be the range of the sealer's own key")
         self._store = store
         self._key = key
+        self._validity = validity
         self._options = options
         self._dead_letters = dead_letters
         self._seek = seek
@@ -269,7 +289,12 @@ class Sealer:
             shard = self._shards.get(tp)
             if shard is None:
                 shard = self._shards[tp] = await self._store.ensure_shard(*tp)
-            log = ShardLog(await self._store.load_head(shard), self._options.log_origin)
+            head = await self._store.load_head(shard)
+            # Read after the head: a newer block than it would fail the write's compare-and-set.
+            previous = (
+                await self._store.block_header(shard, head.next_height - 1) if head.next_height else None
+            )
+            log = ShardLog(head, self._options.log_origin, previous)
             self._logs[tp] = log
             _log.info(
                 "shard loaded",
@@ -397,7 +422,9 @@ class Sealer:
             log.next_offset = records[-1].offset + 1
             return
         try:
-            block = log.seal(accepted, records[0].offset, records[-1].offset, self._key, self._clock())
+            block = log.seal(
+                accepted, records[0].offset, records[-1].offset, self._key, self._clock(), self._validity
+            )
             await self._store.write_block(block, expected_offset)
         except BaseException:
             self._logs.pop(tp, None)  # memory ran ahead of Postgres: reload before sealing again

@@ -26,6 +26,10 @@ because Postgres was down. So every exception out of a write is put in one of fo
     index row larger than a btree page); ``OverflowError`` (a time beyond ``datetime``),
     ``ValueError`` (``UnicodeEncodeError``; asyncpg's client-side ``DataError``). Split the
     batch until the records are found, dead-letter them as ``unsealable``, seal the rest.
+``FATAL``: a :class:`~provledger.errors.ConfigurationError`, such as the sealer's key retired by a
+    rotation or a shard of another log (:class:`~.shardlog.StandDown`). Sealing on would sign
+    blocks that fail verification, whatever the records: the sealer stops, nothing is
+    dead-lettered.
 ``UNKNOWN``: anything else, SQLSTATE classes 25 (transaction state) and XX (internal error)
     included. Retry once; a second failure counts as ``DATA``: a fluke costs a retry, and a
     deterministic failure a dead letter instead of the whole shard.
@@ -37,7 +41,7 @@ import enum
 
 import asyncpg
 
-from provledger.errors import StaleShard
+from provledger.errors import ConfigurationError, StaleShard
 from provledger.store.unavailable import UNAVAILABLE_SQLSTATE_CLASSES, is_unavailable, sqlstate_class
 
 
@@ -47,6 +51,7 @@ class Failure(enum.Enum):
     STALE = "stale"
     OUTAGE = "outage"
     DATA = "data"
+    FATAL = "fatal"
     UNKNOWN = "unknown"
 
 
@@ -70,6 +75,8 @@ def classify(exc: BaseException) -> Failure:
     """
     if isinstance(exc, StaleShard):
         return Failure.STALE
+    if isinstance(exc, ConfigurationError):
+        return Failure.FATAL
     if isinstance(exc, asyncpg.PostgresError):
         return SQLSTATE_CLASSES.get(sqlstate_class(exc), Failure.UNKNOWN)
     if isinstance(exc, OverflowError | ValueError):

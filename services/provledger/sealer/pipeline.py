@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from provledger import logs
+from provledger.errors import ConfigurationError
 from provledger.sealer.core import Prepared, TopicPartition
 
 _log = logs.get_logger(__name__)
@@ -161,6 +162,8 @@ def _bytes(batches: Sequence[Prepared]) -> int:
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and isinstance(task.exception(), ConfigurationError):
+        return  # the sealer stands down (a retired key): the app logs why, no bug to report
     if not task.cancelled() and task.exception() is not None:
         _log.error(
             "writing blocks failed unexpectedly (a bug, not the data); the agent restarts at its next "

@@ -11,18 +11,30 @@ or before a block already sealed would turn that block's valid signature invalid
 :func:`rotate_key` refuses it: old blocks always stay verifiable. ``provledger keys rotate
 --from-height H`` puts the point one microsecond after block ``H - 1`` of a shard was sealed,
 so the new key takes over exactly from block ``H`` on; ``--now`` puts it at the current time.
+
+Rotation is safe while old sealers still run. :func:`rotate_key` holds the rotation lock
+exclusively; every block write holds it shared (:func:`block_key_held`) from the check that
+its header verifies under the key registered for its ``sealed_at`` until it commits. So a
+rotation either sees the block (and refuses a point at or before it) or commits first (and
+the block's check fails: its sealer stands down). No block can be signed by a key whose range
+ended before it.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from provledger.errors import ConfigurationError
+from provledger.errors import ConfigurationError, VerificationError
 from provledger.events.model import time_from_micros
+from provledger.ledger.block import BlockHeader, verify_header_signature
 from provledger.ledger.keys import KeySet, TrustedKey, VerifierKey
 from provledger.store.db import Conn
 
 _MICROS = "(extract(epoch FROM {0}) * 1000000)::bigint"
+#: The advisory lock a rotation holds exclusively and each block write holds shared.
+ROTATION_LOCK = "provledger.keys.rotate"
 
 
 async def register_key(conn: Conn, verifier: VerifierKey, valid_from: int) -> bool:
@@ -114,7 +126,7 @@ async def rotate_key(conn: Conn, verifier: VerifierKey, valid_from: int) -> Rota
     rotations cannot interleave.
     """
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('provledger.keys.rotate'))")
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ROTATION_LOCK)
         known = await conn.fetchrow(
             f"SELECT verifier_key, {_MICROS.format('valid_from')} AS valid_from FROM signing_keys "
             "WHERE public_key = $1",
@@ -199,3 +211,43 @@ def _not_trusted(verifier: VerifierKey, keys: tuple[TrustedKey, ...], at: int) -
         "`provledger keys rotate --key-file FILE --now` (or --from-height H), or start the sealer "
         "with the current key file and PROVLEDGER_SIGNING_KEY_NAME as it was registered."
     )
+
+
+@contextlib.asynccontextmanager
+async def block_key_held(conn: Conn, header: BlockHeader, signature: bytes) -> AsyncIterator[None]:
+    """Around a block's write: no rotation commits meanwhile, and the block verifies under the ledger's keys.
+
+    Takes the rotation lock shared (session-level, so it spans the write's own transaction, and
+    released after it commits or fails), then checks the signature under the key registered for
+    the header's ``sealed_at``. Raises :class:`ConfigurationError` when that is not this block's
+    key: a rotation elsewhere retired it, and its sealer must stand down instead of signing blocks
+    that fail verification. One query and one signature check per block.
+    """
+    await conn.execute("SELECT pg_advisory_lock_shared(hashtext($1))", ROTATION_LOCK)
+    try:
+        row = await conn.fetchrow(
+            f"SELECT verifier_key, {_MICROS.format('valid_from')} AS valid_from FROM signing_keys "
+            "WHERE valid_from <= $1 ORDER BY valid_from DESC LIMIT 1",
+            time_from_micros(header.sealed_at),
+        )
+        at = time_from_micros(header.sealed_at).isoformat()
+        if row is None:
+            raise ConfigurationError(
+                f"no signing key is registered for blocks sealed at {at}: register one with "
+                "`provledger keys rotate`"
+            )
+        registered = TrustedKey(VerifierKey.parse(row["verifier_key"]), row["valid_from"])
+        try:
+            verify_header_signature(header, signature, KeySet((registered,)))
+        except VerificationError as exc:
+            raise ConfigurationError(
+                f"block {header.shard}/{header.height} sealed at {at} would not verify: the ledger's "
+                f"key from {time_from_micros(registered.valid_from).isoformat()} on is "
+                f"{registered.verifier.verifier_key_string()} (`provledger keys rotate` retired this "
+                f"sealer's key). The sealer stops; restart it with the new key file ({exc})"
+            ) from exc
+        yield
+    finally:
+        # A broken connection has lost the lock with its session; the pool's reset unlocks the rest.
+        with contextlib.suppress(Exception):
+            await conn.execute("SELECT pg_advisory_unlock_shared(hashtext($1))", ROTATION_LOCK)

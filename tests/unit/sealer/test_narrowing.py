@@ -72,6 +72,10 @@ class FakeStore:
             ),
         )
 
+    async def block_header(self, shard: int, height: int) -> BlockHeader | None:
+        blocks = self.blocks[shard]
+        return blocks[height].header if 0 <= height < len(blocks) else None
+
     async def sealed_leaf_hashes(self, event_ids: list[str]) -> dict[str, bytes]:
         return {event_id: self.leaves[event_id] for event_id in event_ids if event_id in self.leaves}
 
