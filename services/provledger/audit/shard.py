@@ -206,12 +206,15 @@ class ShardAudit:
         if isinstance(self._keyset, VerificationError):
             self._add("checkpoint", h, f"no key set to verify with: {self._keyset}")
             return
-        try:
-            checkpoint = open_checkpoint(note.note, self._keyset.verifiers())
-        except VerificationError as exc:
-            self._add("checkpoint", h, str(exc))
-            return
         signed = block.header if block.header is not None else block.row
+        # The note MUST be signed by the key that signed the block, as verify requires: another
+        # trusted key (the anchorer's) must not vouch for a tree the block's signer never stated.
+        own = [key for key in self._keyset.verifiers() if key.key_id == signed.key_id]
+        try:
+            checkpoint = open_checkpoint(note.note, own)
+        except VerificationError as exc:
+            self._add("checkpoint", h, f"not signed by the block's key {signed.key_id.hex()}: {exc}")
+            return
         log_origin = checkpoint.origin.rpartition("/shard/")[0]
         problems = [
             (checkpoint.origin != shard_origin(log_origin, signed.shard), f"origin {checkpoint.origin!r}"),

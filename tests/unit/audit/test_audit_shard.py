@@ -14,6 +14,7 @@ from provledger.audit.shard import ShardAudit
 from provledger.errors import VerificationError
 from provledger.events.rows import EventRow, SealedBlock, ShardState
 from provledger.ledger.block import GENESIS_PREV_HASH
+from provledger.ledger.checkpoint import shard_checkpoint, sign_checkpoint
 from provledger.ledger.keys import KeySet, SigningKey
 from provledger.ledger.merkle import leaf_hash
 from provledger.sealer.shardlog import ShardLog
@@ -155,6 +156,16 @@ def test_checkpoint_notes_must_verify_and_name_the_block() -> None:
     assert report.mismatches[0].detail == "the note names tree size 2, another log root"
     assert "no signature from a trusted key" in report.mismatches[1].detail
     assert _kinds(_audit([_rows(b) for b in blocks], {})) == [("checkpoint_missing", h) for h in range(3)]
+
+
+def test_a_checkpoint_note_signed_by_another_trusted_key_is_a_mismatch() -> None:
+    blocks = _seal([2])
+    anchorer = SigningKey.generate("unit.test/anchorer")
+    note = sign_checkpoint(shard_checkpoint("unit.test/ledger", blocks[0].header), [anchorer])
+    trusted = KeySet.of([KEY.verifier, anchorer.verifier])
+    report = _audit([_rows(blocks[0])], {0: note}, trusted)
+    assert _kinds(report) == [("checkpoint", 0)]
+    assert f"not signed by the block's key {KEY.key_id.hex()}" in report.mismatches[0].detail
 
 
 def test_without_a_key_set_nothing_verifies() -> None:
