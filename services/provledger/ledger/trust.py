@@ -17,8 +17,12 @@ anything the bundle says about itself, so a bundle cannot vouch for its own trus
   the old range: the range check alone cannot tell. So a block signed by a retired key MUST be
   covered by a time a third party attests, earlier than the key's end: a verified anchor
   receipt (an RFC 3161 token over a statement naming a head that extends the block) proves the
-  block existed then. Without one the block is refused, saying what to supply. A key with an
-  open range is the key trusted now, and whatever it signs is vouched for now.
+  block existed then. Without one the block is refused, saying what to supply. What the time
+  covers is the block's tree (its events, by the consistency proof), which is what the header
+  vouches for: a header re-signed later over that same tree states nothing the TSA had not
+  seen. Only ``rfc3161`` receipts give a time so far (``provledger verify`` reads the earliest
+  token's ``genTime``); witness cosignature times could serve the same way. A key with an open
+  range is the key trusted now, and whatever it signs is vouched for now.
 
     >>> from provledger.ledger.keys import KeySet, SigningKey
     >>> origin_of_keys(KeySet.of([SigningKey.generate("ledger.example.com/log").verifier]))
