@@ -46,7 +46,7 @@ GROUPS = (
 LOGINS = {
     login.service: login
     for login in (
-        Login("migrator", "provledger_migrator", "provledger_owner", "CREATEROLE"),
+        Login("migrator", "provledger_migrator_login", "provledger_owner", "CREATEROLE"),
         Login("sealer", "provledger_sealer_login", "provledger_sealer"),
         Login("anchorer", "provledger_anchorer_login", "provledger_anchorer"),
         Login("api", "provledger_api_login", "provledger_reader"),
@@ -61,6 +61,10 @@ async def ensure_logins(conn: Conn, passwords: Mapping[str, str]) -> list[Login]
         raise ValueError(f"no such service login: {', '.join(sorted(unknown))}")
     for group in GROUPS:
         await _create_role(conn, group, "NOLOGIN")
+    # The deprecated union (0010); granted here because a migrator with CREATEROLE but no ADMIN
+    # on the groups could not grant it.
+    for group in ("provledger_sealer", "provledger_anchorer"):
+        await _grant_once(conn, group, "provledger_service")
     made = []
     for service, password in passwords.items():
         login = LOGINS[service]
@@ -71,11 +75,15 @@ async def ensure_logins(conn: Conn, passwords: Mapping[str, str]) -> list[Login]
                 "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)", login.role, password
             )
         )
-        member = await conn.fetchval("SELECT pg_has_role($1, $2, 'MEMBER')", login.role, login.group)
-        if not member:
-            await conn.execute(f"GRANT {login.group} TO {login.role}")
+        await _grant_once(conn, login.group, login.role)
         made.append(login)
     return made
+
+
+async def _grant_once(conn: Conn, group: str, member: str) -> None:
+    """``GRANT group TO member`` unless it is a member already (a second grantor would tie roles together)."""
+    if not await conn.fetchval("SELECT pg_has_role($1, $2, 'MEMBER')", member, group):
+        await conn.execute(f"GRANT {group} TO {member}")
 
 
 async def _create_role(conn: Conn, role: str, attributes: str) -> None:

@@ -18,6 +18,7 @@ from provledger import config
 from provledger.anchor.tlog_witness import WitnessClientSettings
 from provledger.cli import app
 from provledger.errors import ConfigurationError
+from provledger.store.logins import LOGINS
 from provledger.witness.settings import parse_logs
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
@@ -525,3 +526,46 @@ def test_anchorer_is_told_no_witness_in_the_base_and_reads_the_variable() -> Non
     value = _effective_env(container)["PROVLEDGER_WITNESSES"]
     assert value == ""
     assert config.load(WitnessClientSettings, witnesses=value).endpoints() == ()
+
+
+# --- Database logins (issue 19) ---------------------------------------------------------------------
+
+#: Which login each workload connects as: its own Secret, never another workload's.
+DATABASE_LOGINS = {
+    "provledger-migrate": "migrator",
+    "provledger-sealer": "sealer",
+    "provledger-anchorer": "anchorer",
+    "provledger-api": "api",
+}
+
+
+def test_each_workload_connects_as_its_own_login_with_a_password_file() -> None:
+    seen = {}
+    for name, spec, container in _containers():
+        env = {e["name"]: e for e in container.get("env", [])}
+        if "PROVLEDGER_DATABASE_URL" not in env:
+            continue
+        url_secret = env["PROVLEDGER_DATABASE_URL"]["valueFrom"]["secretKeyRef"]
+        assert "PROVLEDGER_DATABASE_PASSWORD_FILE" in env, f"{name}: its password must be a mounted file"
+        assert _secret_file(spec, container, "PROVLEDGER_DATABASE_PASSWORD_FILE") == (
+            url_secret["name"],
+            "password",
+        )
+        seen[name.rsplit("/", 1)[1]] = url_secret["name"]
+    assert seen == {workload: f"provledger-db-{login}" for workload, login in DATABASE_LOGINS.items()}
+
+
+def test_the_readme_gives_each_secret_the_login_of_its_workload() -> None:
+    """The URL in each Secret names the login store.logins makes (and the README's SQL creates)."""
+    commands = " ".join(_readme_commands())
+    for login in DATABASE_LOGINS.values():
+        role = LOGINS[login].role
+        created = re.search(
+            rf"create secret generic provledger-db-{login} .*?--from-literal=url=(\S+)", commands
+        )
+        assert created is not None, login
+        url = urlsplit(created[1])
+        assert (url.username, url.password) == (role, None), (
+            f"{login}: a password in the URL, or another login"
+        )
+        assert f"CREATE ROLE {role} LOGIN" in commands, f"deploy/README.md never creates {role}"
