@@ -58,7 +58,8 @@ def rotate_command(
     echo(f"retired key {retired}: still verifies every block sealed before then")
     echo(
         f"Restart every sealer now with PROVLEDGER_SIGNING_KEY_FILE={key_file} and "
-        f"PROVLEDGER_SIGNING_KEY_NAME={key.name}: a block the old key signs after {start} fails verification."
+        f"PROVLEDGER_SIGNING_KEY_NAME={key.name}: a sealer still running the old key stops at its first "
+        f"block sealed from {start} on."
     )
     return 0
 

@@ -156,8 +156,8 @@ async def rotate_key(conn: Conn, verifier: VerifierKey, valid_from: int) -> Rota
                 f"block {late['height']} of shard {late['shard']} was sealed at "
                 f"{time_from_micros(late['sealed_at']).isoformat()}, not before the rotation point "
                 f"{time_from_micros(valid_from).isoformat()}: "
-                "its signature by the old key would stop verifying. "
-                "Stop every sealer, then rotate with --now or from the next height of the newest block."
+                "its signature by the old key would stop verifying. A running sealer may have sealed it "
+                "meanwhile: rotate again with --now, or from the next height of the newest block."
             )
         await register_key(conn, verifier, valid_from)
     retired = None if newest is None else VerifierKey.parse(newest["verifier_key"])
