@@ -17,9 +17,9 @@ trusted keys' names when they all carry one name (C2SP names a log's key after i
 otherwise verify stops with a usage error saying to pass ``--log-origin``. The header's
 ``log_id`` and the checkpoint's origin must both be that log's. ``--event-id`` fails the bundle
 unless it is about that event. Key validity comes from the trusted key set's ranges: a block
-signed by a retired key passes only with an ``rfc3161`` receipt (checked under ``--tsa-roots``)
-timed before the key's end, since the header's own ``sealed_at`` can be backdated by whoever
-holds the retired key (:mod:`provledger.ledger.trust`).
+signed by a retired key passes only with a verified receipt (``rfc3161`` under ``--tsa-roots``,
+or ``tlog-witness`` under ``--witness-policy``) timed before the key's end, since the header's
+own ``sealed_at`` can be backdated by whoever holds the retired key (:mod:`provledger.ledger.trust`).
 
 Before the checks, verify prints what the event states, decoded from its canonical bytes, and
 every string from the bundle is printed escaped (:mod:`provledger.commands.verify_text`).
@@ -218,26 +218,39 @@ def _micros(at: datetime) -> int:
 
 
 def receipt_times(verifiers: dict[str, ReceiptVerifier]) -> dict[str, ReceiptTime]:
-    """How to read the attested time of each receipt type the options can check: ``rfc3161`` only.
+    """How to read the time each receipt type the options can check attests (microseconds).
 
-    A token's ``genTime`` is when a TSA the user trusts saw the anchorer's statement, which names
-    a head extending the block; the earliest token of a receipt is the time it attests. Witness
-    cosignature times are not used yet: a retired key's block needs an ``rfc3161`` receipt.
+    ``rfc3161``: a token's ``genTime`` is when a TSA the user trusts saw the anchorer's statement,
+    which names a head extending the block; the earliest token of the receipt counts.
+    ``tlog-witness``: each policy witness's cosignature states when it saw the shard checkpoint,
+    which extends the block; the quorum is the unit of trust, so the latest of the counted
+    witnesses' times counts (by then every one of them had cosigned).
     """
     from provledger.anchor.rfc3161.verify import Rfc3161Receipt, Rfc3161ReceiptVerifier, check_response
+    from provledger.anchor.tlog_witness.verify import TlogWitnessReceiptVerifier
+    from provledger.ledger.witnessed import WitnessReceipt, check_cosignatures
 
     times: dict[str, ReceiptTime] = {}
-    checker = verifiers.get(RECEIPT_TYPES["rfc3161"])
-    if isinstance(checker, Rfc3161ReceiptVerifier):
-        roots = checker.roots
+    stamper = verifiers.get(RECEIPT_TYPES["rfc3161"])
+    if isinstance(stamper, Rfc3161ReceiptVerifier):
+        roots = stamper.roots
 
-        def attested(receipt: Receipt) -> int:
+        def stamped(receipt: Receipt) -> int:
             fields = Rfc3161Receipt.from_receipt(receipt)
-            return min(
-                _micros(check_response(der, fields.statement, roots).gen_time) for der in fields.responses
-            )
+            stamps = (check_response(der, fields.statement, roots) for der in fields.responses)
+            return min(_micros(stamp.gen_time) for stamp in stamps)
 
-        times[RECEIPT_TYPES["rfc3161"]] = attested
+        times[RECEIPT_TYPES["rfc3161"]] = stamped
+    witnesses = verifiers.get(RECEIPT_TYPES["witness"])
+    if isinstance(witnesses, TlogWitnessReceiptVerifier):
+        policy = witnesses.policy
+
+        def cosigned(receipt: Receipt) -> int:
+            checkpoint = WitnessReceipt.from_fields(receipt.data).checkpoint
+            witnessed = check_cosignatures(checkpoint, policy)
+            return max(c.timestamp for c in witnessed.cosignatures) * 1_000_000
+
+        times[RECEIPT_TYPES["witness"]] = cosigned
     return times
 
 

@@ -274,3 +274,47 @@ def test_an_unknown_kind_names_the_known_ones(capsys: pytest.CaptureFixture[str]
     )
     assert code == 2
     assert "rfc3161, witness" in err
+
+
+def _retired_keys(files: Files, end: int) -> Path:
+    """A JSON key set whose sealer key was retired at ``end`` (the anchorer's still current)."""
+    path = files.folder / f"retired-{end}.json"
+    path.write_text(json.dumps([
+        {"key": SEALER.verifier.verifier_key_string(), "valid_from": 0, "valid_until": end},
+        {"key": ANCHORER.verifier.verifier_key_string(), "valid_from": 0, "valid_until": None},
+    ]))  # fmt: skip
+    return path
+
+
+def test_a_retired_keys_block_needs_a_witnessed_time_before_the_key_ended(
+    capsys: pytest.CaptureFixture[str], files: Files
+) -> None:
+    path = files.bundle(cosigned_receipt((W1, T)))
+    options = ["--log-origin", LOG_ORIGIN, "--witness-policy", str(files.one_of_one), "--json"]
+    code, out, _ = run(
+        capsys, str(path), "--trusted-keys", str(_retired_keys(files, T * 10**6 + 1)), *options
+    )
+    assert code == 0, out
+    assert "attests the block existed at" in checks(out)["key-time"]["detail"]
+    # Cosigned exactly at the end: the block may have been signed after the key retired.
+    code, out, _ = run(capsys, str(path), "--trusted-keys", str(_retired_keys(files, T * 10**6)), *options)
+    assert code == 1
+    assert "can backdate" in checks(out)["key-time"]["detail"]
+
+
+def test_a_retired_keys_block_is_covered_by_an_rfc3161_time_only_before_the_key_ended(
+    capsys: pytest.CaptureFixture[str], files: Files, rfc3161_receipt: Receipt
+) -> None:
+    path = files.bundle(rfc3161_receipt)
+    options = ["--log-origin", LOG_ORIGIN, "--tsa-roots", str(files.roots), "--json"]
+    far = _retired_keys(files, (T + 10 * 365 * 86_400) * 10**6)  # retired ten years after the token
+    code, out, _ = run(capsys, str(path), "--trusted-keys", str(far), *options)
+    assert code == 0, out
+    assert "receipt[0]:rfc3161 attests" in checks(out)["key-time"]["detail"]
+    # Retired a second after the block's sealed_at: the token, made later, does not cover it.
+    sealed_at = json.loads(path.read_text())["block"]["sealed_at"]
+    code, out, _ = run(
+        capsys, str(path), "--trusted-keys", str(_retired_keys(files, sealed_at + 10**6)), *options
+    )
+    assert code == 1
+    assert f"retired at {sealed_at + 10**6}" in checks(out)["key-time"]["detail"]
