@@ -20,8 +20,9 @@ anything the bundle says about itself, so a bundle cannot vouch for its own trus
   block existed then. Without one the block is refused, saying what to supply. What the time
   covers is the block's tree (its events, by the consistency proof), which is what the header
   vouches for: a header re-signed later over that same tree states nothing the TSA had not
-  seen. Only ``rfc3161`` receipts give a time so far (``provledger verify`` reads the earliest
-  token's ``genTime``); witness cosignature times could serve the same way. A key with an open
+  seen. ``provledger verify`` reads the time of ``rfc3161`` receipts (the earliest token's
+  ``genTime``) and of ``tlog-witness`` receipts (the latest time among the witnesses that meet
+  the policy's quorum: by then all of them had cosigned). A key with an open
   range is the key trusted now, and whatever it signs is vouched for now.
 
     >>> from provledger.ledger.keys import KeySet, SigningKey
