@@ -118,8 +118,8 @@ def check_key_time(
         raise VerificationError(
             f"key {name!r} (id {header.key_id.hex()}) was retired at {end}; the header's own sealed_at "
             f"{header.sealed_at} cannot show it signed before then, since whoever holds a retired key "
-            f"can backdate. Attested times: {seen}. Verify a bundle carrying an rfc3161 receipt timed "
-            f"before {end}, with --tsa-roots, or refuse the block"
+            f"can backdate. Attested times: {seen}. Verify a bundle carrying a receipt timed before "
+            f"{end} (rfc3161 with --tsa-roots, tlog-witness with --witness-policy), or refuse the block"
         )
     first = before[0]
     return f"key {name!r} retired at {end}; {first.source} attests the block existed at {first.at}"
