@@ -235,7 +235,9 @@ def audit(
         Path | None,
         typer.Option(
             help="Keys to check blocks, checkpoint notes and anchor statements against instead of the "
-            "database's: C2SP verifier keys one a line, or a JSON key set (the sealer's and the anchorer's)."
+            "database's: C2SP verifier keys one a line, or a JSON key set (the sealer's and the anchorer's). "
+            "Every database key not among them is a key_untrusted mismatch (exit 1); without this option "
+            "the report says the database's own keys were trusted."
         ),
     ] = None,
     tsa_roots: Annotated[
