@@ -31,6 +31,7 @@ when the anchorer's next statement is due (null when it has made none).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -293,8 +294,10 @@ def verify_evidence(
         if check.passed:
             anchored.add(receipt.type)
             timer = (receipt_times or {}).get(receipt.type)
-            if timer is not None:
-                attested.append(AttestedTime(name, timer(receipt)))
+            # A time that cannot be read attests nothing; key-time then says so.
+            with contextlib.suppress(VerificationError, ValueError):
+                if timer is not None:
+                    attested.append(AttestedTime(name, timer(receipt)))
     if signers and any(key.valid_at(header.sealed_at) for key in signers):
         checks.insert(3, _run("key-time", lambda: check_key_time(header, signers, attested)))
     else:

@@ -125,3 +125,20 @@ def test_the_origin_comes_from_the_keys_only_when_they_all_name_one(
 ) -> None:
     keys = KeySet.of([fixed_key(name, seed=n + 1).verifier for n, name in enumerate(names)])
     assert origin_of_keys(keys) == origin
+
+
+def test_a_time_that_cannot_be_read_attests_nothing() -> None:
+    keys = KeySet((*_retired().keys, TrustedKey(ANCHORER.verifier)))
+    evidence = _anchored(_shard(RETIRED_AT - 100))
+
+    def unreadable(receipt: Receipt) -> int:
+        raise VerificationError("no time in this receipt")
+
+    failed = _failed(
+        evidence,
+        keys,
+        log_origin=LOG_ORIGIN,
+        receipt_verifiers={"rfc3161": _stamped},
+        receipt_times={"rfc3161": unreadable},
+    )
+    assert set(failed) == {"key-time"}
