@@ -76,6 +76,7 @@ class Ledger:
         )
         self.trusted = KeySet.of([KEY.verifier, ANCHORER.verifier])
         self.verifiers = receipt_verifiers(tsa.roots_file, ("rfc3161",))
+        self.tokens = make_tokens(tmp_path / "tokens")  # once: names are unique in a tokens file
 
     async def anchor(self, *kinds: str) -> None:
         """One anchorer round with the named kinds (``rfc3161`` is the local TSA)."""
@@ -85,7 +86,7 @@ class Ledger:
             assert replica.fork is None
 
     async def bundle(self, event: Event) -> dict[str, Any]:
-        tokens = make_tokens(self.tmp_path / "tokens")
+        tokens = self.tokens
         settings = api_settings(
             self.database_url, self.kafka, self.tmp_path / "tokens", anchor_interval_s=INTERVAL_S
         )
