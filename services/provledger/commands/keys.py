@@ -68,9 +68,8 @@ async def _rotate(dsn: str, key: SigningKey, from_height: int | None, shard: int
     pool = await create_pool(dsn, max_size=1)
     try:
         async with pool.acquire() as conn:
-            if from_height is None:
-                point = now_micros()
-            else:
+            point: int | None = None  # --now: the time once the rotation holds its lock
+            if from_height is not None:
                 shard = await only_shard(conn) if shard is None else shard
                 point = await rotation_point_at_height(conn, shard, from_height)
             return await rotate_key(conn, key.verifier, point)

@@ -23,6 +23,7 @@ ended before it.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -117,16 +118,19 @@ async def only_shard(conn: Conn) -> int:
     return only
 
 
-async def rotate_key(conn: Conn, verifier: VerifierKey, valid_from: int) -> Rotation:
+async def rotate_key(conn: Conn, verifier: VerifierKey, valid_from: int | None) -> Rotation:
     """Append ``verifier`` as the signing key from ``valid_from`` on, or refuse with the reason.
 
     Refused when the key is already registered, when ``valid_from`` is not after the newest
     key's, and when any block was sealed at or after it (its signature would stop verifying).
     Reads and insert share one transaction holding the rotation's advisory lock, so two
-    rotations cannot interleave.
+    rotations cannot interleave. ``None`` is "now", read once the lock is held: no block is
+    being written then (:func:`block_key_held`), so running sealers cannot have sealed past it.
     """
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ROTATION_LOCK)
+        if valid_from is None:
+            valid_from = time.time_ns() // 1000
         known = await conn.fetchrow(
             f"SELECT verifier_key, {_MICROS.format('valid_from')} AS valid_from FROM signing_keys "
             "WHERE public_key = $1",

@@ -9,6 +9,7 @@ refused before anything is written. Either way no stored block is signed outside
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 import pytest
@@ -84,3 +85,22 @@ async def test_a_block_sealed_after_a_rotation_is_refused_before_it_is_written(
     assert await conn.fetchval("SELECT count(*) FROM blocks") == 0
     # The lock was released: the next rotation is not kept waiting.
     await asyncio.wait_for(rotate_key(conn, SigningKey.generate("x.test/k").verifier, START_US + 2_000), 5)
+
+
+async def test_a_rotation_now_takes_its_point_after_the_blocks_being_written(
+    conn: asyncpg.Connection, database_url: str
+) -> None:
+    await register(conn, OLD)
+    # Stamped 0.3 s ahead of the rotation's start, as a sealer's clamped or skewed clock may be:
+    # a point read before the lock would come before it and be refused.
+    block, first = await _next_block(conn, time.time_ns() // 1000 + 300_000)
+    rotator = await asyncpg.connect(database_url)
+    try:
+        async with block_key_held(conn, block.header, block.signature):
+            rotating = asyncio.ensure_future(rotate_key(rotator, NEW.verifier, None))
+            await asyncio.sleep(0.5)
+            await write_block(conn, block, first)
+        rotation = await rotating
+    finally:
+        await rotator.close()
+    assert rotation.key.valid_from > block.header.sealed_at
