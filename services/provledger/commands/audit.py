@@ -40,6 +40,7 @@ from provledger.audit.keys import DATABASE_TRUSTED, KeyTrustReport
 from provledger.audit.report import AnchorReport, AuditReport
 from provledger.audit.run import audit_ledger
 from provledger.config import DatabaseSettings, KafkaSettings, load
+from provledger.kafka_security import client_options
 from provledger.ledger.cosignature import CosignatureVerifier
 from provledger.ledger.keys import KeySet
 from provledger.store.db import connect
@@ -111,7 +112,9 @@ async def _published(kafka: KafkaSettings) -> AsyncIterator[PublishedRecords | N
         return
     from provledger.anchor.topic import CheckpointTopic
 
-    topic = CheckpointTopic(kafka.kafka_bootstrap, kafka.topic_checkpoints, kafka.kafka_client_id)
+    topic = CheckpointTopic(
+        kafka.kafka_bootstrap, kafka.topic_checkpoints, kafka.kafka_client_id, client_options(kafka)
+    )
     async with topic.history() as records:
         yield records
 

@@ -23,9 +23,8 @@ from rich.text import Text
 
 from provledger.events.canonical import decode_canonical
 from provledger.events.model import ArtifactRef, Event
+from provledger.events.openlineage import SUBMITTER_ATTRIBUTE
 
-#: The attribute the API seals with each ingested event: the name of the token that submitted it.
-SUBMITTER_ATTRIBUTE: Final = "provledger.submitter"
 #: Unicode categories never printed as themselves: controls, format (bidi overrides), surrogates,
 #: private use, unassigned, and line/paragraph separators.
 _HIDDEN: Final = ("C", "Zl", "Zp")
