@@ -18,16 +18,26 @@ _PR_SET_PDEATHSIG = 1
 LOG_TAIL_LINES = 40
 
 
+#: Ports :func:`free_port` returned in this process.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now.
 
     The port is released before the server binds it, so another process could take it in
     between; callers that see the server exit early retry with a new port.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        # Never the same port twice in one process: `up` picks every service's port before the
+        # first binds, and the kernel may hand a released port out again (the anchorer once got
+        # a witness's port and could not start).
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def _die_with_parent(death_signal: signal.Signals) -> Callable[[], None]:
