@@ -30,10 +30,12 @@ from provledger.config import KafkaSettings
 from provledger.errors import StaleShard
 from provledger.ledger.evidence import Evidence, Receipt
 from provledger.ledger.keys import SigningKey
+from provledger.sealer.pgstore import PoolShardStore
 from provledger.sealer.shardlog import ShardLog
 from provledger.store import migrate as migrate_module
 from provledger.store import reads
-from provledger.store.blocks import advance_offset, load_head, write_block
+from provledger.store.blocks import UNSEALED_REASON, advance_offset, load_head, write_block
+from provledger.store.db import create_pool
 from provledger.store.logins import ensure_logins
 from provledger.store.migrate import Migration, load_migrations, migrate_database
 
@@ -158,6 +160,24 @@ async def test_the_sealer_login_seals_through_write_block(logins: dict[str, str]
         offsets = await admin.fetch("SELECT shard, next_offset FROM consumer_offsets ORDER BY shard")
         assert [r["next_offset"] for r in offsets] == [9, 1]
         assert await admin.fetchval("SELECT count(*) FROM skipped_offsets") == 0
+
+
+async def test_the_sealer_login_seals_through_its_store(logins: dict[str, str], database_url: str) -> None:
+    """The sealer's own adapter (key check under the rotation lock, block, offsets) as its login."""
+    pool = await create_pool(logins["sealer"])
+    try:
+        store = PoolShardStore(pool)
+        log = ShardLog(await store.load_head(0), LOG_ORIGIN)
+        block = log.seal(accepted_events(3, 5), 5, 7, SEALER_KEY, next_sealed_at())
+        await store.write_block(block, 5)
+        await store.advance_offset(0, 8, 12)  # a batch that was all dead letters
+    finally:
+        await pool.close()
+    async with connected(database_url) as admin:
+        assert await admin.fetchval("SELECT next_offset FROM consumer_offsets WHERE shard = 0") == 12
+        row = await admin.fetchrow("SELECT first_offset, last_offset, reason FROM skipped_offsets")
+        assert row is not None
+        assert tuple(row) == (8, 11, UNSEALED_REASON)
 
 
 async def test_offsets_never_move_back(logins: dict[str, str]) -> None:
