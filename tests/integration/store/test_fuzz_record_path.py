@@ -37,6 +37,7 @@ EVENTS_TOPIC, OPENLINEAGE_TOPIC = "fuzz.events", "fuzz.openlineage"
 MARKER = "\u2603fuzz\u2603"
 DIGEST = "sha256:" + "ab" * 32
 _PARTITIONS = itertools.count()  # examples of one test share its database, never a shard
+_RUN_IDS = itertools.count(1)
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 hostile_texts = st.one_of(
@@ -177,7 +178,9 @@ def _run_event(namespace: Any, name: Any, event_time: Any, facets: Any) -> dict[
         "eventTime": event_time,
         "producer": "https://provledger.test/fuzz",
         "schemaURL": RUN_EVENT_SCHEMA_URL,
-        "run": {"runId": "01938a6e-7c00-7000-8000-000000000001", "facets": facets},
+        # A run id of its own per example: hypothesis may build one RunEvent twice (event ids are
+        # derived from the content), and the same event sealed on two shards is a duplicate key.
+        "run": {"runId": f"01938a6e-7c00-7000-8000-{next(_RUN_IDS):012x}", "facets": facets},
         "job": {"namespace": namespace, "name": name},
         "inputs": [{"namespace": "s3://lake", "name": name}],
     }
