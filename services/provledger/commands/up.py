@@ -45,6 +45,7 @@ from provledger.config import (
     masked,
 )
 from provledger.errors import ServiceUnavailable
+from provledger.kafka_security import client_options
 from provledger.keyfiles import generate_key_file, load_signing_key
 from provledger.local import LocalServers, LocalServersSettings, local_servers
 from provledger.local.logins import service_logins
@@ -190,7 +191,7 @@ def _witnessing(
         return None
     kafka = load(KafkaSettings, kafka_bootstrap=servers.kafka_bootstrap)
     topics = (kafka.topic_events, kafka.topic_openlineage)
-    shards = run_blocking(lambda: ingest_partitions(servers.kafka_bootstrap, topics))
+    shards = run_blocking(lambda: ingest_partitions(servers.kafka_bootstrap, topics, client_options(kafka)))
     directory = data_dir / WITNESSES_DIR
     sealer = load_signing_key(sealer_key, sealer_key_name).verifier
     logs_file = write_logs_file(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import socket
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaClient
@@ -44,15 +44,17 @@ def postgres_answers(dsn: str) -> None:
     run_blocking(probe)
 
 
-def kafka_answers(bootstrap: str) -> None:
-    """Raise unless the brokers answer a metadata request."""
+def kafka_answers(bootstrap: str, security: Mapping[str, Any] | None = None) -> None:
+    """Raise unless the brokers answer a metadata request (with ``security``'s TLS and SASL options)."""
 
     host, _, port = bootstrap.split(",")[0].strip().rpartition(":")
     # A plain connect first: while the broker is still binding, aiokafka would log every refusal.
     socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT_S).close()
 
     async def probe() -> None:
-        client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=int(PROBE_TIMEOUT_S * 1000))
+        client = AIOKafkaClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=int(PROBE_TIMEOUT_S * 1000), **(security or {})
+        )
         try:
             await asyncio.wait_for(client.bootstrap(), PROBE_TIMEOUT_S)
             await asyncio.wait_for(client.fetch_all_metadata(), PROBE_TIMEOUT_S)

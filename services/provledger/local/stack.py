@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from provledger.config import KafkaSettings, load
 from provledger.errors import ServiceUnavailable
+from provledger.kafka_security import client_options
 from provledger.local.containers import docker_engine_answers, start_kafka_container, start_postgres_container
 from provledger.local.kafka import EmbeddedKafka
 from provledger.local.postgres import EmbeddedPostgres
@@ -79,7 +81,10 @@ def local_servers(
         kafka: EmbeddedKafka | None = None
         kafka_source: Source = "external"
         if kafka_bootstrap is not None:
-            _check_external("Kafka (PROVLEDGER_KAFKA_BOOTSTRAP)", kafka_answers, kafka_bootstrap)
+            security = client_options(load(KafkaSettings))  # an external broker may want TLS or SASL
+            _check_external(
+                "Kafka (PROVLEDGER_KAFKA_BOOTSTRAP)", lambda b: kafka_answers(b, security), kafka_bootstrap
+            )
         elif use_containers:
             kafka_bootstrap, stop = start_kafka_container()
             stack.callback(stop)

@@ -13,8 +13,8 @@ would on first produce, and counts the partitions of all of them::
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -30,26 +30,34 @@ LOCAL_REPLICATION: Final = 1
 TIMEOUT_MS: Final = 10_000
 
 
-async def _partitions(bootstrap: str, topics: Sequence[str]) -> dict[str, int]:
+async def _partitions(bootstrap: str, topics: Sequence[str], security: Mapping[str, Any]) -> dict[str, int]:
     """Partitions per topic the broker's metadata names (0 for a topic it does not know)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=TIMEOUT_MS)
-    await consumer.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=TIMEOUT_MS, **security)
     try:
+        await consumer.start()
         await consumer.topics()  # refreshes the metadata of every topic
         return {topic: len(consumer.partitions_for_topic(topic) or ()) for topic in topics}
     finally:
         await consumer.stop()
 
 
-async def ingest_partitions(bootstrap: str, topics: Sequence[str]) -> int:
-    """Create the missing ``topics`` (:data:`LOCAL_PARTITIONS` each) and return their partitions in all."""
+async def ingest_partitions(
+    bootstrap: str, topics: Sequence[str], security: Mapping[str, Any] | None = None
+) -> int:
+    """Create the missing ``topics`` (:data:`LOCAL_PARTITIONS` each) and return their partitions in all.
+
+    ``security``: the clients' TLS and SASL options (:func:`provledger.kafka_security.client_options`).
+    """
+    security = security or {}
     try:
-        counts = await _partitions(bootstrap, topics)
+        counts = await _partitions(bootstrap, topics, security)
         missing = [topic for topic, count in counts.items() if count == 0]
         if missing:
-            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=TIMEOUT_MS)
-            await admin.start()
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=bootstrap, request_timeout_ms=TIMEOUT_MS, **security
+            )
             try:
+                await admin.start()
                 # Another client may create one in between: the broker's count is read again below.
                 with contextlib.suppress(TopicAlreadyExistsError):
                     await admin.create_topics(
@@ -57,7 +65,7 @@ async def ingest_partitions(bootstrap: str, topics: Sequence[str]) -> int:
                     )
             finally:
                 await admin.close()
-            counts = await _partitions(bootstrap, topics)
+            counts = await _partitions(bootstrap, topics, security)
     except KafkaError as exc:
         raise ServiceUnavailable(
             f"cannot read or create the topics {list(topics)} at {bootstrap}: {exc!r}"

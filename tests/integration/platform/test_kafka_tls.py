@@ -11,6 +11,7 @@ authentication it would enable), so the SASL options are tested down to the clie
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ from provledger.anchor.topic import CheckpointTopic
 from provledger.config import KafkaSettings, load
 from provledger.errors import ServiceUnavailable
 from provledger.kafka_security import client_options
+from provledger.local.probes import kafka_answers
+from provledger.local.topics import ingest_partitions
 
 NOTE = "ledger.test/heads\n1\nAAAA\n\n— ledger.test/anchorer AAAA\n"
 
@@ -75,3 +78,14 @@ async def test_mutual_tls_needs_the_client_certificate(tmp_path: Path) -> None:
         with pytest.raises(KafkaConnectionError):
             await anonymous.start()
         await anonymous.stop()
+
+
+async def test_up_probes_and_makes_topics_through_tls(tmp_path: Path) -> None:
+    # `provledger up` with an external broker: the readiness probe and the ingest topics it creates.
+    pki = make_pki(tmp_path / "pki")
+    async with broker_behind_tls(tmp_path, pki) as bootstrap:
+        options = client_options(_settings(bootstrap, cafile=pki.ca))
+        await asyncio.to_thread(kafka_answers, bootstrap, options)
+        assert await ingest_partitions(bootstrap, ["tls.events", "tls.openlineage"], options) == 8
+        with pytest.raises(ServiceUnavailable):
+            await ingest_partitions(bootstrap, ["tls.events"], {})  # plaintext to a TLS port
