@@ -27,6 +27,7 @@ from provledger import logs
 from provledger.config import SealerSettings, masked
 from provledger.errors import ConfigurationError
 from provledger.events import compiled
+from provledger.kafka_security import client_options, faust_credentials
 from provledger.keyfiles import load_signing_key
 from provledger.ledger.keys import SigningKey, TrustedKey
 from provledger.sealer.core import Prepared, Sealer, SealerOptions, now_micros
@@ -150,6 +151,7 @@ class SealerRuntime:
             client_id=f"{s.kafka_client_id}-dead-letters",
             # Every record the sealer accepts can go back out as a dead letter, headers included.
             max_request_size=max_request_bytes(s.max_record_bytes),
+            **client_options(s),
         )
         await self._producer.start()
         metrics = SealerMetrics()
@@ -217,6 +219,7 @@ def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, Sea
         # no more events/s.
         stream_buffer_maxsize=sizes.buffered,
         broker_client_id=f"{settings.kafka_client_id}-sealer",
+        broker_credentials=faust_credentials(settings),  # TLS and SASL, as every client's
         broker_session_timeout=settings.session_timeout_s,
         broker_rebalance_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),

@@ -143,3 +143,23 @@ def test_unreadable_tls_files_say_which_settings(tmp_path: Path) -> None:
     settings = _settings(kafka_security_protocol="SSL", kafka_ssl_cafile=tmp_path / "ca.pem")
     with pytest.raises(ConfigurationError, match="PROVLEDGER_KAFKA_SSL_CAFILE"):
         client_options(settings)
+
+
+def test_the_sealers_faust_app_connects_with_the_settings_credentials(
+    tmp_path: Path, password_file: Path
+) -> None:
+    from faust.auth import SASLCredentials
+
+    from provledger.config import SealerSettings
+    from provledger.ledger.keys import SigningKey
+    from provledger.sealer.app import build_app
+
+    pki = make_pki(tmp_path / "pki")
+    settings = load(SealerSettings, kafka_bootstrap="127.0.0.1:9092", kafka_security_protocol="SASL_SSL",
+                    kafka_sasl_username="sealer", kafka_sasl_password_file=password_file,
+                    kafka_ssl_cafile=pki.ca)  # fmt: skip
+    app, _ = build_app(settings, SigningKey.generate("fuzz.test/ledger"))
+    credentials = app.conf.broker_credentials
+    assert isinstance(credentials, SASLCredentials)
+    assert credentials_to_aiokafka_auth(credentials)["security_protocol"] == "SASL_SSL"
+    assert credentials.username == "sealer"
