@@ -111,8 +111,9 @@ async def api_client(
     dsn: str, tmp: Path, pool_size: int
 ) -> AsyncIterator[tuple[httpx.AsyncClient, asyncpg.Pool]]:
     """The real API app in process with a read token, and the asyncpg pool it serves from."""
-    token = create_token(tmp / "tokens", parse_scopes("read"), "bench")
-    settings = load(ApiSettings, database_url=dsn, kafka_bootstrap="127.0.0.1:9", tokens_file=tmp / "tokens",
+    tokens_file = tmp / f"tokens-{uuid.uuid4().hex[:8]}"  # a token name is unique in its file
+    token = create_token(tokens_file, parse_scopes("read"), "bench")
+    settings = load(ApiSettings, database_url=dsn, kafka_bootstrap="127.0.0.1:9", tokens_file=tokens_file,
                     log_origin=LOG_ORIGIN, db_pool_max=pool_size)  # fmt: skip
     app = create_app(settings)
     async with app.router.lifespan_context(app):

@@ -55,10 +55,11 @@ from cpu import CpuMeter
 from provledger.config import KafkaSettings, SealerSettings, load
 from provledger.emit import Emitter
 from provledger.events import ArtifactRef, Event, EventType, Job, Run
-from provledger.keyfiles import generate_key_file
+from provledger.keyfiles import generate_key_file, load_signing_key
 from provledger.local import LocalServers, local_servers
 from provledger.local.probes import run_blocking
 from provledger.local.process import ManagedProcess, free_port
+from provledger.store.keys import register_first_key
 from provledger.store.migrate import migrate_database
 from report import Figure, print_figures, write_summary
 from seal_baseline import copy_loop
@@ -205,10 +206,25 @@ class SealerProcess:
         self._sampler.cancel()
 
 
+async def register_sealer_key(database_url: str, key_file: Path) -> None:
+    """Register the benchmark's sealer key as the ledger's first, as `provledger up` does.
+
+    A sealer never registers its own key (``provledger keys rotate`` does); a key already
+    current is left as it is, so replicas sharing one key may each call this.
+    """
+    key = load_signing_key(key_file, load(SealerSettings).signing_key_name)
+    conn = await asyncpg.connect(database_url)
+    try:
+        await register_first_key(conn, key.verifier, time.time_ns() // 1000)
+    finally:
+        await conn.close()
+
+
 @contextlib.asynccontextmanager
 async def sealer(
     folder: Path, database_url: str, bootstrap: str, topic: str, key_file: Path, group: str | None = None
 ) -> AsyncIterator[SealerProcess]:
+    await register_sealer_key(database_url, key_file)
     process = SealerProcess(folder, database_url, bootstrap, topic, key_file, group)
     try:
         yield process
