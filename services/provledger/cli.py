@@ -298,9 +298,11 @@ def keys_rotate(
         bool, typer.Option("--now", help="The new key signs every block sealed from now.")
     ] = False,
 ) -> int:
-    """Hand signing over to a new key from a given block on; old blocks stay verifiable.
+    """Register a signing key, or hand signing over to a new one from a given block on.
 
-    Stop the sealers first, rotate, then restart them with the new key file.
+    The one way a key becomes valid: a sealer refuses to start with a key not registered and
+    valid now. Old blocks stay verifiable; a sealer still running with the old key stops by
+    itself at the rotation point. Also registers a new ledger's first key (`--now`).
     """
     from provledger.commands.keys import rotate_command
 
