@@ -303,6 +303,43 @@ def _in_block(peer: dict[str, Any], address: str) -> bool:
     return inside[0] and not any(inside[1:])  # an address of the other IP version is in neither
 
 
+#: The namespace labels that name who may reach the ledger's pods (deploy/README.md, "Network").
+SCRAPERS = {"namespaceSelector": {"matchLabels": {"provledger.io/scrape": "true"}}}
+API_CLIENTS = {"namespaceSelector": {"matchLabels": {"provledger.io/api-clients": "true"}}}
+LEDGER_EGRESS = {(53, "UDP"), (53, "TCP"), (5432, "TCP"), (9092, "TCP"), (9093, "TCP")}
+
+
+def _peers(rule: dict[str, Any]) -> list[dict[str, Any]]:
+    """An ingress rule's sources; a rule without ``from`` admits every source, so it fails here."""
+    peers: list[dict[str, Any]] = rule.get("from", [{"everyone": True}])
+    return peers
+
+
+@pytest.mark.parametrize(
+    ("workload", "sources", "reaches"),
+    [
+        ("provledger-api", [API_CLIENTS, SCRAPERS], LEDGER_EGRESS),
+        ("provledger-sealer", [SCRAPERS], LEDGER_EGRESS),
+        ("provledger-migrate", [], {(53, "UDP"), (53, "TCP"), (5432, "TCP")}),
+    ],
+)
+def test_each_workload_is_reached_only_by_named_peers_and_reaches_only_its_servers(
+    workload: str, sources: list[dict[str, Any]], reaches: set[tuple[int, str]]
+) -> None:
+    template = next(
+        d["spec"]["template"]
+        for _, d in DOCUMENTS
+        if d["metadata"]["name"] == workload and "template" in d["spec"]
+    )
+    labels = _pod_labels(template)
+    ingress, egress = _rules(labels, "Ingress"), _rules(labels, "Egress")
+    assert ingress is not None, f"{workload} admits any source"
+    assert egress is not None, f"{workload} reaches anywhere"
+    assert all(_peers(rule) == sources for rule in ingress), ingress
+    assert {(p["port"], p.get("protocol", "TCP")) for rule in egress for p in rule["ports"]} == reaches
+    assert all("to" not in rule for rule in egress)  # by port: the servers' addresses vary by cluster
+
+
 def test_every_declared_port_is_let_in() -> None:
     """Scrapes and API calls reach each port a container declares, whatever the policies select."""
     for name, doc in DOCUMENTS:
@@ -352,7 +389,7 @@ def test_anchorer_lets_in_only_scrapes_and_reaches_only_dns_postgres_kafka_and_t
     assert egress is not None
     metrics = {p["containerPort"] for p in container["ports"]}
     assert {p["port"] for rule in ingress for p in rule["ports"]} == metrics
-    assert all("from" not in rule for rule in ingress)  # from where the other metrics ports are scraped
+    assert all(_peers(rule) == [SCRAPERS] for rule in ingress)  # from the monitoring namespace only
 
     kafka = {int(address.rsplit(":", 1)[1]) for address in CONFIG["PROVLEDGER_KAFKA_BOOTSTRAP"].split(",")}
     needed = {(53, "UDP"), (53, "TCP"), (5432, "TCP")} | {(port, "TCP") for port in kafka}
