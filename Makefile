@@ -1,5 +1,6 @@
 # provledger: `make run` brings the local stack up, `make test` runs every test.
-# Everything installs into .venv (git-ignored); uv is installed into it to make installs fast.
+# Everything installs into .venv (git-ignored) from the hashed locks in requirements/; uv, itself
+# locked, is installed into it to make installs fast.
 
 SHELL   := /bin/bash
 PYTHON  ?= python3
@@ -8,12 +9,15 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-unit lint format bench clean
+.PHONY: install run test test-unit lint format bench clean lock
 
-$(STAMP): pyproject.toml
+# Every dependency comes from requirements/*.lock, pinned with its hashes (`make lock` writes
+# them from pyproject.toml): an install never takes a version or a file nobody reviewed.
+$(STAMP): pyproject.toml requirements/dev.lock requirements/tools.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade uv
-	@$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/tools.lock
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python --require-hashes -r requirements/dev.lock
+	@$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
 
 install: $(STAMP) ## Create .venv, install provledger with its dev and test extras, compile the fast reader.
@@ -39,6 +43,13 @@ format: install
 
 bench: install ## Run the benchmarks; each prints its figures beside a baseline from the same run.
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+lock: install ## Pin every dependency of pyproject.toml with its hashes (after changing pyproject.toml).
+	@for spec in "pyproject.toml --extra dev:dev" "pyproject.toml:runtime" "requirements/build.in:build" \
+	             "requirements/tools.in:tools"; do \
+	    $(BIN)/uv pip compile $${spec%:*} --generate-hashes --python-version 3.11 --quiet \
+	        --custom-compile-command "make lock" -o requirements/$${spec##*:}.lock || exit 1; \
+	done
 
 clean: ## Remove the virtual environment, caches and local data.
 	rm -rf $(VENV) .provledger .pytest_cache .mypy_cache .ruff_cache .hypothesis
