@@ -167,14 +167,30 @@ async def _produce(bootstrap: str, events: int) -> None:
         await producer.stop()
 
 
+def _sourced(env_file: Path) -> dict[str, str]:
+    """The PROVLEDGER_ variables a bash that sources ``env_file`` has."""
+    out = subprocess.run(
+        ["bash", "-c", f". {env_file}; env -0"], capture_output=True, check=True, env={}
+    ).stdout
+    pairs = (item.split("=", 1) for item in out.decode().split("\0") if "=" in item)
+    return {name: value for name, value in pairs if name.startswith("PROVLEDGER_")}
+
+
 @pytest.mark.slow
 def test_the_sealer_runs_and_seals_under_up(stack: Stack, tmp_path: Path) -> None:
     process, pids = stack.process, stack.pids
     assert "Generated a development signing key" in stack.output
     assert (tmp_path / "data" / "keys" / "development-sealer.pem").exists()
-    bootstrap = re.search(r"Kafka\s*\S\s*(127\.0\.0\.1:\d+)", stack.output)
-    assert bootstrap is not None
-    run_blocking(lambda: _produce(bootstrap.group(1), 25))
+    # A second terminal finds the stack by sourcing the file `up` names, as its output says.
+    env_file = tmp_path / "data" / "env.sh"
+    assert f"source {env_file}" in stack.output, stack.output
+    exported = _sourced(env_file)
+    assert stack.output.index("Explorer page: " + exported["PROVLEDGER_API_URL"] + "/") < stack.output.index(
+        "Postgres"
+    )
+    assert f"export PROVLEDGER_KAFKA_BOOTSTRAP={exported['PROVLEDGER_KAFKA_BOOTSTRAP']}" in stack.output
+    assert httpx.get(exported["PROVLEDGER_API_URL"] + "/healthz").status_code == 200
+    run_blocking(lambda: _produce(exported["PROVLEDGER_KAFKA_BOOTSTRAP"], 25))
     line = _lines_until(process, r"sealed: provledger\.events/\d+: 1 blocks, 25 events", 60)
     assert "25 events" in line, line
     process.send_signal(signal.SIGINT)

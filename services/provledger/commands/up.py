@@ -35,6 +35,7 @@ from provledger.anchor.rfc3161.settings import Rfc3161Settings
 from provledger.anchor.tlog_witness import WitnessClientSettings
 from provledger.commands.keys import register_sealer_key
 from provledger.commands.showcase import DemoShowcase, DemoTrust, TrustedKey
+from provledger.commands.stack_env import StackAddresses, export_lines, write_env_file
 from provledger.config import (
     AnchorerSettings,
     KafkaSettings,
@@ -372,6 +373,21 @@ def _start(service: Service, logs_dir: Path, stack: contextlib.ExitStack) -> Man
     return process
 
 
+def _reachable(host: str) -> str:
+    """The address a local client uses for a server listening on ``host`` (every address: loopback)."""
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _print_environment(addresses: StackAddresses, data_dir: Path) -> None:
+    """Print the addresses as ``export`` lines and write them where another terminal can ``source`` them."""
+    lines = export_lines(addresses)
+    path = write_env_file(data_dir, lines)
+    _console.print(f"To reach this stack from another terminal: source {path}", highlight=False)
+    _console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+
+
 async def _sealed_summary(database_url: str) -> str:
     """One line: blocks and events sealed so far per shard, from Postgres."""
     conn = await connect(database_url)
@@ -447,13 +463,18 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
             service.name: (service, _start(service, settings.data_dir / "logs", children))
             for service in services
         }
+        api = next(s for s in services if s.name == "api")
+        api_url = f"http://{_reachable(settings.api_host)}:{api.env['PROVLEDGER_API_PORT']}"
+        _console.print(f"Explorer page: {api_url}/", style="bold", highlight=False)
         _console.print(_describe(servers, anchoring, witnessing, settings.data_dir, running))
+        _print_environment(
+            StackAddresses(servers.kafka_bootstrap, servers.database_url, api_url, sealer.log_origin),
+            settings.data_dir,
+        )
         _console.print("ready", style="bold green")
         progress = _Progress(servers.database_url)
         showcase = None
         if demo:
-            api = next(s for s in services if s.name == "api")
-            api_url = f"http://127.0.0.1:{api.env['PROVLEDGER_API_PORT']}"
             trust = _demo_trust(key_file, sealer.signing_key_name, anchoring, witnessing)
             showcase = DemoShowcase(api_url, settings.data_dir, trust, _console)
             children.callback(showcase.close)
