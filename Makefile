@@ -7,6 +7,7 @@ PYTHON  ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
+WEB_STAMP := $(VENV)/.web-vendor-stamp
 PYTEST_ARGS ?=
 
 .PHONY: install run test test-unit lint format bench clean lock
@@ -20,7 +21,12 @@ $(STAMP): pyproject.toml requirements/dev.lock requirements/tools.lock
 	@$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
 
-install: $(STAMP) ## Create .venv, install provledger with its dev and test extras, compile the fast reader.
+# The explorer page's graph libraries, pinned by tools/web/package-lock.json (npm ci, when npm exists).
+$(WEB_STAMP): tools/web/package-lock.json tools/web/vendor.sh $(STAMP)
+	@tools/web/vendor.sh
+	@if test -f services/provledger/web/static/vendor/cytoscape.esm.min.js; then touch $@; fi
+
+install: $(STAMP) $(WEB_STAMP) ## Create .venv, install provledger with its dev and test extras, compile the fast reader.
 	@$(BIN)/python -m provledger.events.compiled || echo "continuing with the pure-Python reader"
 
 run: install ## Start Postgres, a Kafka-compatible broker and every built service; Ctrl-C stops all.

@@ -20,6 +20,7 @@ from provledger.config import KafkaSettings, load
 from provledger.local import LocalServers, local_servers
 from provledger.local.probes import run_blocking
 from provledger.store.migrate import migrate_database
+from tests.helpers.browser import browser, browser_context, page  # noqa: F401  (fixtures)
 
 MARKERS = {
     "integration": "needs the real Postgres and Kafka servers from the session fixtures",
