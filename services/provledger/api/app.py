@@ -14,7 +14,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from provledger.api import anchors, events, health, ingest, ledger, lineage, tlog
+from provledger.api import anchors, events, health, ingest, ledger, lineage, tlog, web
 from provledger.api.conn import create_api_pool
 from provledger.api.gate import LargeBodies
 from provledger.api.headers import SecurityHeaders
@@ -66,6 +66,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.metrics = ApiMetrics()
     app.state.publisher = LineagePublisher(settings)
     app.state.large_bodies = LargeBodies(settings.large_ingest_slots)
+    app.state.explorer = web.StaticSite(web.static_root())
     install_handlers(app)
     for router in (
         events.router,
@@ -75,6 +76,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         ingest.router,
         health.router,
         lineage.router,
+        web.router,
     ):
         app.include_router(router)
     app.add_middleware(SecurityHeaders)
