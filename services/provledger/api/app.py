@@ -14,10 +14,23 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
-from provledger.api import anchors, events, health, ingest, ledger, lineage, tlog, web
+from provledger.api import (
+    anchors,
+    events,
+    health,
+    ingest,
+    ledger,
+    lineage,
+    marquez_routes,
+    marquez_search,
+    search,
+    tlog,
+    web,
+)
 from provledger.api.conn import create_api_pool
 from provledger.api.gate import LargeBodies
 from provledger.api.headers import SecurityHeaders
+from provledger.api.marquez_errors import refusing_writes
 from provledger.api.observe import ApiMetrics, Observe
 from provledger.api.problems import install_handlers
 from provledger.api.publisher import LineagePublisher
@@ -76,6 +89,11 @@ def create_app(settings: ApiSettings) -> FastAPI:
         ingest.router,
         health.router,
         lineage.router,
+        search.router,
+        marquez_routes.router,
+        marquez_search.router,
+        # After ingest's POST /api/v1/lineage, which stays the ingest.
+        refusing_writes(marquez_routes.READ_PATHS + marquez_search.READ_PATHS, ingest="/api/v1/lineage"),
         web.router,
     ):
         app.include_router(router)

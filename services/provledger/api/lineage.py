@@ -1,4 +1,4 @@
-"""Lineage endpoints under ``/v1``, plus Marquez's ``GET /api/v1/lineage`` (:mod:`.marquez`).
+"""Lineage endpoints under ``/v1`` (Marquez's ``GET /api/v1/lineage`` is in :mod:`.marquez_routes`).
 
 ``GET /v1/lineage?node=artifact:7&direction=upstream&depth=5`` answers where an artifact came
 from; ``direction=downstream`` what it fed. Bounds (also in the OpenAPI document): ``depth``
@@ -17,9 +17,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Final
 
 from asyncpg.pool import PoolConnectionProxy
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from provledger.api import marquez
 from provledger.api.auth import read_access
 from provledger.api.conn import connection
 from provledger.api.lineage_models import (
@@ -52,9 +51,6 @@ from provledger.store import lineage as store
 from provledger.store.walk import walk_lineage
 
 RUN_ID_PATTERN: Final = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-
-#: Response header of the Marquez endpoint when its graph was cut (Marquez's shape has no field for it).
-TRUNCATED_HEADER: Final = "Provledger-Truncated"
 
 router = APIRouter(tags=["lineage"], dependencies=[Depends(read_access)], responses=responses(401, 403))
 
@@ -239,54 +235,6 @@ async def lineage(
             raise ProblemError(404, "not-found", _unknown(str(root), as_of, "/v1/artifacts or /v1/runs"))
         graph = await walk_lineage(conn, [root], direction, depth=depth, max_nodes=max_nodes, as_of=as_of)
     return LineageGraphOut.of(graph)
-
-
-@router.get("/api/v1/lineage", responses=responses(400, 404, 422, 503), tags=["marquez"])
-async def marquez_lineage(
-    request: Request,
-    response: Response,
-    node_id: Annotated[
-        str,
-        Query(
-            alias="nodeId",
-            max_length=2048,
-            pattern=NO_NUL,
-            description="dataset:<namespace>:<name>, job:<namespace>:<name> or run:<uuid>.",
-            examples=["dataset:s3://lake:features"],
-        ),
-    ],
-    depth: Annotated[
-        int,
-        Query(
-            ge=0,
-            le=marquez.MAX_DEPTH,
-            description=f"Jobs away from the node, as in Marquez (most {marquez.MAX_DEPTH}).",
-        ),
-    ] = marquez.DEFAULT_DEPTH,
-) -> marquez.MarquezLineage:
-    """Marquez's lineage read: the same graph in Marquez's node ids and shape.
-
-    A graph cut at the node cap is flagged by the ``Provledger-Truncated`` response header.
-    """
-    try:
-        node = marquez.parse_node_id(node_id)
-        run = store.NodeRef.parse(f"run:{node.name}") if node.type == "run" else None
-    except InvalidRequest as exc:
-        raise ProblemError(400, "invalid-node", str(exc)) from exc
-    limit = store.DEFAULT_MAX_NODES + 1
-    async with connection(request) as conn:
-        if node.type == "dataset":
-            roots = [a.ref for a in await store.dataset_roots(conn, node.namespace, node.name, None, limit)]
-        elif node.type == "job":
-            roots = [r.ref for r in await store.job_roots(conn, node.namespace, node.name, None, limit)]
-        else:
-            roots = [run] if run is not None and await _known(conn, run, None) else []
-        if not roots:
-            raise ProblemError(404, "not-found", _unknown(node_id, None, "/v1/artifacts or /v1/runs"))
-        graph = await walk_lineage(conn, roots, store.Direction.BOTH, depth=marquez.edge_depth(node, depth))
-    if graph.truncation is not None:
-        response.headers[TRUNCATED_HEADER] = graph.truncation
-    return marquez.to_marquez(graph)
 
 
 async def _known(conn: PoolConnectionProxy[Any], root: store.NodeRef, as_of: Any) -> bool:

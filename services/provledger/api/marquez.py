@@ -21,16 +21,19 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from provledger.api.marquez_models import DatasetCore, dataset_core
 from provledger.errors import InvalidRequest
 from provledger.store import lineage as store
 
 #: Marquez ``depth`` (jobs away from the node): default and the largest the edge bound allows.
 DEFAULT_DEPTH: Final = 2
 MAX_DEPTH: Final = (store.MAX_DEPTH - 2) // 2
+#: Response header of the lineage endpoint when its graph was cut (Marquez's shape has no field for it).
+TRUNCATED_HEADER: Final = "Provledger-Truncated"
 
 _NAME_START = re.compile(r":(?!//|\d)")
 
@@ -93,21 +96,11 @@ class DatasetVersionOut(BaseModel):
     first_seen: datetime
 
 
-class DatasetData(BaseModel):
+class DatasetData(DatasetCore):
     """Marquez ``DatasetData``; ``provledger_versions`` lists the digests behind the node."""
 
     id: DatasetId
-    type: Literal["DB_TABLE"] = "DB_TABLE"
-    name: str
-    physicalName: str
-    createdAt: datetime
     updatedAt: datetime
-    namespace: str
-    sourceName: str
-    fields: list[Any] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
-    lastModifiedAt: datetime | None
-    description: str | None = None
     lastLifecycleState: str | None = None
     provledger_versions: list[DatasetVersionOut]
 
@@ -179,16 +172,10 @@ def to_marquez(graph: store.LineageGraph) -> MarquezLineage:
 
 def _dataset(nodes: list[store.GraphNode]) -> DatasetData:
     versions = sorted((n.artifact for n in nodes if n.artifact), key=lambda a: a.artifact_id)
-    first, times = versions[0], [a.first_seen for a in versions]
+    newest, times = versions[-1], [a.first_seen for a in versions]
     return DatasetData(
-        id=DatasetId(namespace=first.namespace, name=first.name),
-        name=first.name,
-        physicalName=first.name,
-        createdAt=min(times),
+        id=DatasetId(namespace=newest.namespace, name=newest.name),
         updatedAt=max(times),
-        namespace=first.namespace,
-        sourceName=first.namespace,
-        lastModifiedAt=max(times),
         provledger_versions=[
             DatasetVersionOut(
                 artifact_id=a.artifact_id,
@@ -199,6 +186,7 @@ def _dataset(nodes: list[store.GraphNode]) -> DatasetData:
             )
             for a in versions
         ],
+        **dataset_core(newest, min(times)),
     )
 
 

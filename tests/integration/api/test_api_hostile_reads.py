@@ -50,7 +50,6 @@ HOSTILE: list[tuple[str, int, str]] = [
     ("/v1/artifacts?as_of=0001-01-01T00:00:00%2B00:01", 422, "invalid-parameters"),
     ("/v1/artifacts?namespace=a%00b", 422, "invalid-parameters"),
     ("/v1/runs?job_name=%00", 422, "invalid-parameters"),
-    ("/api/v1/lineage?nodeId=dataset:a%00:b", 422, "invalid-parameters"),
     ("/v1/lineage?node=artifact:99999999999999999999", 400, "invalid-node"),
     ("/v1/lineage?node=artifact:1&depth=99999999999999999999", 422, "invalid-parameters"),
     ("/v1/shards/99999999999", 422, "invalid-parameters"),
