@@ -22,7 +22,7 @@ from provledger import logs
 from provledger.api.auth import read_access
 from provledger.api.marquez_models import MarquezError
 from provledger.api.problems import RETRY_AFTER_S, ProblemError
-from provledger.errors import InvalidRequest, ServiceUnavailable
+from provledger.errors import InvalidRequest, ServiceUnavailable, VerificationError
 
 #: Methods a read path refuses (``405``), besides the ingest ``POST /api/v1/lineage``.
 WRITE_METHODS: Final = ("POST", "PUT", "PATCH", "DELETE")
@@ -68,6 +68,11 @@ def as_marquez(exc: Exception, path: str) -> JSONResponse:
         return marquez_error(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_S)})
     if isinstance(exc, asyncpg.DataError):
         return marquez_error(400, f"the database cannot hold a value of this request ({exc}); fix it")
+    if isinstance(exc, VerificationError):
+        _log.error("stored ledger data failed a check", path=path, error=str(exc))
+        return marquez_error(
+            500, f"stored ledger data failed a check ({exc}); an operator should run `provledger audit`"
+        )
     _log.exception("unhandled error", path=path)
     return marquez_error(500, "the API failed unexpectedly; the error is logged with this path")
 

@@ -25,8 +25,10 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field
 
+from provledger.errors import VerificationError
+from provledger.events.canonical import decode_canonical
 from provledger.events.model import ArtifactRef
-from provledger.events.openlineage import DIGEST_FACET, digest_facet
+from provledger.events.openlineage import DIGEST_FACET, digest_facet, to_openlineage
 from provledger.store import marquez as store
 from provledger.store.lineage import Artifact
 
@@ -331,3 +333,17 @@ def merged_facets(run_events: list[dict[str, Any]], side: Literal["run", "job"])
         if isinstance(found, dict):
             facets.update(found)
     return facets
+
+
+def run_event(canonical: bytes) -> dict[str, Any]:
+    """The OpenLineage RunEvent of a sealed event's canonical bytes (a native event mapped to one).
+
+    Raises :class:`VerificationError` for stored bytes that are not an event: the ledger's data
+    failed a check, which ``provledger audit`` locates.
+    """
+    try:
+        return to_openlineage(decode_canonical(canonical))
+    except Exception as exc:  # fastavro documents no exception hierarchy for bytes it cannot read
+        raise VerificationError(
+            f"a stored event's canonical bytes do not decode ({type(exc).__name__})"
+        ) from exc

@@ -33,12 +33,11 @@ from provledger.api.marquez_models import (
     MarquezRunList,
     RunFacets,
     merged_facets,
+    run_event,
 )
 from provledger.api.marquez_params import MAX_NAME_CHARS, Limit, Offset, segments
 from provledger.api.params import NO_NUL
 from provledger.errors import InvalidRequest
-from provledger.events.canonical import decode_canonical
-from provledger.events.openlineage import to_openlineage
 from provledger.store import lineage as lineage_store
 from provledger.store import marquez as store
 from provledger.store.walk import walk_lineage
@@ -164,7 +163,7 @@ async def marquez_run_facets(
         if await store.run_state(conn, run_id) is None:
             raise MarquezError4xx(404, f"the ledger holds no run {run_id}; list a job's runs first")
         canonical = await store.run_canonical_events(conn, run_id)
-    events = [to_openlineage(decode_canonical(c)) for c in canonical]
+    events = [run_event(c) for c in canonical]
     return RunFacets(runId=run_id, facets=merged_facets(events, type))
 
 

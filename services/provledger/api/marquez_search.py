@@ -37,11 +37,10 @@ from provledger.api.marquez_models import (
     OpenSearchResult,
     SearchResultList,
     SearchResultOut,
+    run_event,
 )
 from provledger.api.marquez_params import END_OF_TIME, EPOCH, MAX_LIMIT, Limit, Offset, TimeText, moment
 from provledger.api.params import NO_NUL
-from provledger.events.canonical import decode_canonical
-from provledger.events.openlineage import to_openlineage
 from provledger.store import marquez as marquez_store
 from provledger.store import search as store
 
@@ -185,7 +184,7 @@ async def marquez_lineage_events(
             f"the page stops at {len(page.items)} events, {MAX_EVENT_PAGE_BYTES} bytes; continue at "
             f"offset={offset + len(page.items)}"
         )
-    return LineageEventList(events=[to_openlineage(decode_canonical(c)) for c in page.items],
+    return LineageEventList(events=[run_event(c) for c in page.items],
                             totalCount=page.total)  # fmt: skip
 
 

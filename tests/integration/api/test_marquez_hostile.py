@@ -4,17 +4,20 @@ RunEvents; reads need a token unless reads are public."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import httpx
 import pytest
-from tests.helpers.api_harness import api_settings, client_for, events, make_tokens, seal
+from tests.helpers.api_harness import Tokens, api_settings, client_for, events, make_tokens, seal
 
+from provledger.api.server import BackgroundApi
 from provledger.config import KafkaSettings
 
 HUGE = "9" * 40
@@ -147,3 +150,21 @@ async def test_reads_need_a_token_unless_public(marquez: Any) -> None:
         jobs = (await public.get("/api/v1/jobs")).json()
         assert [(j["namespace"], j["name"]) for j in jobs["jobs"]] == [("vision", "train")]
         assert jobs["jobs"][0]["latestRun"]["state"] == "COMPLETED"
+
+
+async def test_names_holding_slashes_reach_uvicorn_percent_encoded(marquez: Any) -> None:
+    """Through a real server (uvicorn's ``raw_path``), as Marquez's UI sends them: each name encoded."""
+    _, settings, tokens = marquez
+    server = await asyncio.to_thread(BackgroundApi, settings.model_copy(update={"api_port": 0}))
+    try:
+        async with httpx.AsyncClient(base_url=server.url, headers=Tokens.bearer(tokens.read)) as api:
+            lake = quote("s3://lake", safe="")
+            dataset = await api.get(f"/api/v1/namespaces/{lake}/datasets/imagenet")
+            assert dataset.status_code == 200, dataset.text
+            assert dataset.json()["id"] == {"namespace": "s3://lake", "name": "imagenet"}
+            model = quote("m3", safe="")
+            versions = (await api.get(f"/api/v1/namespaces/models/datasets/{model}/versions")).json()
+            assert [v["version"] for v in versions["versions"]] == ["sha256:" + f"{3:064x}"]
+            assert_marquez_error(await api.get("/api/v1/namespaces/s3:%2F%2Flake%FF/datasets"), 400)
+    finally:
+        await asyncio.to_thread(server.stop)
