@@ -28,13 +28,14 @@ Seal a batch of events into a signed block, then prove one event offline::
 
 No I/O, no asyncio, no database: every function takes and returns bytes, ints and
 small frozen values, and the package imports only the standard library,
-``cryptography`` and :mod:`provledger.errors`. Modules: :mod:`.merkle` (RFC 9162
+``cryptography``, pycryptodome's Keccak and :mod:`provledger.errors`. Modules: :mod:`.merkle` (RFC 9162
 hashing, proofs, verification), :mod:`.proofs` (proofs from stored nodes),
 :mod:`.compact` (the sealer's incremental tree), :mod:`.tiles` (C2SP tlog-tiles
 addressing), :mod:`.block`, :mod:`.keys`, :mod:`.note` (C2SP signed-note),
 :mod:`.checkpoint` (C2SP tlog-checkpoint), :mod:`.cosignature` (C2SP
 tlog-cosignature), :mod:`.witness_policy` (which witnesses must cosign: Sigsum policy
-files), :mod:`.witnessed` (cosigned shard checkpoints as receipts) and :mod:`.evidence`.
+files), :mod:`.witnessed` (cosigned shard checkpoints as receipts), :mod:`.evidence`, and
+for ``evm`` receipts :mod:`.rlp`, :mod:`.mpt` (Merkle-Patricia proofs) and :mod:`.evm_receipt`.
 """
 
 from provledger.ledger.block import (
