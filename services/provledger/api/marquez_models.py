@@ -20,6 +20,7 @@ in provledger: ``jobVersion.version`` is the run's own id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -127,6 +128,11 @@ class MarquezRun(BaseModel):
 def run_state(last_event_type: str | None) -> RunStateName:
     """Marquez's state of a run whose last sealed event has this type (``NEW`` before any)."""
     return "NEW" if last_event_type is None else RUN_STATES.get(last_event_type, "RUNNING")
+
+
+def last_event_types(states: Sequence[RunStateName]) -> list[str]:
+    """The event types that leave a run in one of ``states`` (none for ``NEW``: a run has events)."""
+    return sorted(event_type for event_type, state in RUN_STATES.items() if state in states)
 
 
 class MarquezRunList(BaseModel):

@@ -32,6 +32,8 @@ from provledger.api.marquez_models import (
     MarquezRun,
     MarquezRunList,
     RunFacets,
+    RunStateName,
+    last_event_types,
     merged_facets,
     run_event,
 )
@@ -48,6 +50,15 @@ RUN_ID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$
 #: Response header of the lineage endpoint when its graph was cut (Marquez's shape has no field for it).
 TRUNCATED_HEADER = marquez.TRUNCATED_HEADER
 _NAMESPACES = "/api/v1/namespaces/"
+LastRunStates = Annotated[
+    list[RunStateName] | None,
+    Query(
+        alias="lastRunStates",
+        max_length=5,
+        description="Only jobs whose latest run is in one of these states (among the first "
+        f"{store.STATE_SCAN} jobs).",
+    ),
+]
 
 router = marquez_router()
 
@@ -97,6 +108,7 @@ async def marquez_namespace_tree(
     ],
     limit: Limit = 100,
     offset: Offset = 0,
+    last_run_states: LastRunStates = None,
 ) -> Any:
     """A namespace, its datasets or jobs, one of them, or its versions or runs (Marquez's shapes)."""
     parts = segments(request, _NAMESPACES)
@@ -110,7 +122,7 @@ async def marquez_namespace_tree(
             return MarquezDatasetList(datasets=[MarquezDataset.of(d) for d in datasets.items],
                                totalCount=datasets.total)  # fmt: skip
         if what == ("jobs",):
-            return await _jobs(conn, ns, offset, limit)
+            return await _jobs(conn, ns, offset, limit, last_run_states)
         if (
             len(what) in (2, 3)
             and what[0] in ("datasets", "jobs")
@@ -140,16 +152,21 @@ async def _named(
     raise MarquezError4xx(404, f"no Marquez endpoint for {kind}/{name}/{'/'.join(sub)}")
 
 
-async def _jobs(conn: Any, ns: str | None, offset: int, limit: int) -> MarquezJobList:
-    jobs = await store.list_jobs(conn, ns, offset, limit)
+async def _jobs(
+    conn: Any, ns: str | None, offset: int, limit: int, states: list[RunStateName] | None
+) -> MarquezJobList:
+    types = None if states is None else last_event_types(states)
+    jobs = await store.list_jobs(conn, ns, offset, limit, types)
     return MarquezJobList(jobs=[MarquezJob.of(j) for j in jobs.items], totalCount=jobs.total)
 
 
 @router.get("/api/v1/jobs")
-async def marquez_jobs(request: Request, limit: Limit = 100, offset: Offset = 0) -> MarquezJobList:
-    """Every job, by namespace and name (Marquez ``MarquezJobList``)."""
+async def marquez_jobs(
+    request: Request, limit: Limit = 100, offset: Offset = 0, last_run_states: LastRunStates = None
+) -> MarquezJobList:
+    """Every job, by namespace and name (Marquez ``JobList``), or those whose latest run is in a state."""
     async with connection(request) as conn:
-        return await _jobs(conn, None, offset, limit)
+        return await _jobs(conn, None, offset, limit, last_run_states)
 
 
 @router.get("/api/v1/jobs/runs/{run_id}/facets")

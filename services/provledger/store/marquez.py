@@ -46,6 +46,8 @@ MAX_NAMESPACES: Final = 1000
 MAX_JOB_DATASETS: Final = 500
 #: Events a run's facets are merged from (its first ones, in event-time order).
 MAX_FACET_EVENTS: Final = 100
+#: Jobs a list filtered by the state of their latest run looks through at most.
+STATE_SCAN: Final = 2000
 
 T = TypeVar("T")
 
@@ -185,13 +187,35 @@ _ALL_JOBS = _JOBS.format(where="$1::text IS NULL")
 _NAMESPACE_JOBS = _JOBS.format(where="job_namespace = $1")
 
 
-async def list_jobs(conn: Conn, namespace: str | None, offset: int, limit: int) -> Counted[Job]:
-    """Jobs (of one namespace, or all) in ``(namespace, name)`` order, and how many (to the cap)."""
+# The jobs whose latest run's last event has one of the types $2: one probe of runs_job_first_seen
+# and one of events_run per job, over at most STATE_SCAN jobs.
+_JOBS_IN_STATE = """
+SELECT j.ns, j.name FROM (SELECT * FROM jobs LIMIT {scan}) j
+CROSS JOIN LATERAL (SELECT r.run_id FROM runs r WHERE r.job_namespace = j.ns AND r.job_name = j.name
+                    ORDER BY r.first_seen DESC, r.run_id DESC LIMIT 1) latest
+CROSS JOIN LATERAL (SELECT e.event_type FROM events e WHERE e.run_id = latest.run_id
+                    ORDER BY e.event_time DESC, e.event_id DESC LIMIT 1) last
+WHERE last.event_type = ANY($2::text[])
+"""
+
+
+async def list_jobs(
+    conn: Conn, namespace: str | None, offset: int, limit: int, last_event_types: Sequence[str] | None = None
+) -> Counted[Job]:
+    """Jobs (of one namespace, or all) in ``(namespace, name)`` order, and how many (to the cap).
+
+    With ``last_event_types``, only jobs whose latest run's last event has one of those types,
+    looked for among the first :data:`STATE_SCAN` jobs (each costs two index probes).
+    """
     walk = _NAMESPACE_JOBS if namespace is not None else _ALL_JOBS
-    rows = await conn.fetch(walk + "SELECT ns, name FROM jobs OFFSET $2 LIMIT $3", namespace, offset, limit)
-    total = await conn.fetchval(
-        walk + "SELECT count(*) FROM (SELECT 1 FROM jobs LIMIT $2) c", namespace, COUNT_CAP
-    )
+    args: list[object]
+    if last_event_types is None:
+        query, args = walk + "SELECT ns, name FROM jobs", [namespace]
+    else:
+        query, args = walk + _JOBS_IN_STATE.format(scan=STATE_SCAN), [namespace, list(last_event_types)]
+    n = len(args)
+    rows = await conn.fetch(f"{query} OFFSET ${n + 1} LIMIT ${n + 2}", *args, offset, limit)
+    total = await conn.fetchval(f"SELECT count(*) FROM ({query} LIMIT ${n + 1}) c", *args, COUNT_CAP)
     jobs = [await job(conn, r["ns"], r["name"]) for r in rows]
     return Counted(tuple(j for j in jobs if j is not None), int(total))
 

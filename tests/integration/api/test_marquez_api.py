@@ -151,6 +151,20 @@ async def test_jobs_runs_and_facets(ledger: Ledger) -> None:
     assert [j["name"] for j in demo["jobs"]] == sorted(DEMO_JOBS)[2:6]
     assert demo["totalCount"] == len(DEMO_JOBS)
 
+    by_state: dict[str, set[str]] = {}
+    for j in everything["jobs"]:
+        by_state.setdefault(j["latestRun"]["state"], set()).add(j["name"])
+    for state, names in by_state.items():
+        filtered = await ok(api, "/api/v1/jobs", lastRunStates=state)
+        assert {j["name"] for j in filtered["jobs"]} == names
+        assert filtered["totalCount"] == len(names)
+    both = await ok(api, f"/api/v1/namespaces/{NAMESPACE}/jobs", lastRunStates=["FAILED", "COMPLETED"])
+    in_demo = {j["name"] for j in everything["jobs"] if j["namespace"] == NAMESPACE}
+    assert {j["name"] for j in both["jobs"]} == (
+        by_state.get("FAILED", set()) | by_state["COMPLETED"]
+    ) & in_demo
+    assert (await ok(api, "/api/v1/jobs", lastRunStates="NEW")) == {"jobs": [], "totalCount": 0}
+
     job = await ok(api, f"/api/v1/namespaces/{NAMESPACE}/jobs/register-model")
     assert job["id"] == {"namespace": NAMESPACE, "name": "register-model"}
     assert job["type"] == "BATCH"

@@ -52,6 +52,7 @@ HOSTILE: list[tuple[str, dict[str, str], int]] = [
     ("/api/v1/events/lineage", {"after": "9999-12-31T23:59:59-23:59"}, 400),  # year 10000 in UTC
     ("/api/v1/events/lineage", {"after": "x" * 65}, 400),
     ("/api/v1/events/lineage", {"sortDirection": "sideways"}, 400),
+    ("/api/v1/jobs", {"lastRunStates": "EXPLODED"}, 400),
     ("/api/v1/stats/jobs", {"period": "YEAR"}, 400),
     ("/api/v1/stats/jobs", {"period": "DAY", "timezone": "Europe"}, 400),  # a folder of zones
     ("/api/v1/stats/jobs", {"period": "DAY", "timezone": "../../../etc/passwd"}, 400),

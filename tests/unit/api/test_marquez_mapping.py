@@ -16,6 +16,7 @@ from provledger.api.marquez_models import (
     MarquezDatasetVersion,
     MarquezJob,
     MarquezRun,
+    last_event_types,
     merged_facets,
     run_event,
     run_state,
@@ -45,6 +46,12 @@ def state(last: str | None, *, seconds: float = 90) -> RunState:
 )  # fmt: skip
 def test_a_run_is_in_the_state_its_last_event_leaves_it(last: str | None, expected: str) -> None:
     assert run_state(last) == expected
+
+
+def test_a_state_filter_asks_for_the_event_types_that_lead_to_it() -> None:
+    assert last_event_types(["COMPLETED"]) == ["COMPLETE"]
+    assert last_event_types(["RUNNING", "FAILED"]) == ["FAIL", "INFERENCE", "OTHER", "RUNNING", "START"]
+    assert last_event_types(["NEW"]) == []
 
 
 def test_a_finished_run_has_an_end_and_a_duration_a_running_one_neither() -> None:
