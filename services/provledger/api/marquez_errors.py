@@ -93,7 +93,10 @@ class MarquezRoute(APIRoute):
 
 
 def refusing_writes(paths: Iterable[str], *, ingest: str | None = None) -> APIRouter:
-    """Routes answering writes on Marquez's read paths with 405: provledger's history is sealed.
+    """Routes refusing writes on Marquez's read paths (405) and unknown reads under its prefixes (404).
+
+    provledger's history is sealed, so nothing on these paths can be written; any other ``GET``
+    under ``/api/v1`` or ``/api/v2beta`` is a 404 in Marquez's shape, as its UI reads errors.
 
     ``ingest`` is the one path whose ``POST`` is provledger's OpenLineage ingest: its ``POST``
     is left to the ingest router. No token is needed to be told no.
@@ -109,9 +112,19 @@ def refusing_writes(paths: Iterable[str], *, ingest: str | None = None) -> APIRo
             headers={"Allow": allow},
         )
 
+    async def unknown(request: Request) -> Response:
+        return marquez_error(
+            404,
+            f"no Marquez endpoint at {request.url.path}: see /openapi.json (tag marquez) for those served",
+        )
+
     for path in paths:
         methods = [m for m in WRITE_METHODS if not (m == "POST" and path == ingest)]
         router.add_api_route(path, refuse, methods=methods, include_in_schema=False, name=f"refuse_{path}")
+    # Last: any other read under Marquez's prefixes is a 404 in Marquez's shape too.
+    for prefix in ("/api/v1", "/api/v2beta"):
+        router.add_api_route(f"{prefix}/{{rest:path}}", unknown, methods=["GET"], include_in_schema=False,
+                             name=f"unknown_{prefix}")  # fmt: skip
     return router
 
 

@@ -61,6 +61,8 @@ HOSTILE: list[tuple[str, dict[str, str], int]] = [
     (f"/api/v1/jobs/runs/{uuid.uuid4()}/facets", {"type": "run"}, 404),
     (f"/api/v1/jobs/runs/{uuid.uuid4()}/facets", {"type": "dataset"}, 400),
     ("/api/v1/namespaces/nope", {}, 404),
+    ("/api/v1/sources", {}, 404),
+    ("/api/v2beta/elsewhere/x", {}, 404),
     ("/api/v1/namespaces/vision/datasets/nope", {}, 404),
     ("/api/v1/namespaces/vision/jobs/nope/runs", {}, 404),
     ("/api/v1/namespaces/vision/jobs/train/versions", {}, 404),
