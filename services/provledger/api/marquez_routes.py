@@ -42,6 +42,7 @@ from provledger.api.params import NO_NUL
 from provledger.errors import InvalidRequest
 from provledger.store import lineage as lineage_store
 from provledger.store import marquez as store
+from provledger.store.db import Conn
 from provledger.store.walk import walk_lineage
 
 T = TypeVar("T")
@@ -77,7 +78,7 @@ READ_PATHS = (
 async def marquez_namespaces(
     request: Request, limit: Limit = 100, offset: Offset = 0
 ) -> MarquezNamespaceList:
-    """Every job and artifact namespace (Marquez ``MarquezNamespaceList``)."""
+    """Every job and artifact namespace (Marquez ``NamespaceList``)."""
     async with connection(request) as conn:
         found = await store.namespaces(conn)
     return MarquezNamespaceList(namespaces=[MarquezNamespace.of(n) for n in found[offset : offset + limit]])
@@ -133,7 +134,7 @@ async def marquez_namespace_tree(
 
 
 async def _named(
-    conn: Any, ns: str, kind: str, name: str, sub: tuple[str, ...], offset: int, limit: int
+    conn: Conn, ns: str, kind: str, name: str, sub: tuple[str, ...], offset: int, limit: int
 ) -> Any:
     where = f"/api/v1/namespaces/{{ns}}/{kind}"
     if kind == "datasets" and sub in ((), ("versions",)):
@@ -153,7 +154,7 @@ async def _named(
 
 
 async def _jobs(
-    conn: Any, ns: str | None, offset: int, limit: int, states: list[RunStateName] | None
+    conn: Conn, ns: str | None, offset: int, limit: int, states: list[RunStateName] | None
 ) -> MarquezJobList:
     types = None if states is None else last_event_types(states)
     jobs = await store.list_jobs(conn, ns, offset, limit, types)
