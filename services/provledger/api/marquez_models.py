@@ -16,6 +16,9 @@ Mapping: a dataset's version is its content digest (``sha256:<hex>``; Marquez's 
 the UI only shows and copies them), and its ``facets`` hold the newest digest as the
 ``provledger_digest`` facet. A run's state is its last sealed event's type. Jobs have no versions
 in provledger: ``jobVersion.version`` is the run's own id.
+
+>>> run_state("FAIL"), run_state(None), last_event_types(["COMPLETED"])
+('FAILED', 'NEW', ['COMPLETE'])
 """
 
 from __future__ import annotations
