@@ -52,14 +52,15 @@ async def test_search_matches_names_digests_and_run_ids_and_refuses_hostile_inpu
         assert len(few["results"]) == 3
         assert few["truncated"] is True
 
-        for params in ({}, {"q": ""}, {"q": "a" * 257}, {"q": "a\x00"}, {"q": "m", "limit": 0},
-                       {"q": "m", "limit": 101}, {"q": "m", "limit": "9" * 40}):  # fmt: skip
+        hostile: list[dict[str, str | int]] = [{}, {"q": ""}, {"q": "a" * 257}, {"q": "a\x00"},
+            {"q": "m", "limit": 0}, {"q": "m", "limit": 101}, {"q": "m", "limit": "9" * 40}]  # fmt: skip
+        for params in hostile:
             assert_problem(await api.get("/v1/search", params=params), 422, "invalid-parameters")
 
 
-def test_openapi_documents_the_search_answer(tmp_path: Path) -> None:
+def test_openapi_documents_the_search_answer(kafka_settings: KafkaSettings, tmp_path: Path) -> None:
     document = create_app(
-        api_settings("postgresql://x@127.0.0.1/x", KafkaSettings(), tmp_path / "t")
+        api_settings("postgresql://x@127.0.0.1/x", kafka_settings, tmp_path / "t")
     ).openapi()
     schemas = document["components"]["schemas"]
     assert set(schemas["SearchResults"]["properties"]) == {"results", "truncated"}
