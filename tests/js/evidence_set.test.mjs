@@ -1,0 +1,132 @@
+// The evidence set's files: which bundles, which keys (pinned or the server's, said so), the
+// README's commands and the hints. The archive itself is verified with `provledger verify` by
+// tests/integration/web/test_evidence_set_archive.py and, from the page, tests/e2e/test_page_evidence_set.py.
+import assert from "node:assert/strict";
+import { createHash, generateKeyPairSync } from "node:crypto";
+import { test } from "node:test";
+
+import { evidenceSetFiles, keysFile, verifierKeyParts } from "../../services/provledger/web/static/js/evidence-set.js";
+
+const ORIGIN = "ledger.example/ml";
+
+/** A C2SP verifier key of a fresh Ed25519 key: name+hex(key id)+base64(type || public key). */
+function vkey(/** @type {string} */ name, type = 0x01) {
+  const der = generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" });
+  const material = Buffer.concat([Buffer.from([type]), der.subarray(-32)]);
+  const id = createHash("sha256").update(Buffer.concat([Buffer.from(`${name}\n`), material])).digest();
+  return `${name}+${id.subarray(0, 4).toString("hex")}+${material.toString("base64")}`;
+}
+
+const SEALER = vkey(ORIGIN);
+const ANCHORER = vkey(`${ORIGIN}/anchorer`);
+const WITNESS_A = vkey("a.example/witness", 0x04);
+const WITNESS_B = vkey("b.example/witness", 0x04);
+const SERVER_KEYS = [
+  { role: "sealer", name: ORIGIN, key_id: "00", verifier_key: SEALER, valid_from: "2026-12-01T00:00:00Z", valid_until: null },
+  { role: "anchorer", name: `${ORIGIN}/anchorer`, key_id: "01", verifier_key: ANCHORER,
+    valid_from: "2026-12-01T00:00:00Z", valid_until: null },
+];
+const IDS = ["0193a0b1-0000-7000-8000-000000000001", "0193a0b1-0000-7000-8000-000000000002"];
+
+const bundle = (/** @type {string} */ id, /** @type {object[]} */ receipts = []) => ({
+  format: "provledger-evidence/v1",
+  event: { event_id: id, canonical: "AAAA" },
+  receipts,
+  keys: [SEALER, WITNESS_A, WITNESS_B],
+});
+const edge = (/** @type {string} */ id, /** @type {string} */ target) =>
+  ({ relation: "generated", source: "run:r", target, recorded: { event_id: id, recorded_at: "2026-12-05T10:00:00Z" } });
+
+const files = (/** @type {any} */ set) => Object.fromEntries(set.files.map((/** @type {any} */ f) => [f.name, f.data]));
+
+test("each edge's bundle is in the set once, named after the event the edge names", () => {
+  const edges = [edge(IDS[0], "artifact:1"), edge(IDS[0], "artifact:2"), edge(IDS[1], "artifact:3")];
+  const set = evidenceSetFiles({ graph: { roots: ["artifact:1"], edges }, bundles: [bundle(IDS[0]), bundle(IDS[1])],
+    keys: { server: SERVER_KEYS }, logOrigin: ORIGIN });
+  assert.deepEqual(set.included, IDS);
+  assert.deepEqual(set.missing, []);
+  const byName = files(set);
+  assert.deepEqual(Object.keys(byName).sort(),
+    ["README.md", `bundles/${IDS[0]}.json`, `bundles/${IDS[1]}.json`, "graph.json", "keys.txt"]);
+  assert.deepEqual(JSON.parse(byName[`bundles/${IDS[1]}.json`]), bundle(IDS[1]));
+  assert.deepEqual(JSON.parse(byName["graph.json"]), { roots: ["artifact:1"], edges });
+});
+
+test("the README gives one exact verify command per bundle and a loop over all", () => {
+  const set = evidenceSetFiles({ edges: [edge(IDS[0], "a"), edge(IDS[1], "b")],
+    bundles: new Map(IDS.map((id) => [id, bundle(id)])), keys: { server: SERVER_KEYS }, logOrigin: ORIGIN });
+  const readme = files(set)["README.md"];
+  for (const id of IDS) {
+    assert.ok(readme.includes(
+      `provledger verify bundles/${id}.json --trusted-keys keys.txt --log-origin 'ledger.example/ml' --event-id ${id}\n`));
+  }
+  assert.match(readme, /for f in bundles\/\*\.json; do\n {2}provledger verify "\$f" .* --event-id "\$\(basename "\$f" \.json\)"/);
+  assert.doesNotMatch(readme, /Not included|Timestamps|Witnesses/);
+});
+
+test("a log origin is single-quoted for the shell whatever it holds", () => {
+  const set = evidenceSetFiles({ edges: [edge(IDS[0], "a")], bundles: [bundle(IDS[0])],
+    keys: { server: SERVER_KEYS }, logOrigin: "x'$(rm)`y`" });
+  assert.ok(files(set)["README.md"].includes(`--log-origin 'x'\\''$(rm)\`y\`' --event-id`));
+  for (const origin of ["", "two words", "a\nb", undefined]) {
+    assert.throws(() => evidenceSetFiles({ edges: [], keys: { server: SERVER_KEYS }, logOrigin: /** @type {any} */ (origin) }),
+      /log origin/);
+  }
+});
+
+test("pinned keys go into keys.txt alone; without them the server's, marked unpinned", () => {
+  const pinned = keysFile({ pinned: [SEALER, { vkey: ANCHORER }, WITNESS_A], server: SERVER_KEYS }, ORIGIN);
+  assert.equal(pinned.pinned, true);
+  assert.deepEqual(pinned.text.split("\n").filter((l) => l && !l.startsWith("#")), [SEALER, ANCHORER]);
+  assert.deepEqual(pinned.witnesses, [WITNESS_A]);
+  const server = keysFile({ pinned: [WITNESS_A, "not a key"], server: SERVER_KEYS }, ORIGIN);
+  assert.equal(server.pinned, false);
+  assert.match(server.text, /# UNPINNED: these are the server's own keys/);
+  assert.match(server.text, /# sealer key, in use from 2026-12-01T00:00:00Z until now\n/);
+  assert.deepEqual(server.text.split("\n").filter((l) => l && !l.startsWith("#")), [SEALER, ANCHORER]);
+});
+
+test("no usable key at all stops the set instead of writing a key file that trusts nothing", () => {
+  const hostile = [{ ...SERVER_KEYS[0], verifier_key: `${SEALER}\n${ANCHORER}` }, { ...SERVER_KEYS[1], verifier_key: WITNESS_A }];
+  assert.throws(() => keysFile({ pinned: [], server: hostile }, ORIGIN), /no verifier keys/);
+});
+
+test("server values in key comments cannot start a line of their own", () => {
+  const text = keysFile({ server: [{ ...SERVER_KEYS[0], role: "sealer\nevil+00000000+AQ==" }] }, ORIGIN).text;
+  assert.deepEqual(text.split("\n").filter((l) => l && !l.startsWith("#")), [SEALER]);
+});
+
+test("verifier keys are read strictly", () => {
+  assert.deepEqual(verifierKeyParts(SEALER), { vkey: SEALER, name: ORIGIN, type: 1 });
+  assert.equal(verifierKeyParts(WITNESS_A)?.type, 4);
+  for (const bad of [undefined, 7, "", "a+b+c", `${SEALER}A`, SEALER.replace("+", " "), "n+0011223+AQ=="]) {
+    assert.equal(verifierKeyParts(bad), null, String(bad));
+  }
+});
+
+test("receipts add the timestamp hint and a witness policy naming the cosigners", () => {
+  const receipts = [{ type: "rfc3161", responses: [] }, { type: "tlog-witness", checkpoint: "", consistency_proof: [] }];
+  const set = evidenceSetFiles({ edges: [edge(IDS[0], "a")], bundles: [bundle(IDS[0], receipts)],
+    keys: { pinned: [SEALER, WITNESS_B], server: SERVER_KEYS }, logOrigin: ORIGIN });
+  const byName = files(set);
+  assert.match(byName["README.md"], /--tsa-roots tsa-roots\.pem --require rfc3161/);
+  assert.match(byName["README.md"], /--witness-policy witness-policy\.txt --require witness/);
+  const policy = byName["witness-policy.txt"];
+  assert.ok(policy.includes(`witness a.example/witness ${WITNESS_A}\nwitness b.example/witness ${WITNESS_B}\n`));
+  assert.match(policy, /group cosigners all a\.example\/witness b\.example\/witness\nquorum cosigners\n$/);
+  assert.match(policy, /UNPINNED: the keys of a\.example\/witness come from the bundles/);
+});
+
+test("edges whose bundle the page lacks are listed with the command that fetches them", () => {
+  const set = evidenceSetFiles({ edges: [edge(IDS[0], "a"), edge(IDS[1], "b"), edge("../../etc/passwd", "c")],
+    bundles: { [IDS[0]]: bundle(IDS[0]), "../../x": bundle(IDS[1]) }, keys: { server: SERVER_KEYS },
+    logOrigin: ORIGIN, apiBase: "http://127.0.0.1:8000" });
+  assert.deepEqual(set.included, [IDS[0]]);
+  assert.deepEqual(set.missing, [IDS[1]]);
+  assert.equal(set.invalid, 1);
+  const byName = files(set);
+  assert.deepEqual(Object.keys(byName).filter((n) => n.startsWith("bundles/")), [`bundles/${IDS[0]}.json`]);
+  assert.ok(byName["README.md"].includes(
+    `curl -fsS -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8000/v1/events/${IDS[1]}/evidence' > bundles/${IDS[1]}.json`));
+  assert.match(byName["README.md"], /1 edge\(s\) named no valid event id/);
+});
