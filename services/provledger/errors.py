@@ -10,6 +10,7 @@ the adapter that meets them, with ``raise ... from exc`` so the cause is kept::
     ├── InvalidEvent         an event or record from outside cannot be accepted (dead letter / HTTP 400)
     ├── InvalidRequest       a query from outside is malformed or out of range (HTTP 400)
     ├── StaleShard           another sealer sealed this shard's next height or one of its events first
+    ├── AnchorPending        an anchor kind sent a statement that is not final yet; ask again later
     └── ServiceUnavailable   a server we depend on is away or refuses us (provledger.store.unavailable)
         └── Pushback         we are overloaded on purpose; retry later (HTTP 503)
 """
@@ -48,6 +49,10 @@ class StaleShard(ProvledgerError):
     The compare-and-set on the shard head refused the write, so no fork exists; the loser drops
     its unsealed batch, reloads the head from Postgres and continues from there.
     """
+
+
+class AnchorPending(ProvledgerError):
+    """An anchor kind sent the statement and waits for it to become final: nothing failed, ask next tick."""
 
 
 class ServiceUnavailable(ProvledgerError):

@@ -6,11 +6,11 @@ know whose they are.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from provledger.anchor.kinds import AnchorKind
+from provledger.anchor.kinds import AnyAnchorKind
 from provledger.anchor.metrics import AnchorerMetrics
 from provledger.anchor.service import Anchorer, AnchorerOptions
 from provledger.anchor.topic import CheckpointTopic
@@ -26,7 +26,7 @@ ORIGIN = "anchorer.test/ledger"
 async def anchorer(
     database_url: str,
     kafka: KafkaSettings,
-    kinds: list[AnchorKind],
+    kinds: Sequence[AnyAnchorKind],
     *,
     heartbeat_s: float = 3600.0,
     interval_s: float = 0.05,

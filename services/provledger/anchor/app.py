@@ -12,7 +12,7 @@ import signal
 from collections.abc import Sequence
 
 from provledger import logs
-from provledger.anchor.kinds import ANCHOR_KINDS, AnchorKind
+from provledger.anchor.kinds import ANCHOR_KINDS, AnyAnchorKind
 from provledger.anchor.leader import Leadership
 from provledger.anchor.metrics import AnchorerMetrics, serve_metrics
 from provledger.anchor.service import Anchorer, AnchorerOptions
@@ -28,7 +28,7 @@ from provledger.store.db import create_pool
 _log = logs.get_logger(__name__)
 
 
-def build_kinds(names: tuple[str, ...]) -> list[AnchorKind]:
+def build_kinds(names: tuple[str, ...]) -> list[AnyAnchorKind]:
     """The configured anchor kinds, each built from its own settings; unknown names are an error."""
     unknown = [name for name in names if name not in ANCHOR_KINDS]
     if unknown:
@@ -41,7 +41,7 @@ def build_kinds(names: tuple[str, ...]) -> list[AnchorKind]:
 async def serve(
     settings: AnchorerSettings,
     key: SigningKey,
-    kinds: list[AnchorKind],
+    kinds: list[AnyAnchorKind],
     witnesses: Sequence[WitnessClient] = (),
 ) -> None:
     """Run one anchorer replica (active or standby) with its metrics server until signalled."""

@@ -44,7 +44,7 @@ import asyncpg
 
 from provledger import logs
 from provledger.anchor.growth import ForkDetected, Growth, check_all, moved, shard_fork
-from provledger.anchor.kinds import AnchorKind
+from provledger.anchor.kinds import AnyAnchorKind
 from provledger.anchor.leader import Leadership
 from provledger.anchor.metrics import AnchorerMetrics
 from provledger.anchor.submit import KindSubmitter
@@ -109,7 +109,7 @@ class Anchorer:
         self,
         pool: asyncpg.Pool,
         key: SigningKey,
-        kinds: Sequence[AnchorKind],
+        kinds: Sequence[AnyAnchorKind],
         statements: StatementLog,
         options: AnchorerOptions,
         metrics: AnchorerMetrics,

@@ -16,7 +16,7 @@ from typing import Final
 import asyncpg
 
 from provledger import logs
-from provledger.anchor.kinds import AnchorKind
+from provledger.anchor.kinds import AnchorPending, AnyAnchorKind, StatefulAnchorKind
 from provledger.anchor.metrics import AnchorerMetrics
 from provledger.errors import ServiceUnavailable, VerificationError
 from provledger.store import anchors
@@ -33,7 +33,7 @@ _log = logs.get_logger(__name__)
 class KindSubmitter:
     """One anchor kind with its backoff state: consecutive failures and the next time to try."""
 
-    def __init__(self, kind: AnchorKind, interval_s: float, metrics: AnchorerMetrics) -> None:
+    def __init__(self, kind: AnyAnchorKind, interval_s: float, metrics: AnchorerMetrics) -> None:
         self.kind = kind
         self.interval_s = interval_s
         self.metrics = metrics
@@ -60,13 +60,22 @@ class KindSubmitter:
         name = self.kind.name
         async with pool.acquire() as conn:
             owed = await anchors.awaiting_receipt(conn, name, published_up_to, BACKLOG_PER_TICK)
+        if isinstance(self.kind, StatefulAnchorKind):
+            owed = await self._with_in_flight(pool, owed, published_up_to)
         for statement in owed:
             try:
-                receipt = await self.kind.publish(statement.note)
+                if isinstance(self.kind, StatefulAnchorKind):
+                    receipt = await self.kind.anchor(pool, statement.seq, statement.note)
+                else:
+                    receipt = await self.kind.publish(statement.note)
                 if not isinstance(receipt, dict):
                     raise VerificationError(
                         f"anchor kind {name} returned {type(receipt).__name__}, not a dict"
                     )
+            except AnchorPending as pending:
+                # On its way: later statements may go on their way too, each in its turn.
+                _log.debug("anchor pending", kind=name, seq=statement.seq, state=str(pending))
+                continue
             except (ServiceUnavailable, VerificationError) as exc:
                 self._failed(statement.seq, exc)
                 return
@@ -75,3 +84,13 @@ class KindSubmitter:
             self.failures = 0
             self.metrics.succeeded(name)
             _log.info("anchored", kind=name, seq=statement.seq, stored=stored)
+
+    async def _with_in_flight(
+        self, pool: asyncpg.Pool, owed: list[anchors.StoredStatement], up_to: int
+    ) -> list[anchors.StoredStatement]:
+        """``owed`` and, first, what a stateful kind started and has not finished (oldest first)."""
+        assert isinstance(self.kind, StatefulAnchorKind)
+        started = [seq for seq in await self.kind.in_flight(pool, up_to) if seq not in {s.seq for s in owed}]
+        async with pool.acquire() as conn:
+            found = [await anchors.statement(conn, seq) for seq in started]
+        return sorted([*(s for s in found if s is not None), *owed], key=lambda s: s.seq)[:BACKLOG_PER_TICK]

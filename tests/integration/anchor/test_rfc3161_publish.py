@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from provledger.anchor.kinds import ANCHOR_KINDS
-from provledger.anchor.rfc3161 import Rfc3161ReceiptVerifier, make_kind
+from provledger.anchor.rfc3161 import Rfc3161Kind, Rfc3161ReceiptVerifier, make_kind
 from provledger.errors import VerificationError
 from provledger.ledger.evidence import Receipt
 from provledger.local.tsa import LocalTsa
@@ -23,6 +23,7 @@ async def test_a_published_receipt_verifies_offline_under_the_users_roots(
     monkeypatch.setenv("PROVLEDGER_TSA_URLS", local_tsa_server.url)
     monkeypatch.setenv("PROVLEDGER_TSA_ROOTS_FILE", str(local_tsa_server.roots_file))
     kind = ANCHOR_KINDS["rfc3161"]()
+    assert isinstance(kind, Rfc3161Kind)  # a one-exchange kind, not a stateful one like evm
     fields = await kind.publish(STATEMENT)
     assert set(fields) == {"statement", "responses"}
     assert fields["statement"] == STATEMENT

@@ -106,6 +106,8 @@ FORBIDDEN_TO_ALL = [
     "ALTER TABLE blocks OWNER TO CURRENT_USER",
     "DROP TABLE skipped_offsets",
     "SET ROLE provledger_owner",
+    "UPDATE evm_transactions SET nonce = nonce + 1",
+    "DELETE FROM evm_transactions",
 ]
 
 
@@ -128,6 +130,10 @@ INSERT_STATEMENT = (
     + "', 'forged')"
 )
 INSERT_SHARD = "INSERT INTO shards (topic, partition) VALUES ('forged', 9)"
+INSERT_EVM_TRANSACTION = (
+    "INSERT INTO evm_transactions (seq, chain_id, submitter, nonce, tx_hash, raw_transaction) "
+    "VALUES (1, 1, '\\x" + "00" * 20 + "', 0, '\\x" + "00" * 32 + "', '\\x00')"
+)
 
 
 @pytest.mark.parametrize(
@@ -139,6 +145,8 @@ INSERT_SHARD = "INSERT INTO shards (topic, partition) VALUES ('forged', 9)"
         ("sealer", INSERT_STATEMENT),
         ("sealer", "INSERT INTO anchorer_keys (key_id, name, public_key, verifier_key) "
                    "VALUES ('\\x00000000', 'x', '\\x" + "00" * 32 + "', 'x')"),
+        ("api", INSERT_EVM_TRANSACTION),
+        ("sealer", INSERT_EVM_TRANSACTION),
         ("anchorer", INSERT_BLOCK),
         ("anchorer", INSERT_SHARD),
         ("api", "SELECT provledger_advance_offset(0, 5, 6, 'forged')"),

@@ -26,6 +26,7 @@ LEDGER_TABLES = [
     "checkpoint_cosignatures",
     "shard_checkpoints",
     "skipped_offsets",
+    "evm_transactions",
 ]
 
 
