@@ -8,6 +8,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed-stamp
 WEB_STAMP := $(VENV)/.web-vendor-stamp
+CHAIN_STAMP := $(VENV)/.chain-tools-stamp
 PYTEST_ARGS ?=
 
 .PHONY: install run test test-unit lint format bench clean lock
@@ -26,7 +27,12 @@ $(WEB_STAMP): tools/web/package-lock.json tools/web/vendor.sh $(STAMP)
 	@tools/web/vendor.sh
 	@if test -f services/provledger/web/static/vendor/cytoscape.esm.min.js; then touch $@; fi
 
-install: $(STAMP) $(WEB_STAMP) ## Create .venv, install provledger with its dev and test extras, compile the fast reader.
+# solc and anvil for the evm anchor kind, pinned by tools/chain/package-lock.json (npm ci, when npm exists).
+$(CHAIN_STAMP): tools/chain/package-lock.json tools/chain/install.sh
+	@tools/chain/install.sh
+	@if test -d tools/chain/node_modules/solc; then touch $@; fi
+
+install: $(STAMP) $(WEB_STAMP) $(CHAIN_STAMP) ## Create .venv, install provledger with its dev and test extras, compile the fast reader.
 	@$(BIN)/python -m provledger.events.compiled || echo "continuing with the pure-Python reader"
 
 run: install ## Start Postgres, a Kafka-compatible broker and every built service; Ctrl-C stops all.
