@@ -202,9 +202,23 @@ def verify(
     require: Annotated[
         str | None,
         typer.Option(
-            help="Comma list of anchor kinds (rfc3161, witness) that must have a verified receipt; fails "
-            "closed when one is missing, unchecked or failed.",
+            help="Comma list of anchor kinds (rfc3161, witness, evm) that must have a verified receipt; "
+            "fails closed when one is missing, unchecked or failed.",
             callback=_anchor_kinds,
+        ),
+    ] = None,
+    evm_rpc: Annotated[
+        str | None,
+        typer.Option(
+            help="JSON-RPC URL of an Ethereum node you choose: an evm receipt's block must be the chain's "
+            "block at that height, and final. Without it or --evm-trusted-block evm receipts are unchecked."
+        ),
+    ] = None,
+    evm_trusted_block: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="N:HASH of a block you trust (repeatable): an evm receipt's block must be one of them. "
+            "Checks offline, instead of --evm-rpc."
         ),
     ] = None,
 ) -> int:
@@ -220,6 +234,8 @@ def verify(
         require=required_kinds(require),
         witness_policy=witness_policy,
         event_id=event_id,
+        evm_rpc=evm_rpc,
+        evm_trusted_blocks=tuple(evm_trusted_block or ()),
     )
 
 

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from provledger.anchor.evm import EvmKind, make_kind
+from provledger.anchor.evm import make_kind
 from provledger.anchor.evm.deploy import deploy_contract, new_key_file
+from provledger.anchor.evm.kind import EvmKind
 from provledger.anchor.evm.settings import read_key_file
 from provledger.local.anvil import LocalAnvil, find_anvil, local_anvil, rpc_call
 

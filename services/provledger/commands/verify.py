@@ -45,7 +45,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from rich.console import Console
 from rich.text import Text
@@ -67,6 +67,9 @@ from provledger.ledger.keys import KeySet, VerifierKey
 from provledger.ledger.trust import origin_of_keys
 from provledger.ledger.witness_policy import WitnessPolicy, parse_witness_policy
 from provledger.ledger.witnessed import RECEIPT_TYPE as TLOG_WITNESS
+
+if TYPE_CHECKING:
+    from provledger.anchor.evm.verify import CanonicalChain
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREADABLE = 0, 1, 2
 
@@ -146,9 +149,11 @@ VERIFY_OPTIONS: Final = {
     "witness": "--witness-policy FILE, the witnesses you trust and how many must cosign "
     "(`witness <name> <vkey>` lines from `provledger witness keys`, then `quorum <name>`; "
     "see the README's witness policy section)",
+    "evm": "--evm-rpc URL (a JSON-RPC node you choose) or --evm-trusted-block N:HASH (a block you trust), "
+    "which place the receipt's block on the canonical chain",
 }
 #: The receipt type in a bundle that each ``--require`` kind stands for: the one place that maps them.
-RECEIPT_TYPES: Final = {"rfc3161": "rfc3161", "witness": TLOG_WITNESS}
+RECEIPT_TYPES: Final = {"rfc3161": "rfc3161", "witness": TLOG_WITNESS, "evm": "evm"}
 #: A witness policy is a few lines per witness; a larger file is not one.
 MAX_POLICY_BYTES: Final = 1 << 20
 
@@ -188,11 +193,33 @@ def required_kinds(text: str | None) -> tuple[str, ...]:
     return names
 
 
+def evm_chain(rpc_url: str | None, trusted_blocks: tuple[str, ...]) -> CanonicalChain | None:
+    """Where ``--evm-rpc`` or ``--evm-trusted-block`` say the canonical chain is; None for neither."""
+    from provledger.anchor.evm.verify import RpcChain, TrustedBlocks
+
+    if rpc_url is not None and trusted_blocks:
+        raise ConfigurationError(
+            "pass --evm-rpc or --evm-trusted-block, not both: choose one source of trust"
+        )
+    if rpc_url is not None:
+        return RpcChain(rpc_url)
+    return TrustedBlocks.parse(trusted_blocks) if trusted_blocks else None
+
+
 def receipt_verifiers(
-    tsa_roots: Path | None, required: tuple[str, ...] = (), witness_policy: Path | None = None
+    tsa_roots: Path | None,
+    required: tuple[str, ...] = (),
+    witness_policy: Path | None = None,
+    chain: CanonicalChain | None = None,
 ) -> dict[str, ReceiptVerifier]:
-    """The receipt verifiers the options make, by receipt type; a required kind none can check is an error."""
-    verifiers: dict[str, ReceiptVerifier] = {}
+    """The receipt verifiers the options make, by receipt type; a required kind none can check is an error.
+
+    ``evm`` receipts are always proven offline; without ``chain`` their block's place on the chain
+    is unknown, so :func:`check_bundle` reports them unchecked and ``--require evm`` is refused here.
+    """
+    from provledger.anchor.evm.verify import EvmReceiptVerifier
+
+    verifiers: dict[str, ReceiptVerifier] = {RECEIPT_TYPES["evm"]: EvmReceiptVerifier(chain)}
     if tsa_roots is not None:
         from provledger.anchor.rfc3161.verify import Rfc3161ReceiptVerifier
 
@@ -202,7 +229,7 @@ def receipt_verifiers(
 
         verifiers[RECEIPT_TYPES["witness"]] = TlogWitnessReceiptVerifier(load_witness_policy(witness_policy))
     for kind in required:
-        if RECEIPT_TYPES[kind] not in verifiers:
+        if RECEIPT_TYPES[kind] not in verifiers or (kind == "evm" and chain is None):
             raise ConfigurationError(
                 f"--require {kind} needs {VERIFY_OPTIONS[kind]}: a receipt nobody checked proves nothing"
             )
@@ -317,7 +344,28 @@ def check_bundle(
         expected_event_id=expected_event_id,
         receipt_times=receipt_times(verifiers or {}),
     )
-    return Verdict(evidence.event_id, (parsed, *result.checks), event_statement(evidence.canonical_event))
+    checks = _unplaced_evm_receipts(result.checks, (verifiers or {}).get(RECEIPT_TYPES["evm"]))
+    return Verdict(evidence.event_id, (parsed, *checks), event_statement(evidence.canonical_event))
+
+
+def _unplaced_evm_receipts(checks: tuple[Check, ...], verifier: ReceiptVerifier | None) -> tuple[Check, ...]:
+    """An evm receipt proven only offline is unchecked: its block may be on a chain nobody follows."""
+    from provledger.anchor.evm.verify import EvmReceiptVerifier
+
+    if not isinstance(verifier, EvmReceiptVerifier) or verifier.chain is not None:
+        return checks
+    suffix = f":{RECEIPT_TYPES['evm']}"
+    return tuple(
+        Check(
+            check.name,
+            CheckStatus.UNCHECKED,
+            f"{check.detail}; whether that block is on the canonical chain is unchecked: "
+            f"pass {VERIFY_OPTIONS['evm']}",
+        )
+        if check.name.endswith(suffix) and check.passed
+        else check
+        for check in checks
+    )
 
 
 def verify_command(
@@ -330,11 +378,14 @@ def verify_command(
     require: tuple[str, ...] = (),
     witness_policy: Path | None = None,
     event_id: str | None = None,
+    evm_rpc: str | None = None,
+    evm_trusted_blocks: tuple[str, ...] = (),
 ) -> int:
     """Run the checks and print them; the exit code of the module docstring."""
     console = Console(highlight=False, emoji=False)
     try:
-        verifiers = receipt_verifiers(tsa_roots, require, witness_policy)
+        chain = evm_chain(evm_rpc, evm_trusted_blocks)
+        verifiers = receipt_verifiers(tsa_roots, require, witness_policy, chain)
         document = read_bundle(bundle)
         keys = load_trusted_keys(trusted_keys)
         origin = resolve_log_origin(log_origin, keys)

@@ -205,9 +205,13 @@ def test_loading_keys_accepts_comments_and_key_sets(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (("--require", "rfc316"), "unknown anchor kind 'rfc316': --require takes a comma list of rfc3161"),
-        (("--require", "rfc3161,evm"), "unknown anchor kind 'evm'"),
-        (("--require", ","), "--require takes a comma list of rfc3161"),
+        (
+            ("--require", "rfc316"),
+            "unknown anchor kind 'rfc316': --require takes a comma list of evm, rfc3161",
+        ),
+        (("--require", "rfc3161,ethereum"), "unknown anchor kind 'ethereum'"),
+        (("--require", ","), "--require takes a comma list of evm, rfc3161"),
+        (("--require", "evm"), "--require evm needs --evm-rpc URL"),
         (("--require", "rfc3161"), "--require rfc3161 needs --tsa-roots FILE"),
         (("--tsa-roots", "EMPTY"), "is not a readable PEM certificate list"),
     ],

@@ -18,18 +18,26 @@ and receipts trie rebuilt from a node's JSON), :mod:`.kind` (sign, store, send, 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from provledger.anchor.evm.kind import EvmKind
 from provledger.anchor.evm.settings import GWEI, EvmSettings, read_key_file
 from provledger.anchor.evm.verify import EvmReceiptVerifier, RpcChain, TrustedBlocks
 from provledger.config import load
 
-__all__ = ["EvmKind", "EvmReceiptVerifier", "EvmSettings", "RpcChain", "TrustedBlocks", "make_kind"]
+if TYPE_CHECKING:
+    from provledger.anchor.evm.kind import EvmKind
+
+__all__ = ["EvmReceiptVerifier", "EvmSettings", "RpcChain", "TrustedBlocks", "make_kind"]
 
 
 def make_kind(**overrides: Any) -> EvmKind:
-    """The kind from ``PROVLEDGER_EVM_*`` (``overrides`` by field name); fails closed when incomplete."""
+    """The kind from ``PROVLEDGER_EVM_*`` (``overrides`` by field name); fails closed when incomplete.
+
+    The signing library (eth-account, about a second to import) loads only here, so
+    ``provledger verify`` and the other kinds' users never pay for it.
+    """
+    from provledger.anchor.evm.kind import EvmKind
+
     settings = load(EvmSettings, **overrides)
     url, chain_id, contract, key_file = settings.require()
     return EvmKind(

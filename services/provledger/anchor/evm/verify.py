@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Protocol
 
 from provledger.anchor.evm.rpc import JsonRpc, data, quantity
@@ -89,7 +90,13 @@ class RpcChain:
     def check(self, receipt: EvmReceipt) -> str:
         """Ask the node (the answer's transport errors are reported as this check failing)."""
         try:
-            return asyncio.run(self._check(receipt))
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return asyncio.run(self._check(receipt))
+            # Called from inside an event loop (an async caller of this sync check): ask from a thread.
+            with ThreadPoolExecutor(1) as worker:
+                return worker.submit(asyncio.run, self._check(receipt)).result()
         except ProvledgerError as exc:
             if isinstance(exc, VerificationError):
                 raise
