@@ -5,13 +5,14 @@
 
 import { VerifyError, b64decodeStrict, kindOf } from "./bytes.js";
 import { parseVerifierKey } from "./keys.js";
-import { MAX_PROOF_HASHES } from "./merkle.js";
 import { decodeHeader, headerFields, sameField } from "./header.js";
 
 export const EVIDENCE_FORMAT = "provledger-evidence/v1";
 /** Far above what the API serves (one receipt per anchor kind, a handful of keys). */
 export const MAX_RECEIPTS = 64;
 export const MAX_KEYS = 256;
+/** Hashes a bundle may list before it is refused unread; a valid proof has at most 64. */
+export const MAX_LISTED_HASHES = 4096;
 /** A RunEvent is at most 1 MiB as RFC 8785 JSON; its canonical bytes in base64 stay well under this. */
 export const MAX_CANONICAL_CHARS = 8 << 20;
 
@@ -92,7 +93,8 @@ export function readBundle(document) {
     throw new VerifyError(`evidence event.canonical is over ${MAX_CANONICAL_CHARS} characters`);
   }
   const canonical = b64decodeStrict(event.canonical, "evidence event.canonical");
-  const proof = strings(top.inclusion_proof, "evidence inclusion_proof", MAX_PROOF_HASHES);
+  // Bounded loosely here, so an over-long proof fails the inclusion check, as in provledger verify.
+  const proof = strings(top.inclusion_proof, "evidence inclusion_proof", MAX_LISTED_HASHES);
   if (typeof top.checkpoint !== "string") throw new VerifyError("evidence checkpoint is missing or not a str");
   return {
     eventId: event.event_id,

@@ -1,0 +1,170 @@
+"""The page's JavaScript verifier and ``provledger verify`` agree on real bundles, valid and tampered.
+
+Bundles come from the ledger core (:mod:`tests.helpers.tampered_bundles`), with an RFC 3161 token
+from a real local TSA and cosignatures of two witness keys. ``provledger verify`` runs with the
+TSA's roots and the witness policy, so it checks every receipt it can; the JavaScript verifier
+(``tests/js/verify_cli.mjs``, the same modules the browser loads, run by Node) checks the links and
+cosignatures and leaves the token to ``provledger verify``. Both must pass every valid bundle and
+fail every tampered one, on the same check first.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.helpers.ledger_sealing import LOG_ORIGIN
+from tests.helpers.tampered_bundles import (
+    ANCHORER,
+    SEALER,
+    STRANGER,
+    TAMPERS,
+    anchored_statement,
+    dump,
+    keys_text,
+    policy_text,
+    valid_bundles,
+)
+
+from provledger.anchor.rfc3161.client import TsaClient
+from provledger.anchor.rfc3161.verify import load_roots
+from provledger.cli import main
+from provledger.local.tsa import local_tsa
+
+ROOT = Path(__file__).parents[3]
+VERIFY_CLI = ROOT / "tests" / "js" / "verify_cli.mjs"
+
+
+def node() -> str:
+    """The ``node`` executable, or a skip saying why the test cannot run."""
+    found = shutil.which("node")
+    if found is None:
+        pytest.skip("node is not installed: the page's verifier needs Node 20+ to run outside a browser")
+    return found
+
+
+@dataclass(frozen=True)
+class Stamped:
+    """The roots of a real TSA and its token over the anchorer's statement."""
+
+    roots_file: Path
+    token: bytes
+
+
+@pytest.fixture(scope="module")
+async def stamped(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stamped]:
+    """A token from a real local TSA (``openssl ts`` behind HTTP), checked as the anchorer checks it."""
+    directory = tmp_path_factory.mktemp("js-verifier-tsa")
+    with local_tsa(directory / "tsa", directory / "tsa.log", "js verifier test") as server:
+        client = TsaClient(server.url, load_roots(server.roots_file), 30.0)
+        async with httpx.AsyncClient() as http:
+            token = await client.timestamp(anchored_statement(), http)
+        yield Stamped(server.roots_file, token)
+
+
+def python_verdicts(
+    files: list[Path],
+    keys: Path,
+    origin: str,
+    roots: Path,
+    policy: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> list[dict[str, Any]]:
+    """``provledger verify --json`` of each file, with the TSA's roots and the witness policy."""
+    verdicts = []
+    for file in files:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main([
+                "verify", str(file), "--trusted-keys", str(keys), "--log-origin", origin,
+                "--tsa-roots", str(roots), "--witness-policy", str(policy), "--json",
+            ])  # fmt: skip
+        report = json.loads(capsys.readouterr().out)
+        assert exited.value.code == (0 if report["ok"] else 1), report
+        verdicts.append(report)
+    return verdicts
+
+
+def js_verdicts(files: list[Path], keys: Path, origin: str, policy: Path) -> list[dict[str, Any]]:
+    """The JavaScript verifier's verdict of each file."""
+    argv = [node(), str(VERIFY_CLI), "--trusted-keys", str(keys), "--log-origin", origin]
+    result = subprocess.run(
+        [*argv, "--witness-policy", str(policy), *map(str, files)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def first_failure_py(report: dict[str, Any]) -> str | None:
+    return next((c["name"] for c in report["checks"] if c["status"] == "failed"), None)
+
+
+def first_failure_js(verdict: dict[str, Any]) -> str | None:
+    return next((c["name"] for c in verdict["checks"] if c["ok"] is False), None)
+
+
+async def test_both_verifiers_pass_valid_bundles_and_fail_tampered_ones_on_the_same_check(
+    stamped: Stamped, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    valid = valid_bundles(stamped.token)
+    cases: dict[str, tuple[dict[str, Any], str | None]] = {name: (b, None) for name, b in valid.items()}
+    cases.update({f"tampered {t.name}": (t.apply(valid["anchored"]), t.first_failure) for t in TAMPERS})
+    files = []
+    for number, (bundle, _) in enumerate(cases.values()):
+        files.append(tmp_path / f"bundle-{number}.json")
+        files[-1].write_text(dump(bundle))
+    keys, policy = tmp_path / "keys.txt", tmp_path / "witnesses.txt"
+    keys.write_text(keys_text(SEALER, ANCHORER))
+    policy.write_text(policy_text())
+
+    py = python_verdicts(files, keys, LOG_ORIGIN, stamped.roots_file, policy, capsys)
+    js = js_verdicts(files, keys, LOG_ORIGIN, policy)
+
+    for (name, (_, expected)), report, verdict in zip(cases.items(), py, js, strict=True):
+        assert first_failure_py(report) == expected, (name, report)
+        assert first_failure_js(verdict) == expected, (name, verdict)
+        assert verdict["status"] == ("verified" if expected is None else "failed"), (name, verdict)
+        if expected is not None:
+            assert verdict["reason"].startswith(f"{expected}: "), (name, verdict)
+    anchored = js[list(cases).index("anchored")]
+    assert [(r["type"], r["status"]) for r in anchored["receipts"]] == [
+        ("rfc3161", "unchecked"),
+        ("tlog-witness", "verified"),
+    ], anchored
+    assert "provledger verify --tsa-roots" in anchored["receipts"][0]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("origin", "trusted", "expected"),
+    [
+        ("other.example/log", (SEALER, ANCHORER), "log-id"),
+        (LOG_ORIGIN, (STRANGER, ANCHORER), "header-signature"),
+        (LOG_ORIGIN, (SEALER,), "receipt[0]:rfc3161"),
+    ],
+    ids=["wrong origin", "another key", "no anchorer key"],
+)
+async def test_both_verifiers_fail_a_valid_bundle_under_the_wrong_trust(
+    stamped: Stamped,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    origin: str,
+    trusted: tuple[Any, ...],
+    expected: str,
+) -> None:
+    file, keys, policy = tmp_path / "bundle.json", tmp_path / "keys.txt", tmp_path / "witnesses.txt"
+    file.write_text(dump(valid_bundles(stamped.token)["anchored"]))
+    keys.write_text(keys_text(*trusted))
+    policy.write_text(policy_text())
+    (report,) = python_verdicts([file], keys, origin, stamped.roots_file, policy, capsys)
+    (verdict,) = js_verdicts([file], keys, origin, policy)
+    assert first_failure_py(report) == expected, report
+    assert first_failure_js(verdict) == expected, verdict
+    assert verdict["status"] == "failed"
