@@ -83,9 +83,26 @@ async def page(browser_context: BrowserContext) -> Page:
     return await browser_context.new_page()
 
 
+#: Chromium's console line for any 4xx/5xx load; the response itself is recorded with its URL.
+_FAILED_LOAD = "Failed to load resource"
+
+
 def collect_page_errors(page: Page) -> list[str]:
-    """Uncaught exceptions and console errors of ``page`` from now on, to assert empty at the end."""
+    """Uncaught exceptions, console errors and 4xx/5xx answers of ``page`` from now on.
+
+    Assert it empty at the end of a test: a page that works only by luck (a script error, a
+    404 the user never sees) is a defect too.
+    """
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: errors.append(message.text)
+        if message.type == "error" and not message.text.startswith(_FAILED_LOAD)
+        else None,
+    )
+    page.on(
+        "response",
+        lambda answer: errors.append(f"{answer.status} {answer.url}") if answer.status >= 400 else None,
+    )
     return errors

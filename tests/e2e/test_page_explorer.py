@@ -1,0 +1,149 @@
+"""The explorer page in headless chromium against a real sealed demo ledger and ``provledger api``.
+
+The demo's story goes through Kafka, is sealed into signed blocks of 16 events (so edges are
+recorded at several seal times), and the API runs as its own process with public reads. The page
+is driven as a user would: search, open the lineage, pin the key file, move the slider.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.async_api import FilePayload, Page, Route, expect
+from tests.helpers.api_harness import KEY, api_process
+from tests.helpers.browser import collect_page_errors
+from tests.helpers.demo_ledger import seal_demo
+
+from provledger.config import KafkaSettings
+from provledger.demo.story import DEMO_MODEL, DEMO_MODEL_UPSTREAM
+
+#: Seconds a page may take to search, draw or check (a generous bound for a busy 2-core machine).
+WAIT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class DemoLedger:
+    url: str
+    key_file: bytes  # the sealer's verifier key, as a user's key file holds it
+
+
+@pytest.fixture
+async def demo_ledger(
+    database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
+) -> AsyncIterator[DemoLedger]:
+    """The demo's events sealed for real, served by ``provledger api`` with public reads."""
+
+    await seal_demo(database_url, kafka_settings, block_size=16)
+    async with api_process(database_url, kafka_settings, tmp_path, public_reads="true") as api:
+        yield DemoLedger(api.url, f"{KEY.verifier.verifier_key_string()}\n".encode())
+
+
+async def open_demo_model(page: Page, ledger: DemoLedger, direction: str = "upstream") -> None:
+    """Search the demo model by a substring of its name and open its lineage from the hit."""
+    await page.goto(f"{ledger.url}/")
+    await page.select_option("#lineage-form select[name=direction]", direction)
+    await page.fill("#lineage-form input[name=depth]", "20")
+    await page.fill("#search-q", "ctr-rank")
+    await page.click("#search-form button[type=submit]")
+    hit = page.locator(f'#search-results li[data-type=artifact]:has-text("{DEMO_MODEL.name}")').first
+    await hit.wait_for(timeout=WAIT_MS)
+    await hit.get_by_role("button", name="lineage").click()
+    await page.locator("#edge-rows tr").first.wait_for(timeout=WAIT_MS)
+
+
+async def pin_key_file(page: Page, ledger: DemoLedger) -> None:
+    key_file = FilePayload(name="keys.txt", mimeType="text/plain", buffer=ledger.key_file)
+    await page.set_input_files("#key-file", files=[key_file])
+    await expect(page.locator("#keys-status")).to_contain_text("1 pinned key:", timeout=WAIT_MS)
+
+
+async def edge_statuses(page: Page) -> list[str]:
+    """Each listed edge's check, once none is still pending."""
+    await expect(page.locator("#edge-rows tr[data-status=pending]")).to_have_count(0, timeout=WAIT_MS)
+    statuses: list[str] = await page.eval_on_selector_all(
+        "#edge-rows tr", "rows => rows.map(r => r.dataset.status)"
+    )
+    return statuses
+
+
+async def test_search_open_the_demo_model_and_verify_every_edge_against_the_pinned_key(
+    page: Page, demo_ledger: DemoLedger
+) -> None:
+    errors = collect_page_errors(page)
+    await page.goto(f"{demo_ledger.url}/")
+    await pin_key_file(page, demo_ledger)
+    await open_demo_model(page, demo_ledger)
+
+    shown = set(await page.eval_on_selector_all("#node-rows tr", "rows => rows.map(r => r.dataset.node)"))
+    names = await page.eval_on_selector_all(
+        "#node-rows tr td:first-child", "cells => cells.map(c => c.textContent)"
+    )
+    expected = {a.name for a in DEMO_MODEL_UPSTREAM} | {DEMO_MODEL.name}
+    assert {name.split("@")[0] for name in names if not name.startswith("run ")} == expected
+    assert any(node.startswith("run:") for node in shown)
+
+    statuses = await edge_statuses(page)
+    assert statuses, "no edge listed"
+    assert set(statuses) == {"verified"}, await page.inner_text("#edge-rows")
+    assert await page.is_hidden("#banner")
+    assert errors == []
+
+
+async def test_without_pinned_keys_edges_are_only_consistent_with_the_servers_keys(
+    page: Page, demo_ledger: DemoLedger
+) -> None:
+    await open_demo_model(page, demo_ledger)
+    assert set(await edge_statuses(page)) == {"server-keys"}
+
+
+async def test_a_bundle_changed_in_flight_fails_with_the_reason(page: Page, demo_ledger: DemoLedger) -> None:
+    tampered: list[str] = []
+
+    async def flip_a_proof_hash(route: Route) -> None:
+        response = await route.fetch()
+        bundle = json.loads(await response.body())
+        if not tampered and bundle["inclusion_proof"]:
+            proof = bundle["inclusion_proof"][0]
+            bundle["inclusion_proof"][0] = ("B" if proof[0] == "A" else "A") + proof[1:]
+            tampered.append(bundle["event"]["event_id"])
+        await route.fulfill(response=response, body=json.dumps(bundle))
+
+    await page.goto(f"{demo_ledger.url}/")
+    await pin_key_file(page, demo_ledger)
+    await page.route("**/v1/events/*/evidence", flip_a_proof_hash)
+    await open_demo_model(page, demo_ledger)
+
+    statuses = await edge_statuses(page)
+    assert tampered, "no bundle passed through the route"
+    failed = page.locator("#edge-rows tr[data-status=failed]")
+    assert await failed.count() >= 1
+    reason = await failed.first.locator("td.reason").inner_text()
+    assert "inclusion" in reason.lower(), reason
+    assert statuses.count("verified") == len(statuses) - await failed.count()
+
+
+async def test_the_as_of_slider_hides_edges_recorded_later(page: Page, demo_ledger: DemoLedger) -> None:
+    await open_demo_model(page, demo_ledger)
+    recorded_now = await page.eval_on_selector_all(
+        "#edge-rows tr td:nth-child(4)", "cells => cells.map(c => c.textContent)"
+    )
+    slider = page.locator("#as-of")
+    marks = int(await slider.get_attribute("max") or "0")
+    assert marks >= 2, "the demo's edges should span several blocks"
+    await slider.fill("0")
+    await expect(page.locator("#as-of-label")).to_contain_text("as sealed by", timeout=WAIT_MS)
+    label = await page.inner_text("#as-of-label")
+    cut = label.removeprefix("as sealed by ")
+    recorded_then = await page.eval_on_selector_all(
+        "#edge-rows tr td:nth-child(4)", "cells => cells.map(c => c.textContent)"
+    )
+    assert 0 < len(recorded_then) < len(recorded_now)
+    assert all(at == cut for at in recorded_then)
+
+    await page.check("#show-later")
+    later = await page.eval_on_selector_all("#edge-rows tr[data-later=yes]", "rows => rows.length")
+    assert later == len(recorded_now) - len(recorded_then)
