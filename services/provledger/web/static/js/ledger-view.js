@@ -19,7 +19,8 @@
  * @typedef {{origin: string, size: number, root: string, signatures: NoteSignature[]}} CheckpointNote
  * @typedef {{verifyConsistency(oldText: string, newText: string, proof: string[]): Promise<{ok: boolean, reason?: string}>}} ConsistencyVerifier
  * @typedef {{state: "remembered" | "consistent" | "failed" | "unchecked", message: string}} ShardCheck
- * @typedef {{pinnedKeys?: string[], logOrigin?: string, storage?: Storage}} LedgerViewOptions
+ * @typedef {string | {vkey: string}} PinnedKey  a C2SP verifier key, alone or with its range
+ * @typedef {{pinnedKeys?: PinnedKey[], logOrigin?: string, storage?: Storage}} LedgerViewOptions
  */
 
 /** Where the last checkpoint seen of each shard is kept: `{"<shard>": "<signed note>"}`. */
@@ -78,7 +79,7 @@ function remember(storage, shard, note) {
  * @returns {Promise<ShardCheck>}
  */
 export async function checkShard({ shard, current, api, verifier, storage }) {
-  const newSize = parseCheckpointNote(current).size;
+  const { size: newSize, origin } = parseCheckpointNote(current);
   const old = rememberedCheckpoints(storage)[shard];
   if (old === undefined) {
     const alone = await verifier.verifyConsistency(current, current, []);
@@ -86,12 +87,16 @@ export async function checkShard({ shard, current, api, verifier, storage }) {
     remember(storage, shard, current);
     return { state: "remembered", message: `remembered (size ${newSize}): the next visit checks the log only grew` };
   }
-  let oldSize;
+  let seen;
   try {
-    oldSize = parseCheckpointNote(old).size;
+    seen = parseCheckpointNote(old);
   } catch {
     remember(storage, shard, current);
     return { state: "remembered", message: `remembered (size ${newSize}); the one kept here was unreadable` };
+  }
+  const oldSize = seen.size;
+  if (seen.origin !== origin) {
+    return { state: "failed", message: `ANOTHER LOG: shard ${shard} was ${seen.origin} on your last visit, now ${origin}` };
   }
   if (newSize < oldSize) {
     return { state: "failed", message: `REWRITTEN LOG: it shrank from size ${oldSize} to ${newSize} since your last visit` };
@@ -290,20 +295,20 @@ function witnessRows(seen, pinned) {
     w.name, w.keyId, w.time?.toISOString() ?? "", [...w.shards].join(", "), pinned.has(`${w.name}+${w.keyId}`) ? "pinned by you" : "not pinned"]));
 }
 
-/** @param {string[]} pinnedKeys @returns {Set<string>} "name+keyid" of each pinned verifier key */
+/** @param {PinnedKey[]} pinnedKeys @returns {Set<string>} "name+keyid" of each pinned verifier key */
 function pinnedIds(pinnedKeys) {
-  return new Set(pinnedKeys.map((k) => /^([^\s+]+\+[0-9a-f]{8})\+/.exec(text(k))?.[1]).filter((k) => k !== undefined));
+  const vkeys = pinnedKeys.map((k) => text(typeof k === "string" ? k : k?.vkey));
+  return new Set(vkeys.map((k) => /^([^\s+]+\+[0-9a-f]{8})\+/.exec(k)?.[1]).filter((k) => k !== undefined));
 }
 
 /**
- * The ledger's log origin: the one the page was given, else the sealer keys' common name (C2SP
- * names a log's key after its origin), else the first checkpoint's origin without `/shard/<n>`.
- * @param {LedgerViewOptions} options @param {any[]} keys @param {string[]} notes @returns {string}
+ * The ledger's log origin: the one the page was given, else the first checkpoint's origin without
+ * `/shard/<n>` (key names need not be the origin: the demo's sealer key is named `provledger`).
+ * The remembered checkpoints pin it in turn: a later origin that differs fails their check.
+ * @param {LedgerViewOptions} options @param {string[]} notes @returns {string}
  */
-function logOriginOf(options, keys, notes) {
+function logOriginOf(options, notes) {
   if (options.logOrigin) return options.logOrigin;
-  const names = new Set(keys.filter((k) => k?.role === "sealer").map((k) => text(k.name)));
-  if (names.size === 1) return [...names][0];
   for (const note of notes) {
     const origin = /^(.+)\/shard\/\d+$/.exec(note.split("\n", 1)[0]);
     if (origin) return origin[1];
@@ -313,31 +318,34 @@ function logOriginOf(options, keys, notes) {
 
 /**
  * Fill `element` with the ledger view and check each shard's consistency since the last visit.
+ * Trust is the page's (`trust.js`: the keys the user pinned, the log origin they entered) unless
+ * `options` names it.
  * @param {HTMLElement} element @param {Api} api  the page's fetch wrapper (with its token)
- * @param {LedgerViewOptions} [options]  pinnedKeys: verifier keys the user pinned; storage: local storage
+ * @param {LedgerViewOptions} [options]  pinnedKeys, logOrigin: the trust to use; storage: local storage
  * @returns {Promise<{checks: Map<number, ShardCheck>}>}
  */
 export async function mountLedgerView(element, api, options = {}) {
   addStylesheet();
   const storage = options.storage ?? window.localStorage;
-  const pinnedKeys = options.pinnedKeys ?? [];
+  const page = await import("./trust.js");
+  const pinnedKeys = options.pinnedKeys ?? page.pinnedKeys();
   const pinned = pinnedIds(pinnedKeys);
   const alerts = el("div", { class: "ledger-alerts", role: "alert" });
-  element.replaceChildren(el("h2", {}, "Ledger"), alerts, el("p", { class: "ledger-loading" }, "reading the ledger\u2026"));
+  element.replaceChildren(alerts, el("p", { class: "ledger-loading" }, "reading the ledger\u2026"));
   /** @type {Map<number, ShardCheck>} */
   const checks = new Map();
   let shards, keys;
   try {
     [shards, keys] = await Promise.all([allItems(api, "/v1/shards?limit=1000"), allItems(api, "/v1/keys?limit=1000")]);
   } catch (error) {
-    element.replaceChildren(el("h2", {}, "Ledger"),
+    element.replaceChildren(
       el("p", { class: "ledger-error" }, `could not read the ledger: ${text(/** @type {Error} */ (error).message)}`));
     return { checks };
   }
   const withHead = shards.filter((s) => s?.head && Number.isInteger(s.shard));
   const notes = await Promise.all(withHead.map((s) => api.getText(`/tlog/${s.shard}/checkpoint`).catch(() => null)));
   const { createVerifier } = await import("./verify/index.js");
-  const verifier = createVerifier({ pinnedKeys, serverKeys: keys, logOrigin: logOriginOf(options, keys, notes.filter((n) => n !== null)) });
+  const verifier = createVerifier({ pinnedKeys, serverKeys: keys, logOrigin: logOriginOf({ logOrigin: page.pinnedOrigin(), ...options }, notes.filter((n) => n !== null)) });
   const trust = pinnedKeys.length > 0 ? "against the keys you pinned" : "against the server's own keys (you pinned none)";
 
   /** @type {Map<string, {name: string, keyId: string, time: Date | null, shards: Set<string>}>} */
@@ -355,11 +363,11 @@ export async function mountLedgerView(element, api, options = {}) {
         }
       } catch { /* shown as unreadable in the shard's details */ }
     }
-    const status = el("span", { class: "ledger-consistency", "data-consistency": s?.head ? "checking" : "empty" },
+    const status = el("span", { class: "ledger-consistency", "data-shard": text(s?.shard), "data-consistency": s?.head ? "checking" : "empty" },
       s?.head ? "checking\u2026" : "no blocks yet");
     return { shard: s, note, status };
   });
-  element.replaceChildren(el("h2", {}, "Ledger"), alerts,
+  element.replaceChildren(alerts,
     el("h3", {}, "Shards"),
     el("p", {}, `Consistency with your last visit is checked ${trust}.`),
     table(["shard", "topic / partition", "height", "tree size", "sealed at", "log root", "since your last visit"],
@@ -389,6 +397,6 @@ export async function mountLedgerView(element, api, options = {}) {
 /** Link the view's stylesheet once, beside this module, whatever page mounts it. */
 function addStylesheet() {
   const href = new URL("../css/ledger-view.css", import.meta.url).href;
-  if (document.querySelector(`link[data-ledger-view]`)) return;
-  document.head.append(el("link", { rel: "stylesheet", href, "data-ledger-view": "" }));
+  const linked = [...document.querySelectorAll("link[rel=stylesheet]")].some((l) => /** @type {HTMLLinkElement} */ (l).href === href);
+  if (!linked) document.head.append(el("link", { rel: "stylesheet", href }));
 }
