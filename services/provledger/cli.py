@@ -38,6 +38,10 @@ witness_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(witness_app, name="witness")
+anchors_app = typer.Typer(
+    help="Set up the evm anchor kind on a chain: a submitter key, the anchor contract.", no_args_is_help=True
+)
+app.add_typer(anchors_app, name="anchors")
 
 #: Errors stay one line however narrow the terminal (logs and scripts grep them), and their text is
 #: never read as markup: a ``[/]`` inside an exception message must not crash or restyle the report.
@@ -286,6 +290,74 @@ def bench(
     from provledger.commands.bench import bench_command
 
     return bench_command(events, rate)
+
+
+@app.command()
+def monitor(
+    submitter: Annotated[
+        str, typer.Option(help="The ledger's submitter account (0x...), whose anchors to list.")
+    ],
+    rpc_url: Annotated[
+        str, typer.Option(envvar="PROVLEDGER_EVM_RPC_URL", help="JSON-RPC URL of a node of the chain.")
+    ],
+    contract: Annotated[
+        str, typer.Option(envvar="PROVLEDGER_EVM_CONTRACT", help="The anchor contract's address (0x...).")
+    ],
+    api: Annotated[
+        str | None, typer.Option(help="The ledger's API URL: its GET /v1/anchors statements are compared.")
+    ] = None,
+    api_token_file: Annotated[
+        Path | None, typer.Option(help="File holding a read token for the API (unless its reads are public).")
+    ] = None,
+    statements: Annotated[
+        Path | None,
+        typer.Option(
+            help="Statements you hold (JSON list of notes, an API page, or JSON lines): checked too."
+        ),
+    ] = None,
+    from_block: Annotated[int, typer.Option(min=0, help="First block to read (the contract's).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print anchors and alarms as JSON.")] = False,
+) -> int:
+    """List every anchor the submitter made on chain; exit 1 on an unserved or conflicting statement."""
+    from provledger.commands.monitor import monitor_command
+
+    return monitor_command(
+        rpc_url,
+        contract,
+        submitter,
+        api=api,
+        token_file=api_token_file,
+        statements=statements,
+        from_block=from_block,
+        as_json=as_json,
+    )
+
+
+@anchors_app.command("new-key")
+def anchors_new_key(
+    out: Annotated[Path, typer.Option(help="Where to write the submitter's private key (mode 0600).")],
+) -> int:
+    """Write a new secp256k1 submitter key for the evm anchor kind and print its account to fund."""
+    from provledger.commands.anchors import new_key_command
+
+    return new_key_command(out)
+
+
+@anchors_app.command("deploy-contract")
+def anchors_deploy_contract(
+    rpc_url: Annotated[
+        str, typer.Option(envvar="PROVLEDGER_EVM_RPC_URL", help="JSON-RPC URL of a node of the chain.")
+    ],
+    key_file: Annotated[
+        Path,
+        typer.Option(envvar="PROVLEDGER_EVM_KEY_FILE", help="The funded submitter key file that deploys."),
+    ],
+    max_fee_gwei: Annotated[float, typer.Option(min=0.0, help="Fee cap per unit of gas, in gwei.")] = 100.0,
+) -> int:
+    """Deploy the anchor contract (the bytecode shipped in the package) and print the anchorer's settings."""
+    from provledger.commands.anchors import deploy_command
+
+    return deploy_command(rpc_url, key_file, max_fee_gwei)
 
 
 @keys_app.command("generate")

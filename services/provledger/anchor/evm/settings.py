@@ -97,6 +97,13 @@ class EvmSettings(ProvledgerSettings):
         return self.evm_rpc_url, self.evm_chain_id, bytes.fromhex(self.evm_contract[2:]), self.evm_key_file
 
 
+def parse_address(text: str, what: str) -> bytes:
+    """An address (0x and 40 hex digits, any case) as 20 bytes; an error naming ``what``."""
+    if not _ADDRESS.fullmatch(text.strip()):
+        raise ConfigurationError(f"{what} {text!r} is not an address (0x and 40 hex digits)")
+    return bytes.fromhex(text.strip()[2:])
+
+
 def read_key_file(path: Path) -> bytes:
     """The 32-byte private key in ``path`` (64 hex digits, 0x optional); an error naming the fix."""
     try:
