@@ -34,19 +34,33 @@ const MAX_CHECKPOINT_CHARS = 64 << 10;
  */
 
 /**
- * The trusted key with the header's key id, valid at its `sealed_at`, whose signature it is
- * (`KeySet.verify`); throws saying which of the three does not hold.
+ * The trusted keys with the header's key id whose signature it is, whatever their ranges.
  * @param {BlockHeader} header @param {Uint8Array} signature @param {TrustedKey[]} keys
- * @returns {Promise<TrustedKey>}
+ * @returns {Promise<TrustedKey[]>}
  */
-export async function verifyHeaderSignature(header, signature, keys) {
+export async function headerSigners(header, signature, keys) {
+  const message = signedMessage(header);
+  const named = keys.filter((k) => k.keyId === header.keyId);
+  const verified = await Promise.all(named.map((k) => ed25519Verify(k.publicKey, message, signature)));
+  return named.filter((_, i) => verified[i]);
+}
+
+/**
+ * The trusted key with the header's key id, valid at its `sealed_at`, whose signature it is
+ * (`KeySet.verify`), given the `signers` found by `headerSigners`; throws saying which of the
+ * three does not hold.
+ * @param {BlockHeader} header @param {TrustedKey[]} keys @param {TrustedKey[]} signers
+ * @returns {TrustedKey}
+ */
+export function signingKey(header, keys, signers) {
   const where = `block ${header.shard}/${header.height}`;
   const named = keys.filter((k) => k.keyId === header.keyId);
   if (!named.length) throw new VerifyError(`${where}: no trusted key has key id ${header.keyId}`);
   const valid = named.filter((k) => validAt(k, header.sealedAt));
   if (!valid.length) throw new VerifyError(`${where}: key id ${header.keyId} is not valid at ${header.sealedAt}: ${named.map(describeKey).join("; ")}`);
-  for (const key of valid) if (await ed25519Verify(key.publicKey, signedMessage(header), signature)) return key;
-  throw new VerifyError(`${where}: signature does not verify under ${valid.map(describeKey).join("; ")}`);
+  const key = valid.find((k) => signers.includes(k));
+  if (key === undefined) throw new VerifyError(`${where}: signature does not verify under ${valid.map(describeKey).join("; ")}`);
+  return key;
 }
 
 /** @param {Record<string, unknown>} link @param {string} key @returns {bigint} */
@@ -78,7 +92,7 @@ export async function verifyLink(receipt, block, trust, shardOrigin) {
   if (head.shard !== block.shard || !equal(head.logId, block.logId)) {
     throw new VerifyError(`link header is of shard ${head.shard} of log ${hex(head.logId)}, the bundle's block of shard ${block.shard} of log ${hex(block.logId)}`);
   }
-  await verifyHeaderSignature(head, signature, trust.headerKeys);
+  signingKey(head, trust.headerKeys, await headerSigners(head, signature, trust.headerKeys));
   // A key whose public half signs these blocks never counts for a statement (ARCHITECTURE.md
   // section 3: the anchorer signs "with its own key (never the sealer's)").
   const sealers = new Set(trust.headerKeys.filter((k) => k.keyId === block.keyId || k.keyId === head.keyId).map((k) => hex(k.publicKey)));

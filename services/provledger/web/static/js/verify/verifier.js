@@ -10,12 +10,11 @@
 import { VerifyError, b64encode, equal, hex, sha256, utf8 } from "./bytes.js";
 import { readBundle } from "./bundle.js";
 import { decodeCanonicalEvent } from "./event.js";
-import { signedMessage } from "./header.js";
-import { ed25519Verify, pinnedEntry, serverEntry, validAt } from "./keys.js";
+import { pinnedEntry, serverEntry, validAt } from "./keys.js";
 import { leafHash, verifyInclusion } from "./merkle.js";
 import { openNote, parseCheckpoint } from "./note.js";
 import { parseWitnessPolicy } from "./policy.js";
-import { STATEMENT_LINKED, TLOG_WITNESS, verifyHeaderSignature, verifyLink, verifyWitnessReceipt } from "./receipts.js";
+import { STATEMENT_LINKED, TLOG_WITNESS, headerSigners, signingKey, verifyLink, verifyWitnessReceipt } from "./receipts.js";
 import { checkConsistency } from "./consistency.js";
 
 /**
@@ -140,8 +139,9 @@ export function createVerifier(trust) {
   async function runBlockChecks(evidence, keys) {
     const header = evidence.header;
     const shardOrigin = `${origin}/shard/${header.shard}`;
+    const signers = await headerSigners(header, evidence.signature, keys.headerKeys);
     const signatureCheck = await check("header-signature", async () => {
-      const key = await verifyHeaderSignature(header, evidence.signature, keys.headerKeys);
+      const key = signingKey(header, keys.headerKeys, signers);
       return `signed by ${key.name} (id ${key.keyId})`;
     });
     const logId = await check("log-id", async () => {
@@ -180,7 +180,7 @@ export function createVerifier(trust) {
         reports.push({ type: receipt.type, status: "failed", detail: reasonOf(error) });
       }
     }
-    const keyTime = await keyTimeCheck(evidence, keys, attested);
+    const keyTime = keyTimeCheck(header, signers, attested);
     return { checks: [signatureCheck, keyTime, logId, checkpoint, ...receiptChecks], receipts: reports };
   }
 
@@ -211,15 +211,10 @@ export function createVerifier(trust) {
    * has an end) MUST be covered by a time a third party attests before that end. Here only a
    * witness quorum under the given policy attests times (RFC 3161 tokens are not read in the
    * browser), so such a block fails unless one covers it.
-   * @param {Evidence} evidence @param {Trust} keys @param {bigint[]} attested @returns {Promise<Check>}
+   * @param {import("./header.js").BlockHeader} header @param {TrustedKey[]} signers @param {bigint[]} attested
+   * @returns {Check}
    */
-  async function keyTimeCheck(evidence, keys, attested) {
-    const header = evidence.header;
-    const message = signedMessage(header);
-    const signers = [];
-    for (const key of keys.headerKeys) {
-      if (key.keyId === header.keyId && (await ed25519Verify(key.publicKey, message, evidence.signature))) signers.push(key);
-    }
+  function keyTimeCheck(header, signers, attested) {
     const inRange = signers.filter((k) => validAt(k, header.sealedAt));
     if (!inRange.length) return { name: "key-time", ok: null, detail: "no trusted key in range signed the header" };
     if (inRange.some((k) => k.validUntil === null)) return { name: "key-time", ok: true, detail: "signed by a key trusted now (open validity range)" };
