@@ -13,12 +13,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from tests.helpers.ledger_sealing import LOG_ORIGIN
 from tests.helpers.tampered_bundles import (
@@ -26,17 +23,14 @@ from tests.helpers.tampered_bundles import (
     SEALER,
     STRANGER,
     TAMPERS,
-    anchored_statement,
     dump,
     keys_text,
     policy_text,
     valid_bundles,
 )
+from tests.integration.web.conftest import Stamped
 
-from provledger.anchor.rfc3161.client import TsaClient
-from provledger.anchor.rfc3161.verify import load_roots
 from provledger.cli import main
-from provledger.local.tsa import local_tsa
 
 ROOT = Path(__file__).parents[3]
 VERIFY_CLI = ROOT / "tests" / "js" / "verify_cli.mjs"
@@ -48,25 +42,6 @@ def node() -> str:
     if found is None:
         pytest.skip("node is not installed: the page's verifier needs Node 20+ to run outside a browser")
     return found
-
-
-@dataclass(frozen=True)
-class Stamped:
-    """The roots of a real TSA and its token over the anchorer's statement."""
-
-    roots_file: Path
-    token: bytes
-
-
-@pytest.fixture(scope="module")
-async def stamped(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stamped]:
-    """A token from a real local TSA (``openssl ts`` behind HTTP), checked as the anchorer checks it."""
-    directory = tmp_path_factory.mktemp("js-verifier-tsa")
-    with local_tsa(directory / "tsa", directory / "tsa.log", "js verifier test") as server:
-        client = TsaClient(server.url, load_roots(server.roots_file), 30.0)
-        async with httpx.AsyncClient() as http:
-            token = await client.timestamp(anchored_statement(), http)
-        yield Stamped(server.roots_file, token)
 
 
 def python_verdicts(

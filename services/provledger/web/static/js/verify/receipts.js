@@ -21,7 +21,7 @@ export const TLOG_WITNESS = "tlog-witness";
 /** Statement-linked kinds this verifier checks the link of; their own anchor is checked elsewhere. */
 export const STATEMENT_LINKED = new Map([
   ["rfc3161", "its RFC 3161 tokens are unchecked here: checked by `provledger verify --tsa-roots`"],
-  ["evm", "its chain receipt is unchecked here: checked by `provledger verify`"],
+  ["evm", "its chain receipt is unchecked here: checked by `provledger verify --evm-rpc URL` or `--evm-trusted-block N:HASH`"],
 ]);
 /** A shard checkpoint with 100 signature lines is under 20 KiB. */
 const MAX_CHECKPOINT_CHARS = 64 << 10;
