@@ -143,11 +143,15 @@ class EvmReceiptVerifier:
         """The log is in the block (offline), and with a chain source the block is canonical."""
         if receipt.type != RECEIPT_TYPE:
             raise VerificationError(f"not an {RECEIPT_TYPE} receipt")
-        statement = receipt.data.get("statement")
+        return self.check(receipt.data, AnchorLink.from_json(receipt.data.get("link")).seq)
+
+    def check(self, data: Mapping[str, object], seq: int) -> str:
+        """The same on a receipt's fields, for the statement numbered ``seq`` (the link's)."""
+        statement = data.get("statement")
         if not isinstance(statement, str):
             raise VerificationError("the evm receipt has no string 'statement'")
-        fields = EvmReceipt.from_fields(receipt.data)
-        proven = check_evm_receipt(fields, statement, AnchorLink.from_json(receipt.data.get("link")).seq)
+        fields = EvmReceipt.from_fields(data)
+        proven = check_evm_receipt(fields, statement, seq)
         if self.chain is None:
             return proven
         return f"{proven}; {self.chain.check(fields)}"
