@@ -173,6 +173,14 @@ TAMPERS = (
 )
 
 
+def cases(token: bytes) -> dict[str, tuple[Bundle, str | None]]:
+    """Every valid bundle (expected to fail nothing) and every tamper of ``anchored``, by name."""
+    valid = valid_bundles(token)
+    named: dict[str, tuple[Bundle, str | None]] = {name: (bundle, None) for name, bundle in valid.items()}
+    named.update({f"tampered {t.name}": (t.apply(valid["anchored"]), t.first_failure) for t in TAMPERS})
+    return named
+
+
 def dump(bundle: Bundle) -> str:
     """The bundle as a file's text."""
     return json.dumps(bundle, indent=2)

@@ -22,11 +22,13 @@ from tests.helpers.tampered_bundles import (
     ANCHORER,
     SEALER,
     STRANGER,
-    TAMPERS,
     dump,
     keys_text,
     policy_text,
     valid_bundles,
+)
+from tests.helpers.tampered_bundles import (
+    cases as every_case,
 )
 from tests.integration.web.conftest import Stamped
 
@@ -89,9 +91,7 @@ def first_failure_js(verdict: dict[str, Any]) -> str | None:
 async def test_both_verifiers_pass_valid_bundles_and_fail_tampered_ones_on_the_same_check(
     stamped: Stamped, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    valid = valid_bundles(stamped.token)
-    cases: dict[str, tuple[dict[str, Any], str | None]] = {name: (b, None) for name, b in valid.items()}
-    cases.update({f"tampered {t.name}": (t.apply(valid["anchored"]), t.first_failure) for t in TAMPERS})
+    cases = every_case(stamped.token)
     files = []
     for number, (bundle, _) in enumerate(cases.values()):
         files.append(tmp_path / f"bundle-{number}.json")
