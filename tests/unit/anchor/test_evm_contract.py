@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,13 @@ def test_the_abi_is_the_one_the_ledger_checks_logs_against() -> None:
     assert keccak256(FUNCTION_SIGNATURE.encode())[:4] == ANCHOR_SELECTOR
     # The runtime code dispatches on that selector.
     assert ANCHOR_SELECTOR in artifact().bytecode
+
+
+def test_the_wheel_ships_the_contract(tmp_path: Path) -> None:
+    from hatchling.builders.wheel import WheelBuilder
+
+    [wheel] = WheelBuilder(str(ROOT)).build(directory=str(tmp_path), versions=["standard"])
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    for suffix in (".sol", ".json"):
+        assert f"provledger/anchor/evm/contract/ProvledgerAnchor{suffix}" in names
