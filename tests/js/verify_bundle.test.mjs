@@ -173,3 +173,29 @@ test("hostile bundles are failed verdicts with a reason, never an exception, how
 function withReceipt(b, i, change) {
   return { ...b, receipts: b.receipts.map((r, j) => (j === i ? change(r) : r)) };
 }
+
+test("every single change of a signed byte or character fails the bundle, and none makes the verifier throw", async () => {
+  const v = verifier({ pinnedKeys: [SEALER.vkey, ANCHORER.vkey], witnessPolicy: POLICY });
+  /** @param {string} text @param {number} i */
+  const flipChar = (text, i) => text.slice(0, i) + String.fromCharCode(text.charCodeAt(i) ^ 1) + text.slice(i + 1);
+  /** @param {string} b64 @param {number} i */
+  const flipByte = (b64, i) => { const raw = Buffer.from(b64, "base64"); raw[i] ^= 1; return raw.toString("base64"); };
+  /** @type {Array<[string, number, (b: any, i: number) => void]>} */
+  const fieldsOf = [
+    ["canonical event byte", Buffer.from(ANCHORED.event.canonical, "base64").length, (b, i) => { b.event.canonical = flipByte(b.event.canonical, i); }],
+    ["header signature byte", 64, (b, i) => { b.block.signature = flipByte(b.block.signature, i); }],
+    ["checkpoint character", ANCHORED.checkpoint.length, (b, i) => { b.checkpoint = flipChar(b.checkpoint, i); }],
+    ["statement character", ANCHORED.receipts[0].statement.length, (b, i) => { b.receipts[0].statement = flipChar(b.receipts[0].statement, i); }],
+    ["link header byte", 186, (b, i) => { b.receipts[0].link.header = flipByte(b.receipts[0].link.header, i); }],
+    ["witnessed checkpoint character", ANCHORED.receipts[1].checkpoint.length, (b, i) => { b.receipts[1].checkpoint = flipChar(b.receipts[1].checkpoint, i); }],
+  ];
+  for (const [what, count, change] of fieldsOf) {
+    for (let i = 0; i < count; i += 1) {
+      const changed = structuredClone(ANCHORED);
+      change(changed, i);
+      const verdict = await v.verifyBundle(changed);
+      assert.equal(verdict.status, "failed", `${what} ${i}`);
+      assert.ok(verdict.reason, `${what} ${i}`);
+    }
+  }
+});
