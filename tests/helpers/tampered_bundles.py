@@ -4,7 +4,8 @@ The bundles are real: events sealed by the ledger core into two blocks of shard 
 (:mod:`tests.helpers.witnessed_bundles`), a ``tlog-witness`` receipt cosigned by two witness keys,
 and an ``rfc3161`` receipt whose statement the anchorer's key signed, linked to the newer block,
 with a token from a real TSA. Each tamper changes one thing and names the check that must fail
-first, as ``provledger verify`` names its checks.
+first, as ``provledger verify`` names its checks. :func:`python_verdicts` and :func:`js_verdicts`
+run files through ``provledger verify`` and through the page's verifier in Node.
 """
 
 from __future__ import annotations
@@ -12,16 +13,24 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from provledger.cli import main
 from provledger.ledger.cosignature import cosigner
 from provledger.ledger.evidence import Receipt
 from tests.helpers import witnessed_bundles as witnessed
 from tests.helpers.anchor_links import link, linked_receipt, statement
 from tests.helpers.ledger_sealing import LOG_ORIGIN, fixed_key
 
+#: The page's verifier on the command line.
+VERIFY_CLI = Path(__file__).parents[2] / "tests" / "js" / "verify_cli.mjs"
 SEALER = witnessed.SEALER
 ANCHORER = fixed_key(f"{LOG_ORIGIN}/anchorer", seed=2)
 WITNESSES = (fixed_key("w1.example/witness", seed=7), fixed_key("w2.example/witness", seed=8))
@@ -184,3 +193,36 @@ def cases(token: bytes) -> dict[str, tuple[Bundle, str | None]]:
 def dump(bundle: Bundle) -> str:
     """The bundle as a file's text."""
     return json.dumps(bundle, indent=2)
+
+
+def node() -> str:
+    """The ``node`` executable, or a skip saying why the test cannot run."""
+    found = shutil.which("node")
+    if found is None:
+        pytest.skip("node is not installed: the page's verifier needs Node 20+ to run outside a browser")
+    return found
+
+
+def python_verdicts(
+    files: list[Path], options: list[str], capsys: pytest.CaptureFixture[str]
+) -> list[dict[str, Any]]:
+    """``provledger verify --json <options>`` of each file, its exit code checked against its report."""
+    verdicts = []
+    for file in files:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main(["verify", str(file), *options, "--json"])
+        report: dict[str, Any] = json.loads(capsys.readouterr().out)
+        assert exited.value.code == (0 if report["ok"] else 1), report
+        verdicts.append(report)
+    return verdicts
+
+
+def js_verdicts(files: list[Path], options: list[str]) -> list[dict[str, Any]]:
+    """The page's verifier's verdict of each file (``tests/js/verify_cli.mjs <options>``, run by Node)."""
+    result = subprocess.run(
+        [node(), str(VERIFY_CLI), *options, *map(str, files)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]

@@ -10,9 +10,6 @@ fail every tampered one, on the same check first.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,61 +20,22 @@ from tests.helpers.tampered_bundles import (
     SEALER,
     STRANGER,
     dump,
+    js_verdicts,
     keys_text,
     policy_text,
+    python_verdicts,
     valid_bundles,
 )
-from tests.helpers.tampered_bundles import (
-    cases as every_case,
-)
+from tests.helpers.tampered_bundles import cases as every_case
 from tests.integration.web.conftest import Stamped
 
-from provledger.cli import main
 
-ROOT = Path(__file__).parents[3]
-VERIFY_CLI = ROOT / "tests" / "js" / "verify_cli.mjs"
-
-
-def node() -> str:
-    """The ``node`` executable, or a skip saying why the test cannot run."""
-    found = shutil.which("node")
-    if found is None:
-        pytest.skip("node is not installed: the page's verifier needs Node 20+ to run outside a browser")
-    return found
-
-
-def python_verdicts(
-    files: list[Path],
-    keys: Path,
-    origin: str,
-    roots: Path,
-    policy: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> list[dict[str, Any]]:
-    """``provledger verify --json`` of each file, with the TSA's roots and the witness policy."""
-    verdicts = []
-    for file in files:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exited:
-            main([
-                "verify", str(file), "--trusted-keys", str(keys), "--log-origin", origin,
-                "--tsa-roots", str(roots), "--witness-policy", str(policy), "--json",
-            ])  # fmt: skip
-        report = json.loads(capsys.readouterr().out)
-        assert exited.value.code == (0 if report["ok"] else 1), report
-        verdicts.append(report)
-    return verdicts
-
-
-def js_verdicts(files: list[Path], keys: Path, origin: str, policy: Path) -> list[dict[str, Any]]:
-    """The JavaScript verifier's verdict of each file."""
-    argv = [node(), str(VERIFY_CLI), "--trusted-keys", str(keys), "--log-origin", origin]
-    result = subprocess.run(
-        [*argv, "--witness-policy", str(policy), *map(str, files)],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return [json.loads(line) for line in result.stdout.splitlines()]
+def both_verdicts(
+    files: list[Path], keys: Path, origin: str, roots: Path, policy: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``provledger verify`` (with the TSA's roots and the policy) and the page's verifier on each file."""
+    trust = ["--trusted-keys", str(keys), "--log-origin", origin, "--witness-policy", str(policy)]
+    return python_verdicts(files, [*trust, "--tsa-roots", str(roots)], capsys), js_verdicts(files, trust)
 
 
 def first_failure_py(report: dict[str, Any]) -> str | None:
@@ -100,8 +58,7 @@ async def test_both_verifiers_pass_valid_bundles_and_fail_tampered_ones_on_the_s
     keys.write_text(keys_text(SEALER, ANCHORER))
     policy.write_text(policy_text())
 
-    py = python_verdicts(files, keys, LOG_ORIGIN, stamped.roots_file, policy, capsys)
-    js = js_verdicts(files, keys, LOG_ORIGIN, policy)
+    py, js = both_verdicts(files, keys, LOG_ORIGIN, stamped.roots_file, policy, capsys)
 
     for (name, (_, expected)), report, verdict in zip(cases.items(), py, js, strict=True):
         assert first_failure_py(report) == expected, (name, report)
@@ -138,8 +95,7 @@ async def test_both_verifiers_fail_a_valid_bundle_under_the_wrong_trust(
     file.write_text(dump(valid_bundles(stamped.token)["anchored"]))
     keys.write_text(keys_text(*trusted))
     policy.write_text(policy_text())
-    (report,) = python_verdicts([file], keys, origin, stamped.roots_file, policy, capsys)
-    (verdict,) = js_verdicts([file], keys, origin, policy)
+    ((report,), (verdict,)) = both_verdicts([file], keys, origin, stamped.roots_file, policy, capsys)
     assert first_failure_py(report) == expected, report
     assert first_failure_js(verdict) == expected, verdict
     assert verdict["status"] == "failed"
