@@ -170,8 +170,8 @@ class EvmKind:
         mined = quantity(
             await rpc.call("eth_getTransactionCount", self.account.address, "latest"), "transaction count"
         )
-        if mined > tx.nonce:
-            # The nonce was spent, and not by this transaction (it is in no block): sign anew.
+        if mined > tx.nonce and await rpc.call("eth_getTransactionByHash", to_hex(tx.tx_hash)) is None:
+            # The nonce was spent, and not by this transaction (the node knows it nowhere): sign anew.
             _log.warning("evm anchor nonce taken by another transaction; signing again",
                          seq=tx.seq, nonce=tx.nonce, tx_hash=to_hex(tx.tx_hash))  # fmt: skip
             await self._sign_and_send(rpc, pool, tx.seq, statement)
