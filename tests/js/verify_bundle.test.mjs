@@ -50,6 +50,12 @@ test("a failed verdict names the first failing check, also when the server's key
   assert.match(stranger.reason ?? "", /^header-signature: block 2\/1: no trusted key has key id /);
   const elsewhere = await createVerifier({ pinnedKeys: [SEALER.vkey, ANCHORER.vkey], logOrigin: "other.example/log" }).verifyBundle(ANCHORED);
   assert.match(elsewhere.reason ?? "", /^log-id: header log_id [0-9a-f]{32} is not [0-9a-f]{32}, the log_id of "other\.example\/log"/);
+  const trusted = verifier({ pinnedKeys: [SEALER.vkey, ANCHORER.vkey] });
+  assert.equal((await trusted.verifyBundle(ANCHORED, { eventId: ANCHORED.event.event_id.toUpperCase() })).status, "verified");
+  const other = await trusted.verifyBundle(ANCHORED, { eventId: "0193a0b1-0000-7000-8000-000000000009" });
+  assert.match(other.reason ?? "", /^expected-event: the bundle names event "0193a0b1-0000-7000-8000-000000000004", not the expected event .*9$/);
+  const noUuid = await trusted.verifyBundle(ANCHORED, { eventId: "edge-1" });
+  assert.match(noUuid.reason ?? "", /^expected-event: the expected event id "edge-1" is not a UUID/);
   const noAnchorer = await verifier({ pinnedKeys: [SEALER.vkey] }).verifyBundle(ANCHORED);
   assert.match(noAnchorer.reason ?? "", /^receipt\[0\]:rfc3161: no trusted key other than the block signer's may sign statements/);
   const sealerSigned = bundle(SHARD, 4, [statementReceipt(SHARD, SEALER, 1, 2)]);

@@ -2,7 +2,7 @@
 // with `provledger verify` (tests/integration/web/test_js_verifier_agrees.py):
 //
 //   node tests/js/verify_cli.mjs --trusted-keys keys.txt --log-origin ORIGIN [--witness-policy FILE] \
-//       [--server-keys keys.json] bundle.json...
+//       [--server-keys keys.json] [--event-id ID] bundle.json...
 //
 // prints one JSON line per bundle: {"file", "status", "reason", "checks", "receipts"}; exit 0.
 import { readFileSync } from "node:fs";
@@ -25,7 +25,7 @@ const verifier = createVerifier({
   witnessPolicy: options["witness-policy"] ? read(options["witness-policy"]) : undefined,
 });
 for (const file of files) {
-  const verdict = await verifier.verifyBundle(read(file));
+  const verdict = await verifier.verifyBundle(read(file), options["event-id"] ? { eventId: options["event-id"] } : {});
   const { status, reason, checks, receipts } = verdict;
   process.stdout.write(`${JSON.stringify({ file, status, reason, checks, receipts })}\n`);
 }

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers import witnessed_bundles as witnessed
 from tests.helpers.ledger_sealing import LOG_ORIGIN
 from tests.helpers.tampered_bundles import (
     ANCHORER,
@@ -29,12 +30,21 @@ from tests.helpers.tampered_bundles import (
 from tests.helpers.tampered_bundles import cases as every_case
 from tests.integration.web.conftest import Stamped
 
+#: The event of the bundles, and another event of the same shard.
+BUNDLED_EVENT, OTHER_EVENT = witnessed.EVENTS[witnessed.LEAF].event_id, witnessed.EVENTS[0].event_id
+
 
 def both_verdicts(
-    files: list[Path], keys: Path, origin: str, roots: Path, policy: Path, capsys: pytest.CaptureFixture[str]
+    files: list[Path],
+    keys: Path,
+    origin: str,
+    roots: Path,
+    policy: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: tuple[str, ...] = (),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``provledger verify`` (with the TSA's roots and the policy) and the page's verifier on each file."""
-    trust = ["--trusted-keys", str(keys), "--log-origin", origin, "--witness-policy", str(policy)]
+    trust = ["--trusted-keys", str(keys), "--log-origin", origin, "--witness-policy", str(policy), *extra]
     return python_verdicts(files, [*trust, "--tsa-roots", str(roots)], capsys), js_verdicts(files, trust)
 
 
@@ -75,27 +85,30 @@ async def test_both_verifiers_pass_valid_bundles_and_fail_tampered_ones_on_the_s
 
 
 @pytest.mark.parametrize(
-    ("origin", "trusted", "expected"),
+    ("origin", "trusted", "extra", "expected"),
     [
-        ("other.example/log", (SEALER, ANCHORER), "log-id"),
-        (LOG_ORIGIN, (STRANGER, ANCHORER), "header-signature"),
-        (LOG_ORIGIN, (SEALER,), "receipt[0]:rfc3161"),
+        ("other.example/log", (SEALER, ANCHORER), (), "log-id"),
+        (LOG_ORIGIN, (STRANGER, ANCHORER), (), "header-signature"),
+        (LOG_ORIGIN, (SEALER,), (), "receipt[0]:rfc3161"),
+        (LOG_ORIGIN, (SEALER, ANCHORER), ("--event-id", BUNDLED_EVENT), None),
+        (LOG_ORIGIN, (SEALER, ANCHORER), ("--event-id", OTHER_EVENT), "expected-event"),
     ],
-    ids=["wrong origin", "another key", "no anchorer key"],
+    ids=["wrong origin", "another key", "no anchorer key", "its event", "another event"],
 )
-async def test_both_verifiers_fail_a_valid_bundle_under_the_wrong_trust(
+async def test_both_verifiers_judge_a_valid_bundle_by_the_trust_and_event_given(
     stamped: Stamped,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     origin: str,
     trusted: tuple[Any, ...],
-    expected: str,
+    extra: tuple[str, ...],
+    expected: str | None,
 ) -> None:
     file, keys, policy = tmp_path / "bundle.json", tmp_path / "keys.txt", tmp_path / "witnesses.txt"
     file.write_text(dump(valid_bundles(stamped.token)["anchored"]))
     keys.write_text(keys_text(*trusted))
     policy.write_text(policy_text())
-    ((report,), (verdict,)) = both_verdicts([file], keys, origin, stamped.roots_file, policy, capsys)
+    ((report,), (verdict,)) = both_verdicts([file], keys, origin, stamped.roots_file, policy, capsys, extra)
     assert first_failure_py(report) == expected, report
     assert first_failure_js(verdict) == expected, verdict
-    assert verdict["status"] == "failed"
+    assert verdict["status"] == ("verified" if expected is None else "failed")

@@ -6,7 +6,7 @@
 //   const pinned = parseVerifierKeys(keyFileText).map((k) => k.vkey);
 //   const verifier = createVerifier({ pinnedKeys: pinned, serverKeys: (await getJSON("/v1/keys")).items,
 //                                     logOrigin: "ledger.example.com/ml" });
-//   const verdict = await verifier.verifyBundle(await getJSON(`/v1/events/${id}/evidence`));
+//   const verdict = await verifier.verifyBundle(await getJSON(`/v1/events/${id}/evidence`), { eventId: id });
 //   verdict.status; // "verified" (pinned keys) | "server-keys" (only /v1/keys vouches) | "failed"
 
 import { parseKeyFile } from "./keys.js";

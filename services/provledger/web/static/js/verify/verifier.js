@@ -233,9 +233,12 @@ export function createVerifier(trust) {
 
   /**
    * The per-event checks: the leaf lies in the block, its inclusion proof, and its event id.
-   * @param {Evidence} evidence @returns {Promise<{checks: Check[], event: import("./event.js").CanonicalEvent | null}>}
+   * With `expected`, the bundle MUST be about that event: a server answering the evidence of one
+   * event with a valid bundle of another must not earn the first event a badge.
+   * @param {Evidence} evidence @param {string | undefined} expected
+   * @returns {Promise<{checks: Check[], event: import("./event.js").CanonicalEvent | null}>}
    */
-  async function eventChecks(evidence) {
+  async function eventChecks(evidence, expected) {
     const header = evidence.header;
     const inBlock = await check("leaf-in-block", async () => {
       const [shard, size, leaf] = [BigInt(evidence.shard), BigInt(evidence.treeSize), BigInt(evidence.leafIndex)];
@@ -263,15 +266,22 @@ export function createVerifier(trust) {
       if (event.event_id !== evidence.eventId) throw new VerifyError(`canonical bytes hold event ${event.event_id}, the bundle says ${evidence.eventId}`);
       return `canonical bytes hold event ${event.event_id}`;
     });
-    return { checks: [inBlock, inclusion, eventId], event };
+    const checks = [inBlock, inclusion, eventId];
+    if (expected !== undefined) {
+      const held = /** @type {import("./event.js").CanonicalEvent | null} */ (event)?.event_id ?? null;
+      checks.push(await check("expected-event", async () => expectedEvent(evidence.eventId, held, expected)));
+    }
+    return { checks, event };
   }
 
   /**
-   * Check one evidence bundle (parsed JSON, or its text).
+   * Check one evidence bundle (parsed JSON, or its text); with `options.eventId`, also that it is
+   * the evidence of that event (`provledger verify --event-id`).
    * @param {unknown} bundle
+   * @param {{eventId?: string}} [options]
    * @returns {Promise<Verdict>}
    */
-  async function verifyBundle(bundle) {
+  async function verifyBundle(bundle, options = {}) {
     /** @type {Verdict} */
     const verdict = { status: "failed", reason: null, eventId: null, shard: null, height: null, checks: [], receipts: [], event: null, trust: null, blockHash: null };
     try {
@@ -288,7 +298,7 @@ export function createVerifier(trust) {
       Object.assign(verdict, { shard: Number(evidence.header.shard), height: Number(evidence.header.height) });
       verdict.blockHash = b64encode(await sha256(evidence.header.bytes));
       const parsed = { name: "bundle", ok: true, detail: "provledger-evidence/v1, fields agree with the header bytes" };
-      const perEvent = await eventChecks(evidence);
+      const perEvent = await eventChecks(evidence, options?.eventId);
       verdict.event = perEvent.event;
       /** @type {Array<["pinned" | "server-keys", Trust]>} */
       const modes = [];
@@ -297,9 +307,9 @@ export function createVerifier(trust) {
       for (const [mode, keys] of modes) {
         const block = await blockChecks(evidence, mode, keys);
         const [signature, keyTime, logId, checkpoint, ...receipts] = block.checks;
-        const [inBlock, inclusion, eventId] = perEvent.checks;
+        const [inBlock, inclusion, ...identity] = perEvent.checks;
         Object.assign(verdict, {
-          checks: [parsed, inBlock, inclusion, signature, keyTime, logId, checkpoint, eventId, ...receipts],
+          checks: [parsed, inBlock, inclusion, signature, keyTime, logId, checkpoint, ...identity, ...receipts],
           receipts: block.receipts,
           trust: mode,
         });
@@ -336,6 +346,22 @@ export function createVerifier(trust) {
       return blocks.size;
     },
   };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The bundle MUST be about the event the caller asked for (`held`: decoded from the canonical bytes).
+ * @param {string} named @param {string | null} held @param {unknown} expected
+ * @returns {string}
+ */
+function expectedEvent(named, held, expected) {
+  const wanted = typeof expected === "string" ? expected.toLowerCase() : "";
+  if (!UUID.test(wanted)) throw new VerifyError(`the expected event id ${JSON.stringify(expected)} is not a UUID`);
+  for (const [what, value] of [["the bundle names", named], ["its canonical bytes hold", held]]) {
+    if (value !== null && value.toLowerCase() !== wanted) throw new VerifyError(`${what} event ${JSON.stringify(value)}, not the expected event ${wanted}`);
+  }
+  return `the bundle is about event ${wanted}`;
 }
 
 /** @param {TrustedKey[]} keys @returns {TrustedKey[]} each verifier key once */
