@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer
 
 from provledger.events import Event, EventType, Job, Run, encode_record
 from provledger.ledger.witness_policy import parse_witness_policy
+from provledger.local.anvil import find_anvil
 from provledger.local.containers import docker_engine_answers
 from provledger.local.probes import run_blocking
 from provledger.local.process import free_port
@@ -65,8 +66,13 @@ def _up_argv_env(data_dir: Path, local_servers: str, *flags: str) -> tuple[list[
     return [sys.executable, "-m", "provledger", "up", "--data-dir", str(data_dir), *flags], env
 
 
+#: Postgres, Kafka, the local TSA, the sealer, two witnesses, the anchorer, the API, and the local
+#: chain where anvil is installed (make install); up says so and runs without it where it is not.
+PROCESSES = 8 + (find_anvil() is not None)
+
+
 def _start_up(
-    data_dir: Path, *flags: str, extra_env: dict[str, str] | None = None, processes: int = 8
+    data_dir: Path, *flags: str, extra_env: dict[str, str] | None = None, processes: int = PROCESSES
 ) -> Iterator[Stack]:
     """A running `provledger up` and the PIDs of the ``processes`` (plus the demo) it reports."""
     argv, env = _up_argv_env(data_dir, "embedded", *flags)
@@ -83,7 +89,7 @@ def _start_up(
     pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", output)]
     try:
         assert "ready" in output, output
-        # Postgres, Kafka, the local TSA, the sealer, two witnesses, the anchorer, the API (, the demo)
+        # PROCESSES (, the demo)
         assert len(pids) == processes + len(flags), output
         assert all(_alive(pid) for pid in pids)
         yield Stack(process, pids, output)
@@ -283,7 +289,7 @@ def demo_stack_without_tsa(tmp_path: Path) -> Iterator[Stack]:
         "PROVLEDGER_TSA_URLS": f"http://127.0.0.1:{free_port()}/",
         "PROVLEDGER_TSA_ROOTS_FILE": str(roots),
     }
-    yield from _start_up(tmp_path / "data", "--demo", extra_env=dead, processes=7)  # no local TSA
+    yield from _start_up(tmp_path / "data", "--demo", extra_env=dead, processes=PROCESSES - 1)  # no local TSA
 
 
 @pytest.mark.slow

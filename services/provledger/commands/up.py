@@ -9,7 +9,10 @@ server it starts where no external one is named. It prints, every few seconds, w
 The anchorer gets a local RFC 3161 TSA (unless ``PROVLEDGER_TSA_URLS`` and roots are set) and two
 witnesses, ``provledger witness`` processes played by the demo federation's participants
 (:mod:`provledger.local.witnesses`; unless ``PROVLEDGER_WITNESSES`` names others); ``--demo``
-then proves the demo model's evidence offline with both anchors required.
+then proves the demo model's evidence offline with both anchors required. Where anvil is installed
+(Node.js, `make install`) it also starts a local chain, deploys the anchor contract and adds the
+``evm`` kind (:mod:`provledger.local.anvil`; unless ``PROVLEDGER_EVM_*`` name a chain); its receipts
+are final only 64 blocks (seconds) later, so the demo does not require them.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
 
@@ -31,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from provledger import logs
+from provledger.anchor.evm.settings import EvmSettings
 from provledger.anchor.rfc3161.settings import Rfc3161Settings
 from provledger.anchor.tlog_witness import WitnessClientSettings
 from provledger.commands.keys import register_sealer_key
@@ -49,6 +53,7 @@ from provledger.errors import ServiceUnavailable
 from provledger.kafka_security import client_options
 from provledger.keyfiles import generate_key_file, load_signing_key
 from provledger.local import LocalServers, LocalServersSettings, local_servers
+from provledger.local.anvil import LocalChain, start_local_chain
 from provledger.local.logins import service_logins
 from provledger.local.probes import run_blocking
 from provledger.local.process import ManagedProcess, free_port
@@ -136,6 +141,14 @@ class Anchoring:
     tsa_urls: str
     tsa_roots: Path
     local_tsa: LocalTsa | None = None
+    #: The evm kind's chain: a local anvil `up` started, or None (configured by PROVLEDGER_EVM_*, or off).
+    chain: LocalChain | None = None
+    evm: bool = False
+
+    @property
+    def kinds(self) -> str:
+        """PROVLEDGER_ANCHOR_KINDS of the anchorer."""
+        return "rfc3161,evm" if self.evm else "rfc3161"
 
 
 def _anchoring(data_dir: Path, children: contextlib.ExitStack) -> Anchoring:
@@ -155,6 +168,23 @@ def _anchoring(data_dir: Path, children: contextlib.ExitStack) -> Anchoring:
         return Anchoring(key_file, name, interval, tsas.tsa_urls, tsas.tsa_roots_file)
     tsa = children.enter_context(local_tsa(data_dir / "tsa", data_dir / "logs" / "tsa.log"))
     return Anchoring(key_file, name, interval, tsa.url, tsa.roots_file, tsa)
+
+
+def _with_chain(anchoring: Anchoring, data_dir: Path, children: contextlib.ExitStack) -> Anchoring:
+    """The evm kind on the chain PROVLEDGER_EVM_* names, else on a local anvil, else (no Node) none."""
+    evm = load(EvmSettings)
+    if evm.evm_rpc_url and evm.evm_contract and evm.evm_key_file and evm.evm_chain_id:
+        return replace(anchoring, evm=True)
+    with _console.status("starting a local chain (anvil) and deploying the anchor contract..."):
+        chain = start_local_chain(data_dir / "chain", data_dir / "logs" / "anvil.log", children)
+    if chain is None:
+        _console.print(
+            "No local chain: anvil is not installed (it comes with Node.js and npm: `make install`), "
+            "so the evm anchor kind is off.",
+            style="yellow",
+        )
+        return anchoring
+    return replace(anchoring, chain=chain, evm=True)
 
 
 def _local_interval() -> dict[str, float]:
@@ -277,14 +307,16 @@ def _services(
             | interval
             | {
                 "PROVLEDGER_ANCHORER_KEY_FILE": str(anchoring.key_file),
-                "PROVLEDGER_ANCHOR_KINDS": "rfc3161",
+                "PROVLEDGER_ANCHOR_KINDS": anchoring.kinds,
                 "PROVLEDGER_TSA_URLS": anchoring.tsa_urls,
                 "PROVLEDGER_TSA_ROOTS_FILE": str(anchoring.tsa_roots),
                 "PROVLEDGER_METRICS_PORT": str(anchorer_port),
             }
-            | ({"PROVLEDGER_WITNESSES": witnessing.variable} if witnessing else {}),
+            | ({"PROVLEDGER_WITNESSES": witnessing.variable} if witnessing else {})
+            | ({} if anchoring.chain is None else anchoring.chain.env()),
             ready=_readyz(anchorer_port),
-            show=f"RFC 3161 timestamps from {anchoring.tsa_urls}{witnessed}, "
+            show=f"RFC 3161 timestamps from {anchoring.tsa_urls}{witnessed}"
+            f"{', anchors on chain' if anchoring.evm else ''}, "
             f"metrics http://127.0.0.1:{anchorer_port}/metrics",
         ),
         Service(
@@ -323,6 +355,13 @@ def _describe(
             "TSA",
             f"{anchoring.local_tsa.url}  [local openssl ts, roots {anchoring.tsa_roots}] "
             f"(pid {anchoring.local_tsa.process.pid})",
+        )
+    if anchoring.chain is not None and anchoring.chain.node.process is not None:
+        chain = anchoring.chain
+        table.add_row(
+            "Chain",
+            f"{chain.node.url}  (local anvil, chain {chain.node.chain_id}, contract {chain.contract}, "
+            f"submitter key {chain.key_file}) (pid {chain.node.process.pid})",
         )
     for name, (service, process) in running.items():
         table.add_row(
@@ -454,7 +493,7 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
         )  # fmt: skip
         # The sealer never registers its key: a new ledger's first key is registered here.
         register_sealer_key(servers.database_url, key_file, sealer.signing_key_name)
-        anchoring = _anchoring(settings.data_dir, children)
+        anchoring = _with_chain(_anchoring(settings.data_dir, children), settings.data_dir, children)
         witnessing = _witnessing(settings.data_dir, servers, key_file, sealer.signing_key_name)
         # Migrations and key registration ran as the superuser; each service gets its own login.
         logins = asyncio.run(service_logins(settings.data_dir, servers.database_url))

@@ -13,8 +13,10 @@ transaction (tests mine more with ``anvil_mine``); a number mines on that clock,
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import urllib.request
@@ -86,3 +88,47 @@ def local_anvil(log_path: Path, *, block_time_s: float | None = None) -> Iterato
         yield node
     finally:
         node.stop()
+
+
+@dataclass(frozen=True)
+class LocalChain:
+    """anvil with the anchor contract deployed, and the submitter key the anchorer signs with."""
+
+    node: LocalAnvil
+    contract: str
+    key_file: Path
+
+    def env(self) -> dict[str, str]:
+        """The ``PROVLEDGER_EVM_*`` settings that point the anchorer's evm kind at this chain."""
+        return {
+            "PROVLEDGER_EVM_RPC_URL": self.node.url,
+            "PROVLEDGER_EVM_CHAIN_ID": str(self.node.chain_id),
+            "PROVLEDGER_EVM_CONTRACT": self.contract,
+            "PROVLEDGER_EVM_KEY_FILE": str(self.key_file),
+        }
+
+
+#: A block a second, as a public chain makes them (anvil's finalized block trails by 64).
+LOCAL_BLOCK_TIME_S: Final = 1.0
+
+
+def start_local_chain(directory: Path, log_path: Path, children: contextlib.ExitStack) -> LocalChain | None:
+    """Start anvil (stopped with ``children``), fund a new submitter key and deploy the contract.
+
+    None when no anvil is installed. anvil keeps its chain in memory, so every start is a new
+    chain: the submitter key is made anew each time too, or transactions the ledger stored for
+    the previous chain (under the same key and nonces) would be sent to this one.
+    """
+    from provledger.anchor.evm.deploy import deploy_contract, new_key_file
+    from provledger.anchor.evm.settings import read_key_file
+
+    if find_anvil() is None:
+        return None
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per JSON-RPC call on the console
+    node = children.enter_context(local_anvil(log_path, block_time_s=LOCAL_BLOCK_TIME_S))
+    key_file = directory / "submitter.key"
+    key_file.unlink(missing_ok=True)  # it held funds only on a chain that ended with its anvil
+    address = new_key_file(key_file)
+    rpc_call(node.url, "anvil_setBalance", address, hex(1000 * 10**18))
+    deployment = asyncio.run(deploy_contract(node.url, read_key_file(key_file), 100.0))
+    return LocalChain(node, deployment.contract, key_file)
