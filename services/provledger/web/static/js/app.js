@@ -15,7 +15,7 @@ const NODE_PATTERN = /^(artifact:[1-9][0-9]{0,18}|run:[0-9a-f-]{36})$/;
 
 const state = {
   graph: null, query: null, cutIndex: Infinity, showLater: false, expanded: new Set(),
-  drawn: { nodes: [], edges: [] }, byId: new Map(), checks: null, serverKeys: [], suggestedOrigin: "",
+  drawn: { nodes: [], edges: [] }, drawnById: new Map(), byId: new Map(), checks: null, serverKeys: [], suggestedOrigin: "",
   verdicts: new Map(), selected: null,
 };
 
@@ -74,7 +74,7 @@ function select(what, id) {
     if (edge) details.edge(edge, state.verdicts);
     return;
   }
-  const drawn = state.drawn.nodes.find((n) => n.id === id);
+  const drawn = state.drawnById.get(id);
   if (!drawn) return;
   if (drawn.cluster) details.cluster(drawn.cluster);
   else details.node(drawn.node, state.graph.edges);
@@ -112,6 +112,7 @@ function render() {
   const { nodes, edges, later } = asOf(graph, cut, state.showLater);
   const clusters = clusterOf(nodes, edges, { roots: graph.roots, expanded: state.expanded });
   state.drawn = drawnGraph(nodes, edges, clusters);
+  state.drawnById = new Map(state.drawn.nodes.map((d) => [d.id, d]));
   const badges = new Map(state.drawn.edges.map((e) => [e.id, badgeOf(e)]));
   view.draw(state.drawn, later, graph.roots, badges);
   renderTables(later, badges);
@@ -124,7 +125,7 @@ function badgeOf(drawnEdge) {
 }
 
 function labelOf(id) {
-  const drawn = state.drawn.nodes.find((n) => n.id === id);
+  const drawn = state.drawnById.get(id);
   if (drawn?.cluster) return drawn.cluster.label;
   const node = state.byId.get(id);
   if (!node) return id;

@@ -20,21 +20,23 @@ const KIND_COLOURS = {
   deployment: "#43a047",
 };
 const BADGE_COLOURS = { verified: "#2e7d32", "server-keys": "#f9a825", failed: "#c62828", pending: "#9e9e9e" };
-const NODE_WIDTH = 150;
-const NODE_HEIGHT = 40;
+/** Room dagre keeps per node: the shape with its label under it. */
+const LABEL_WIDTH = 130;
+const NODE_BOX = { width: LABEL_WIDTH, height: 50 };
 
 function style() {
   const rules = [
     {
       selector: "node",
       style: {
-        shape: "round-rectangle", width: NODE_WIDTH, height: NODE_HEIGHT, "background-color": "#607d8b",
-        label: "data(label)", color: "#fff", "font-size": 10, "text-wrap": "ellipsis", "text-max-width": NODE_WIDTH - 10,
-        "text-valign": "center", "text-halign": "center", "border-width": 0,
+        shape: "round-rectangle", width: 34, height: 22, "background-color": "#607d8b",
+        label: "data(label)", color: "#212121", "font-size": 10, "text-wrap": "wrap", "text-max-width": LABEL_WIDTH,
+        "text-valign": "bottom", "text-halign": "center", "text-margin-y": 3, "border-width": 0,
+        "min-zoomed-font-size": 6,
       },
     },
-    { selector: "node.run", style: { shape: "ellipse" } },
-    { selector: "node.cluster", style: { "border-width": 4, "border-style": "double", "border-color": "#263238" } },
+    { selector: "node.run", style: { shape: "ellipse", width: 26, height: 18 } },
+    { selector: "node.cluster", style: { width: 46, height: 30, "border-width": 4, "border-style": "double", "border-color": "#263238" } },
     { selector: "node.root", style: { "border-width": 3, "border-color": "#000" } },
     { selector: "node:selected", style: { "border-width": 4, "border-color": "#ffeb3b" } },
     { selector: ".later", style: { opacity: 0.85, "border-width": 3, "border-style": "dashed", "border-color": "#d81b60" } },
@@ -58,6 +60,7 @@ function style() {
   return rules;
 }
 
+const MIN_READABLE_ZOOM = 0.7;
 const BADGE_MARKS = { verified: "✓", "server-keys": "≈", failed: "✗", pending: "" };
 
 /**
@@ -67,9 +70,9 @@ const BADGE_MARKS = { verified: "✓", "server-keys": "≈", failed: "✗", pend
  */
 export function layoutLeftToRight(nodes, edges) {
   const graph = new dagre.graphlib.Graph();
-  graph.setGraph({ rankdir: "LR", nodesep: 14, ranksep: 70, marginx: 20, marginy: 20 });
+  graph.setGraph({ rankdir: "LR", nodesep: 10, ranksep: 40, marginx: 20, marginy: 20 });
   graph.setDefaultEdgeLabel(() => ({}));
-  for (const node of nodes) graph.setNode(node.id, { width: NODE_WIDTH, height: NODE_HEIGHT });
+  for (const node of nodes) graph.setNode(node.id, { ...NODE_BOX });
   for (const edge of edges) if (edge.source !== edge.target) graph.setEdge(edge.source, edge.target);
   dagre.layout(graph);
   const positions = new Map();
@@ -122,6 +125,11 @@ export function createGraphView(container, { onSelect }) {
         }));
       });
       cy.fit(undefined, 30);
+      if (cy.zoom() < MIN_READABLE_ZOOM && drawn.nodes.length <= 60) {
+        // A long chain fitted whole is too small to read: start readable at the root.
+        cy.zoom(MIN_READABLE_ZOOM);
+        cy.center(cy.nodes(".root"));
+      }
     },
     /** @param {string} id a drawn edge @param {string} status */
     setBadge(id, status) {

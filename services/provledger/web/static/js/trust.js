@@ -10,7 +10,7 @@ import { api } from "./api.js";
 
 const PINNED_KEY = "provledger.pinnedKeys";
 const ORIGIN_KEY = "provledger.logOrigin";
-const CONCURRENCY = 4;
+const CONCURRENCY = 6; // a browser opens at most six HTTP/1.1 connections to one host
 
 /**
  * @typedef {{vkey: string, validFrom: number, validUntil: number | null}} PinnedKey a C2SP
