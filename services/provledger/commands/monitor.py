@@ -89,7 +89,7 @@ def monitor_command(
             "alarms": [{"kind": a.kind, "detail": a.detail} for a in alarms],
         }, indent=2))  # fmt: skip
         return EXIT_ALARM if alarms else EXIT_OK
-    console = Console(highlight=False, emoji=False)
+    console = Console(highlight=False, emoji=False, soft_wrap=True)  # one anchor a line, for grep
     served_digests = {statement_digest(note) for note in served.values()}
     for event in events:
         state = "served by the API" if event.digest in served_digests else "NOT served by the API"
