@@ -7,39 +7,47 @@ is driven as a user would: search, open the lineage, pin the key file, move the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import FilePayload, Page, Route, expect
+from playwright.async_api import Download, FilePayload, Page, Route, expect
 from tests.helpers.api_harness import KEY, api_process
 from tests.helpers.browser import collect_page_errors
 from tests.helpers.demo_ledger import seal_demo
 
 from provledger.config import KafkaSettings
-from provledger.demo.story import DEMO_MODEL, DEMO_MODEL_UPSTREAM
+from provledger.demo.story import DEMO_DEPLOYMENT, DEMO_MODEL, DEMO_MODEL_UPSTREAM, NAMESPACE, SERVING_JOB
 
 #: Seconds a page may take to search, draw or check (a generous bound for a busy 2-core machine).
 WAIT_MS = 30_000
+
+
+#: Seconds of demo inference traffic at 20 a second: more predictions than a cluster needs.
+INFERENCE_S = 0.6
 
 
 @dataclass(frozen=True)
 class DemoLedger:
     url: str
     key_file: bytes  # the sealer's verifier key, as a user's key file holds it
+    read_token: str
 
 
 @pytest.fixture
 async def demo_ledger(
-    database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
+    request: pytest.FixtureRequest, database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
 ) -> AsyncIterator[DemoLedger]:
-    """The demo's events sealed for real, served by ``provledger api`` with public reads."""
-
-    await seal_demo(database_url, kafka_settings, block_size=16)
-    async with api_process(database_url, kafka_settings, tmp_path, public_reads="true") as api:
-        yield DemoLedger(api.url, f"{KEY.verifier.verifier_key_string()}\n".encode())
+    """The demo's events sealed for real, served by ``provledger api`` (public reads unless
+    the test is parametrized indirectly with ``"private"``)."""
+    public = getattr(request, "param", "public") == "public"
+    await seal_demo(database_url, kafka_settings, block_size=16, duration_s=INFERENCE_S)
+    reads = "true" if public else "false"
+    async with api_process(database_url, kafka_settings, tmp_path, public_reads=reads) as api:
+        yield DemoLedger(api.url, f"{KEY.verifier.verifier_key_string()}\n".encode(), api.tokens.read)
 
 
 async def open_demo_model(page: Page, ledger: DemoLedger, direction: str = "upstream") -> None:
@@ -59,6 +67,12 @@ async def pin_key_file(page: Page, ledger: DemoLedger) -> None:
     key_file = FilePayload(name="keys.txt", mimeType="text/plain", buffer=ledger.key_file)
     await page.set_input_files("#key-file", files=[key_file])
     await expect(page.locator("#keys-status")).to_contain_text("1 pinned key:", timeout=WAIT_MS)
+
+
+async def downloaded(download: Download) -> bytes:
+    """The bytes of a finished download."""
+    path = await download.path()
+    return await asyncio.to_thread(path.read_bytes)
 
 
 async def edge_statuses(page: Page) -> list[str]:
@@ -147,3 +161,57 @@ async def test_the_as_of_slider_hides_edges_recorded_later(page: Page, demo_ledg
     await page.check("#show-later")
     later = await page.eval_on_selector_all("#edge-rows tr[data-later=yes]", "rows => rows.length")
     assert later == len(recorded_now) - len(recorded_then)
+
+
+async def test_a_large_level_is_one_cluster_the_user_filters_and_expands(
+    page: Page, demo_ledger: DemoLedger
+) -> None:
+    await open_demo_model(page, demo_ledger, direction="downstream")
+    await page.click("details:has(#node-table) > summary")
+    cluster = page.locator("#node-rows tr[data-kind=prediction]")
+    await expect(cluster).to_have_count(1)
+    await expect(cluster).to_contain_text("cluster of")
+    members = int((await cluster.locator("td").nth(1).inner_text()).removeprefix("cluster of "))
+    assert members >= 8
+    await expect(page.locator("#edge-rows tr[data-status=collapsed]")).to_have_count(1)
+
+    await cluster.get_by_role("button").click()
+    await page.fill("#details input[type=search]", "prediction/")
+    await expect(page.locator("#details ul.members li")).to_have_count(members)
+    await page.click("#details button:has-text('Expand')")
+    await expect(page.locator("#node-rows tr[data-kind=prediction]")).to_have_count(members)
+    assert set(await edge_statuses(page)) == {"server-keys"}
+
+
+async def test_impact_list_as_csv_and_the_graph_as_png(page: Page, demo_ledger: DemoLedger) -> None:
+    await open_demo_model(page, demo_ledger, direction="downstream")
+    await page.click("details:has(#node-table) > summary")
+    await page.click(f'#node-rows button:has-text("{DEMO_MODEL.name}@{DEMO_MODEL.version}")')
+    async with page.expect_download() as csv_download:
+        await page.click("#impact-csv")
+    lines = (await downloaded(await csv_download.value)).decode().splitlines()
+    assert lines[0] == "depth,type,node,namespace,name,kind,version,digest,job,run_id"
+    rows = [line.split(",") for line in lines[1:]]
+    assert all(len(row) == 10 for row in rows)
+    assert [DEMO_DEPLOYMENT.digest] == [r[7] for r in rows if r[4] == DEMO_DEPLOYMENT.name]
+    assert any(r[8] == f"{NAMESPACE}/{SERVING_JOB}" for r in rows)
+    assert DEMO_MODEL.digest not in {r[7] for r in rows}  # the root is not its own impact
+
+    async with page.expect_download() as png_download:
+        await page.click("#png")
+    assert (await downloaded(await png_download.value)).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+@pytest.mark.parametrize("demo_ledger", ["private"], indirect=True)
+async def test_with_private_reads_the_page_reads_with_the_token_typed_in(
+    page: Page, demo_ledger: DemoLedger
+) -> None:
+    await page.goto(f"{demo_ledger.url}/")
+    await expect(page.locator("#status")).to_contain_text("needs a read token")
+    await page.fill("#token-form input[name=token]", demo_ledger.read_token)
+    await page.click("#token-form button[type=submit]")
+    await expect(page.locator("#keys-status")).to_contain_text("No pinned keys")
+    assert await page.evaluate("sessionStorage.getItem('provledger.token')") == demo_ledger.read_token
+    assert await page.evaluate("localStorage.getItem('provledger.token')") is None
+    await open_demo_model(page, demo_ledger)
+    assert set(await edge_statuses(page)) == {"server-keys"}
