@@ -94,6 +94,7 @@ function showNode(id) {
 function render() {
   const graph = state.graph;
   if (!graph) return;
+  const started = performance.now();
   state.byId = new Map(graph.nodes.map((n) => [n.id, n]));
   const times = sealTimes(graph);
   const slider = /** @type {HTMLInputElement} */ (byId("as-of"));
@@ -116,7 +117,8 @@ function render() {
   const badges = new Map(state.drawn.edges.map((e) => [e.id, badgeOf(e)]));
   view.draw(state.drawn, later, graph.roots, badges);
   renderTables(later, badges);
-  checkDrawnEdges();
+  performance.measure("provledger:render", { start: started });
+  checkDrawnEdges(started);
 }
 
 function badgeOf(drawnEdge) {
@@ -153,18 +155,21 @@ function renderTables(later, badges) {
 }
 
 /** Check each drawn edge's evidence (one bundle per event, results kept per event). */
-function checkDrawnEdges() {
+/** @param {number} started when this view's render began (for the provledger:checked timing) */
+function checkDrawnEdges(started) {
   const checks = trustChecks();
+  const rounds = [];
   for (const drawnEdge of state.drawn.edges) {
     if (drawnEdge.members.length !== 1) continue;
     const edge = drawnEdge.members[0];
     if (state.verdicts.has(edge.recorded.event_id)) continue;
-    checks.check(edge).then((verdict) => {
+    rounds.push(checks.check(edge).then((verdict) => {
       if (checks !== state.checks) return; // the keys changed meanwhile: a new round checks again
       state.verdicts.set(edge.recorded.event_id, verdict);
       updateBadge(drawnEdge.id, edge.recorded.event_id);
-    });
+    }));
   }
+  if (rounds.length) Promise.all(rounds).then(() => performance.measure("provledger:checked", { start: started }));
 }
 
 function updateBadge(drawnId, eventId) {
