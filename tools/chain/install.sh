@@ -16,4 +16,4 @@ fi
 # --ignore-scripts: no package may run code at install time (anvil ships its binary in the package).
 npm ci --prefix "$here" --ignore-scripts --no-audit --no-fund --loglevel=error
 echo "chain tools: solc $(node -e 'console.log(require(process.argv[1]).version())' "$here/node_modules/solc"), \
-anvil $("$here/node_modules/.bin/anvil" --version 2>/dev/null | head -1 || echo 'not for this platform')"
+$("$here/node_modules/.bin/anvil" --version 2>/dev/null | head -1 || echo 'anvil: not for this platform')"
