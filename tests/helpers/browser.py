@@ -97,9 +97,11 @@ def collect_page_errors(page: Page) -> list[str]:
     page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
     page.on(
         "console",
-        lambda message: errors.append(message.text)
-        if message.type == "error" and not message.text.startswith(_FAILED_LOAD)
-        else None,
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and not message.text.startswith(_FAILED_LOAD)
+            else None
+        ),
     )
     page.on(
         "response",
