@@ -19,6 +19,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_evm.py                 # 20 statements, 200 verifies
     .venv/bin/python benchmarks/bench_evm.py --statements 3 --verifies 20   # a smoke run
+    .venv/bin/python benchmarks/bench_evm.py --statements 3 --block-time 1  # finality by the clock
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +62,11 @@ SEALER, ANCHORER = SigningKey.generate("bench.evm/sealer"), SigningKey.generate(
 
 
 async def _anchor_times(
-    database_url: str, bootstrap: str, kind: AnyAnchorKind, statements: int, finalize: Any
+    database_url: str,
+    bootstrap: str,
+    kind: AnyAnchorKind,
+    statements: int,
+    finalize: Callable[[], Awaitable[None]],
 ) -> tuple[list[float], list[dict[str, Any]]]:
     """Seconds from each statement stored to its receipt stored, and the receipts."""
     pool = await create_pool(database_url)
@@ -77,7 +83,7 @@ async def _anchor_times(
             started = time.perf_counter()
             await anchorer.tick()
             while await conn.fetchval("SELECT count(*) FROM anchor_receipts WHERE seq = $1", seq) == 0:
-                finalize()
+                await finalize()
                 await anchorer.tick()
             times.append(time.perf_counter() - started)
         rows = await conn.fetch("SELECT receipt FROM anchor_receipts ORDER BY seq")
@@ -88,7 +94,23 @@ async def _anchor_times(
         await pool.close()
 
 
-def _median_ms(run: Any, repeats: int) -> float:
+def _finality(url: str, block_time_s: float | None) -> Callable[[], Awaitable[None]]:
+    """What happens between two ticks while a receipt is not final: mine on demand, or wait for the clock."""
+
+    async def mine() -> None:
+        rpc_call(url, "anvil_mine", hex(FINALITY_BLOCKS))
+
+    async def wait() -> None:
+        await asyncio.sleep(min(block_time_s or 1.0, 1.0))
+
+    return wait if block_time_s else mine
+
+
+async def _no_wait() -> None:
+    """rfc3161 receipts are final at once."""
+
+
+def _median_ms(run: Callable[[], object], repeats: int) -> float:
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()
@@ -102,7 +124,7 @@ async def measure(args: argparse.Namespace) -> list[Figure]:
         bench_servers("bench-evm-") as (servers, folder),
         local_tsa(folder / "tsa", folder / "tsa.log") as tsa,
     ):
-        with local_anvil(folder / "anvil.log") as node:
+        with local_anvil(folder / "anvil.log", block_time_s=args.block_time) as node:
             key_file = folder / "submitter.key"
             rpc_call(node.url, "anvil_setBalance", new_key_file(key_file), hex(10**21))
             deployment = await deploy_contract(node.url, read_key_file(key_file), 100.0)
@@ -116,16 +138,13 @@ async def measure(args: argparse.Namespace) -> list[Figure]:
             evm_db = await create_database(servers.database_url, "bench_evm_chain")
             evm_times, receipts = await _anchor_times(
                 evm_db, servers.kafka_bootstrap, kind, args.statements,
-                lambda: rpc_call(node.url, "anvil_mine", hex(FINALITY_BLOCKS)),
+                _finality(node.url, args.block_time),
             )  # fmt: skip
-            anchor_gas = [
-                int(rpc_call(node.url, "eth_getTransactionReceipt", r["tx_hash"])["gasUsed"], 16)
-                for r in receipts
-            ]
+            anchor_gas = [int(_receipt(node.url, r["tx_hash"])["gasUsed"], 16) for r in receipts]
         tsa_db = await create_database(servers.database_url, "bench_evm_tsa")
         tsa_kind = make_rfc3161(tsa_urls=tsa.url, tsa_roots_file=tsa.roots_file)
         tsa_times, _ = await _anchor_times(
-            tsa_db, servers.kafka_bootstrap, tsa_kind, args.statements, lambda: None
+            tsa_db, servers.kafka_bootstrap, tsa_kind, args.statements, _no_wait
         )
     fields = receipts[-1]
     verifier = EvmReceiptVerifier(
@@ -153,18 +172,47 @@ def _transfer_gas(url: str) -> int:
     """gasUsed of a plain value transfer from one of anvil's funded accounts, sent now."""
     [sender, *_] = rpc_call(url, "eth_accounts")
     tx = rpc_call(url, "eth_sendTransaction", {"from": sender, "to": sender, "value": "0x1"})
-    return int(rpc_call(url, "eth_getTransactionReceipt", tx)["gasUsed"], 16)
+    return int(_receipt(url, tx)["gasUsed"], 16)
+
+
+def _receipt(url: str, tx_hash: str) -> dict[str, Any]:
+    """The transaction's receipt, once a block holds it (anvil mines right after answering)."""
+    for _ in range(100):
+        found = rpc_call(url, "eth_getTransactionReceipt", tx_hash)
+        if isinstance(found, dict):
+            return found
+        time.sleep(0.05)
+    raise RuntimeError(f"transaction {tx_hash} was not mined")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--statements", type=int, default=20, help="statements anchored per kind")
+    parser.add_argument(
+        "--block-time",
+        type=float,
+        default=None,
+        help="anvil mines a block every this many seconds and finality is waited for (~65 blocks a "
+        "statement); default: a block per transaction and the finality blocks mined on demand",
+    )
     parser.add_argument("--verifies", type=int, default=200, help="offline verifications timed")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the summary")
     args = parser.parse_args(argv)
     figures = asyncio.run(measure(args))
-    print_figures("evm anchor kind on anvil (automine; finality blocks mined on demand)", figures)
-    write_summary(args.json, "evm", figures, statements=args.statements, verifies=args.verifies)
+    how = (
+        f"a block every {args.block_time} s"
+        if args.block_time
+        else "automine, finality blocks mined on demand"
+    )
+    print_figures(f"evm anchor kind on anvil ({how})", figures)
+    write_summary(
+        args.json,
+        "evm",
+        figures,
+        statements=args.statements,
+        verifies=args.verifies,
+        block_time=args.block_time,
+    )
     return 0
 
 
