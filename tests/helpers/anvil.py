@@ -8,6 +8,7 @@ the fixtures they use from here.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ class Chain:
         return rpc_call(self.node.url, method, *params)
 
     def mine(self, blocks: int = FINALITY_BLOCKS) -> None:
+        self.settle()
         self.call("anvil_mine", hex(blocks))
 
     def kind(self, **overrides: Any) -> EvmKind:
@@ -64,10 +66,21 @@ class Chain:
         }
         return make_kind(**settings)
 
+    def settle(self) -> None:
+        """Wait until anvil has mined what it was sent (it mines right after answering, not before)."""
+        if not self.call("anvil_getAutomine"):
+            return
+        for _ in range(100):
+            if int(self.call("txpool_status")["pending"], 16) == 0:
+                return
+            time.sleep(0.05)
+        raise AssertionError("anvil left transactions unmined for 5 s")
+
     def anchored_logs(self) -> list[dict[str, Any]]:
-        """Every Anchored log of the contract sent by the test's submitter."""
+        """Every Anchored log of the contract sent by the test's submitter, once what was sent is mined."""
         from provledger.ledger.evm_receipt import ANCHORED_TOPIC, to_hex, word
 
+        self.settle()
         submitter = bytes.fromhex(self.submitter[2:])
         topics = [to_hex(ANCHORED_TOPIC), to_hex(word(submitter))]
         found = self.call("eth_getLogs", {"address": self.contract, "topics": topics, "fromBlock": "0x0"})
