@@ -5,7 +5,9 @@ answers with something that does not check out (:class:`~provledger.errors.Verif
 is skipped for a growing number of ticks, counted in its failures metric, and never holds back
 the others or the next statement. Nothing is lost: what a kind owes stays in the database
 (:func:`provledger.store.anchors.awaiting_receipt`) until its receipt is stored, including after
-a restart; and nothing stored is submitted again.
+a restart; and nothing stored is submitted again. A stateful kind (``evm``) that says a statement
+is on its way (:class:`~provledger.errors.AnchorPending`) is neither failing nor done: it is asked
+again next tick, with every statement it started and not finished, before newer ones.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class KindSubmitter:
         async with pool.acquire() as conn:
             owed = await anchors.awaiting_receipt(conn, name, published_up_to, BACKLOG_PER_TICK)
         if isinstance(self.kind, StatefulAnchorKind):
-            owed = await self._with_in_flight(pool, owed, published_up_to)
+            owed = await _with_in_flight(self.kind, pool, owed, published_up_to)
         for statement in owed:
             try:
                 if isinstance(self.kind, StatefulAnchorKind):
@@ -85,12 +87,12 @@ class KindSubmitter:
             self.metrics.succeeded(name)
             _log.info("anchored", kind=name, seq=statement.seq, stored=stored)
 
-    async def _with_in_flight(
-        self, pool: asyncpg.Pool, owed: list[anchors.StoredStatement], up_to: int
-    ) -> list[anchors.StoredStatement]:
-        """``owed`` and, first, what a stateful kind started and has not finished (oldest first)."""
-        assert isinstance(self.kind, StatefulAnchorKind)
-        started = [seq for seq in await self.kind.in_flight(pool, up_to) if seq not in {s.seq for s in owed}]
-        async with pool.acquire() as conn:
-            found = [await anchors.statement(conn, seq) for seq in started]
-        return sorted([*(s for s in found if s is not None), *owed], key=lambda s: s.seq)[:BACKLOG_PER_TICK]
+
+async def _with_in_flight(
+    kind: StatefulAnchorKind, pool: asyncpg.Pool, owed: list[anchors.StoredStatement], up_to: int
+) -> list[anchors.StoredStatement]:
+    """``owed`` and what ``kind`` started and has not finished, oldest first."""
+    started = [seq for seq in await kind.in_flight(pool, up_to) if seq not in {s.seq for s in owed}]
+    async with pool.acquire() as conn:
+        found = [await anchors.statement(conn, seq) for seq in started]
+    return sorted([*(s for s in found if s is not None), *owed], key=lambda s: s.seq)[:BACKLOG_PER_TICK]
