@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import pytest
 from playwright.async_api import Download, FilePayload, Page, Route, expect
-from tests.helpers.api_harness import KEY, api_process
+from tests.helpers.api_harness import KEY, api_process, seal
 from tests.helpers.browser import collect_page_errors
 from tests.helpers.demo_ledger import seal_demo
 
 from provledger.config import KafkaSettings
 from provledger.demo.story import DEMO_DEPLOYMENT, DEMO_MODEL, DEMO_MODEL_UPSTREAM, NAMESPACE, SERVING_JOB
+from provledger.events import ArtifactRef, Event, EventType, Job, Run
 
 #: Seconds a page may take to search, draw or check (a generous bound for a busy 2-core machine).
 WAIT_MS = 30_000
@@ -104,6 +107,24 @@ async def test_search_open_the_demo_model_and_verify_every_edge_against_the_pinn
     assert statuses, "no edge listed"
     assert set(statuses) == {"verified"}, await page.inner_text("#edge-rows")
     assert await page.is_hidden("#banner")
+
+    # An edge's details: the event that recorded it, and its bundle to take away.
+    first = page.locator("#edge-rows tr").first
+    event_id = await page.locator("#edge-rows tr").first.get_attribute("data-edge")
+    assert event_id
+    await first.locator("td.badge button").click()
+    details = page.locator("#details")
+    await expect(details).to_contain_text("check")
+    await expect(details).to_contain_text("verified")
+    await expect(details.locator("table.facts").nth(1)).to_contain_text(
+        "shard / block / leaf", timeout=WAIT_MS
+    )
+    shown_event = await details.locator("code").first.inner_text()
+    async with page.expect_download() as bundle_download:
+        await details.get_by_role("button", name="Download the evidence bundle").click()
+    bundle = json.loads(await downloaded(await bundle_download.value))
+    assert bundle["format"] == "provledger-evidence/v1"
+    assert bundle["event"]["event_id"] == shown_event
     assert errors == []
 
 
@@ -215,3 +236,36 @@ async def test_with_private_reads_the_page_reads_with_the_token_typed_in(
     assert await page.evaluate("localStorage.getItem('provledger.token')") is None
     await open_demo_model(page, demo_ledger)
     assert set(await edge_statuses(page)) == {"server-keys"}
+
+
+async def test_names_from_the_ledger_are_shown_as_text_never_as_markup(
+    page: Page, database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    hostile = '<img src=x onerror="document.title=1">'
+    dataset = ArtifactRef("ns", hostile, "sha256:" + "ee" * 32, "dataset")
+    model = ArtifactRef("ns", "<script>alert(1)</script>", "sha256:" + "ff" * 32, "model")
+    event = Event.new(EventType.COMPLETE, job=Job("ns", hostile), run=Run(str(uuid.uuid4())),
+                      producer="https://hostile.test", inputs=[dataset], outputs=[model])  # fmt: skip
+    conn = await asyncpg.connect(database_url)
+    try:
+        await seal(conn, [event], block_size=1)
+    finally:
+        await conn.close()
+    errors = collect_page_errors(page)
+    async with api_process(database_url, kafka_settings, tmp_path, public_reads="true") as api:
+        await page.goto(f"{api.url}/")
+        await page.fill("#search-q", "onerror")
+        await page.click("#search-form button[type=submit]")
+        hit = page.locator("#search-results li[data-type=artifact]").first
+        await expect(hit).to_contain_text(hostile, timeout=WAIT_MS)
+        await hit.get_by_role("button", name="lineage").click()
+        await expect(page.locator("#node-rows tr")).to_have_count(3, timeout=WAIT_MS)
+        names = await page.eval_on_selector_all("#node-rows button", "cells => cells.map(c => c.textContent)")
+        assert hostile in names
+        assert model.name in names
+        await page.click("details:has(#node-table) > summary")
+        await page.click("#node-rows button >> nth=0")
+        await expect(page.locator("#details")).to_contain_text("Artifact")
+        assert await page.locator("img, #node-rows script, #details script").count() == 0
+        assert await page.title() == "provledger explorer"
+    assert errors == []
