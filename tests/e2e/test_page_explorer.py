@@ -91,7 +91,9 @@ async def test_search_open_the_demo_model_and_verify_every_edge_against_the_pinn
     page: Page, demo_ledger: DemoLedger
 ) -> None:
     errors = collect_page_errors(page)
-    await page.goto(f"{demo_ledger.url}/")
+    response = await page.goto(f"{demo_ledger.url}/")
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
     await pin_key_file(page, demo_ledger)
     await open_demo_model(page, demo_ledger)
 

@@ -8,6 +8,7 @@ found at run time without knowing where the package was installed::
     from importlib.resources import files
     static = files("provledger.web") / "static"
 
-The API mounts that folder (issue 20 adds the route in ``api/``); the page reads only the public
-``/v1`` JSON and verifies evidence in the browser, so nothing here imports the rest of provledger.
+The API serves that folder (:mod:`provledger.api.web`: ``/`` the page, ``/ui/<path>`` its files);
+the page reads the ``/v1`` JSON and verifies evidence in the browser, so nothing here imports the
+rest of provledger.
 """
