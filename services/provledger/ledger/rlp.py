@@ -6,8 +6,8 @@ form where the short one fits, a length with leading zeros, a single byte below 
 prefix, bytes after the item), so a hash over the encoding pins the value::
 
     >>> encode([b"cat", [b"dog"], b""]).hex()
-    'c983636174c483646f6780'
-    >>> decode(bytes.fromhex("c983636174c483646f6780"))
+    'ca83636174c483646f6780'
+    >>> decode(bytes.fromhex("ca83636174c483646f6780"))
     [b'cat', [b'dog'], b'']
     >>> decode(bytes.fromhex("8161"))
     Traceback (most recent call last):
