@@ -6,6 +6,9 @@ inference traffic), up once the demo model's evidence is anchored and verified; 
 Ctrl-C (SIGINT) as a user stops it, killed if it does not stop. Its output goes to a file, so a
 long test never blocks on a full pipe. The page's modules are mounted in a page of the API's own
 origin (a secure context, under the page's Content-Security-Policy) by :func:`mount_script`.
+
+An evidence set the page made is unpacked by :func:`unpack` and checked by running its README's
+own commands (:func:`readme_commands`, :func:`run_shell`), as its reader would.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,3 +103,43 @@ def demo_stack(tmp_path: Path) -> Iterator[DemoStack]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(30)
+
+
+def readme_commands(readme: str) -> tuple[str, list[str]]:
+    """The README's loop over every bundle, and its one command per bundle."""
+    blocks = re.findall(r"```sh\n(.*?)```", readme, re.DOTALL)
+    loop = next(block for block in blocks if block.startswith("failed=0"))
+    singles = [line for line in blocks[1].splitlines() if line.startswith("provledger verify ")]
+    return loop, singles
+
+
+def run_shell(script: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    """``script`` in bash inside ``folder``, finding ``provledger`` where this Python's scripts are."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        ["bash", "-c", script], cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def assert_readme_verifies(folder: Path) -> list[str]:
+    """Run the README's command for each bundle, then its loop over all: each must exit 0.
+
+    Returns the per-bundle commands.
+    """
+    loop, singles = readme_commands((folder / "README.md").read_text())
+    for command in singles:
+        result = run_shell(command, folder)
+        assert result.returncode == 0, command + "\n" + result.stdout + result.stderr
+    result = run_shell(loop, folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 bundle(s) NOT verified" in result.stdout
+    return singles
+
+
+def unpack(archive: Path) -> tuple[list[zipfile.ZipInfo], Path]:
+    """The archive's entries, after checking every CRC-32, and the folder ``set`` it is unpacked in."""
+    folder = archive.parent / "set"
+    with zipfile.ZipFile(archive) as opened:
+        assert opened.testzip() is None  # every entry's CRC-32 matches its bytes
+        opened.extractall(folder)
+        return opened.infolist(), folder

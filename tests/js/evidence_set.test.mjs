@@ -2,25 +2,20 @@
 // README's commands and the hints. The archive itself is verified with `provledger verify` by
 // tests/integration/web/test_evidence_set_archive.py and, from the page, tests/e2e/test_page_evidence_set.py.
 import assert from "node:assert/strict";
-import { createHash, generateKeyPairSync } from "node:crypto";
 import { test } from "node:test";
 
 import { evidenceSetFiles, keysFile, verifierKeyParts } from "../../services/provledger/web/static/js/evidence-set.js";
+import { checkpointText, cosign, newKey, signNote } from "./ledger_view_fixtures.mjs";
 
 const ORIGIN = "ledger.example/ml";
 
-/** A C2SP verifier key of a fresh Ed25519 key: name+hex(key id)+base64(type || public key). */
-function vkey(/** @type {string} */ name, type = 0x01) {
-  const der = generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" });
-  const material = Buffer.concat([Buffer.from([type]), der.subarray(-32)]);
-  const id = createHash("sha256").update(Buffer.concat([Buffer.from(`${name}\n`), material])).digest();
-  return `${name}+${id.subarray(0, 4).toString("hex")}+${material.toString("base64")}`;
-}
-
-const SEALER = vkey(ORIGIN);
+const vkey = (/** @type {string} */ name, type = 0x01) => newKey(name, type).vkey;
+const SEALER_KEY = newKey(ORIGIN);
+const [A_KEY, B_KEY] = ["a.example/witness", "b.example/witness"].map((name) => newKey(name, 0x04));
+const SEALER = SEALER_KEY.vkey;
 const ANCHORER = vkey(`${ORIGIN}/anchorer`);
-const WITNESS_A = vkey("a.example/witness", 0x04);
-const WITNESS_B = vkey("b.example/witness", 0x04);
+const WITNESS_A = A_KEY.vkey;
+const WITNESS_B = B_KEY.vkey;
 const SERVER_KEYS = [
   { role: "sealer", name: ORIGIN, key_id: "00", verifier_key: SEALER, valid_from: "2026-12-01T00:00:00Z", valid_until: null },
   { role: "anchorer", name: `${ORIGIN}/anchorer`, key_id: "01", verifier_key: ANCHORER,
@@ -74,6 +69,20 @@ test("a log origin is single-quoted for the shell whatever it holds", () => {
   }
 });
 
+test("without a log origin from the page, the one all bundles' checkpoints name is used, said to be the server's", () => {
+  const at = (/** @type {string} */ id, /** @type {string} */ origin) => ({ ...bundle(id), checkpoint: `${origin}\n1\nAAAA\n\n` });
+  const set = evidenceSetFiles({ edges: [edge(IDS[0], "a"), edge(IDS[1], "b")], keys: { server: SERVER_KEYS },
+    bundles: [at(IDS[0], `${ORIGIN}/shard/0`), at(IDS[1], `${ORIGIN}/shard/3`)], logOrigin: "" });
+  const readme = files(set)["README.md"];
+  assert.ok(readme.includes(`--log-origin 'ledger.example/ml' --event-id ${IDS[0]}`));
+  assert.match(readme, /the one the bundles' checkpoints name, i\.e\. the server's word/);
+  assert.throws(() => evidenceSetFiles({ edges: [edge(IDS[0], "a"), edge(IDS[1], "b")], keys: { server: SERVER_KEYS },
+    bundles: [at(IDS[0], `${ORIGIN}/shard/0`), at(IDS[1], "other.example/shard/0")] }), /needs the ledger's log origin/);
+  const given = evidenceSetFiles({ edges: [edge(IDS[0], "a")], keys: { server: SERVER_KEYS },
+    bundles: [at(IDS[0], "other.example/shard/0")], logOrigin: ORIGIN });
+  assert.doesNotMatch(files(given)["README.md"], /server's word/);
+});
+
 test("pinned keys go into keys.txt alone; without them the server's, marked unpinned", () => {
   const pinned = keysFile({ pinned: [SEALER, { vkey: ANCHORER }, WITNESS_A], server: SERVER_KEYS }, ORIGIN);
   assert.equal(pinned.pinned, true);
@@ -104,17 +113,28 @@ test("verifier keys are read strictly", () => {
   }
 });
 
-test("receipts add the timestamp hint and a witness policy naming the cosigners", () => {
-  const receipts = [{ type: "rfc3161", responses: [] }, { type: "tlog-witness", checkpoint: "", consistency_proof: [] }];
-  const set = evidenceSetFiles({ edges: [edge(IDS[0], "a")], bundles: [bundle(IDS[0], receipts)],
+test("receipts add the timestamp hint and a witness policy naming each cosigner, keys left to the user", () => {
+  const text = checkpointText(`${ORIGIN}/shard/0`, 1, Buffer.alloc(32, 3));
+  const cosigned = cosign(cosign(signNote(text, SEALER_KEY), text, B_KEY, 1_795_478_400), text, A_KEY, 1_795_478_401);
+  const receipts = [{ type: "rfc3161", responses: [] }, { type: "tlog-witness", checkpoint: cosigned, consistency_proof: [] }];
+  const set = evidenceSetFiles({ edges: [edge(IDS[0], "a"), edge(IDS[1], "b")],
+    bundles: [bundle(IDS[0], receipts), bundle(IDS[1], [{ type: "tlog-witness", checkpoint: "unreadable" }])],
     keys: { pinned: [SEALER, WITNESS_B], server: SERVER_KEYS }, logOrigin: ORIGIN });
   const byName = files(set);
   assert.match(byName["README.md"], /--tsa-roots tsa-roots\.pem --require rfc3161/);
   assert.match(byName["README.md"], /--witness-policy witness-policy\.txt --require witness/);
   const policy = byName["witness-policy.txt"];
-  assert.ok(policy.includes(`witness a.example/witness ${WITNESS_A}\nwitness b.example/witness ${WITNESS_B}\n`));
+  assert.ok(policy.includes(`witness a.example/witness REPLACE-WITH-THE-KEY-OF-a.example/witness+${A_KEY.keyId}\n` +
+    `witness b.example/witness ${WITNESS_B}\n`), policy);
   assert.match(policy, /group cosigners all a\.example\/witness b\.example\/witness\nquorum cosigners\n$/);
-  assert.match(policy, /UNPINNED: the keys of a\.example\/witness come from the bundles/);
+  assert.doesNotMatch(policy, /ledger\.example/); // the log's own signature is no witness
+});
+
+test("bundles without a readable cosignature make no witness policy", () => {
+  const set = evidenceSetFiles({ edges: [edge(IDS[0], "a")], keys: { server: SERVER_KEYS }, logOrigin: ORIGIN,
+    bundles: [bundle(IDS[0], [{ type: "tlog-witness", checkpoint: signNote(checkpointText("o/shard/0", 1, Buffer.alloc(32)), SEALER_KEY) }])] });
+  assert.equal(files(set)["witness-policy.txt"], undefined);
+  assert.doesNotMatch(files(set)["README.md"], /Witnesses/);
 });
 
 test("edges whose bundle the page lacks are listed with the command that fetches them", () => {

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 from tests.helpers.api_harness import DATASET, LOG_ORIGIN, api_settings, client_for, events, seal
+from tests.helpers.browser_ledger import assert_readme_verifies, readme_commands, run_shell, unpack
 
 from provledger.config import KafkaSettings
 
@@ -60,22 +58,6 @@ def build_archive(request: dict[str, Any]) -> bytes:
     return base64.b64decode(result.stdout)
 
 
-def readme_commands(readme: str) -> tuple[str, list[str]]:
-    """The README's loop over every bundle, and its one command per bundle."""
-    blocks = re.findall(r"```sh\n(.*?)```", readme, re.DOTALL)
-    loop = next(block for block in blocks if block.startswith("failed=0"))
-    singles = [line for line in blocks[1].splitlines() if line.startswith("provledger verify ")]
-    return loop, singles
-
-
-def run_shell(script: str, folder: Path) -> subprocess.CompletedProcess[str]:
-    """``script`` in bash inside ``folder``, finding ``provledger`` where this Python's scripts are."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(
-        ["bash", "-c", script], cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 @pytest.fixture
 async def view(database_url: str, kafka_settings: KafkaSettings, tmp_path: Path) -> dict[str, Any]:
     """A lineage view of real sealed events: the graph, each edge's bundle and the server's keys."""
@@ -96,35 +78,21 @@ async def view(database_url: str, kafka_settings: KafkaSettings, tmp_path: Path)
     return {"graph": graph, "bundles": bundles, "keys": {"server": keys}, "logOrigin": LOG_ORIGIN}
 
 
-def unpack(archive: bytes, folder: Path) -> zipfile.ZipFile:
-    path = folder / "evidence.zip"
-    path.write_bytes(archive)
-    with zipfile.ZipFile(path) as opened:
-        assert opened.testzip() is None  # every entry's CRC-32 matches its bytes
-        opened.extractall(folder / "set")
-        return opened
-
-
 async def test_archive_unzips_and_its_readme_verifies_every_bundle(
     view: dict[str, Any], tmp_path: Path
 ) -> None:
-    opened = unpack(build_archive(view), tmp_path)
-    names = sorted(info.filename for info in opened.infolist())
+    archive = tmp_path / "evidence.zip"
+    archive.write_bytes(build_archive(view))
+    entries, folder = unpack(archive)
+    names = sorted(info.filename for info in entries)
     bundle_names = sorted(f"bundles/{i}.json" for i in view["bundles"])
     assert names == sorted(["README.md", "graph.json", "keys.txt", *bundle_names])
-    assert all(info.compress_type == zipfile.ZIP_STORED for info in opened.infolist())
-    folder = tmp_path / "set"
+    assert all(info.compress_type == zipfile.ZIP_STORED for info in entries)
     assert json.loads((folder / "graph.json").read_text())["edges"] == view["graph"]["edges"]
     assert "UNPINNED" in (folder / "keys.txt").read_text()
 
-    loop, singles = readme_commands((folder / "README.md").read_text())
+    singles = assert_readme_verifies(folder)
     assert len(singles) == len(view["bundles"])
-    for command in singles:
-        result = run_shell(command, folder)
-        assert result.returncode == 0, command + "\n" + result.stdout + result.stderr
-    result = run_shell(loop, folder)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "0 bundle(s) NOT verified" in result.stdout
 
 
 async def test_readme_commands_fail_on_a_changed_or_substituted_bundle(
@@ -133,8 +101,9 @@ async def test_readme_commands_fail_on_a_changed_or_substituted_bundle(
     first, second, *_ = sorted(view["bundles"])
     # The page was handed the second event's bundle for the first event: verify must notice.
     view["bundles"][first] = view["bundles"][second]
-    unpack(build_archive(view), tmp_path)
-    folder = tmp_path / "set"
+    archive = tmp_path / "evidence.zip"
+    archive.write_bytes(build_archive(view))
+    _, folder = unpack(archive)
     changed = folder / "bundles" / f"{second}.json"
     bundle = json.loads(changed.read_text())
     bundle["leaf_index"] += 1

@@ -7,6 +7,7 @@
 // any, and otherwise the server's own keys, said so in the file and the README; hints for the
 // timestamp roots and the witness policy say where their trust must come from.
 
+import { parseNote } from "./verify/note.js";
 import { zipStore } from "./zip.js";
 
 /**
@@ -15,11 +16,11 @@ import { zipStore } from "./zip.js";
  * @typedef {{role: string, name: string, key_id: string, verifier_key: string,
  *   valid_from: string, valid_until: string | null}} ServerKey  an item of GET /v1/keys
  * @typedef {{pinned?: Array<string | {vkey: string}>, server?: ServerKey[]}} EvidenceKeys
- * @typedef {{event?: {event_id?: unknown}, receipts?: unknown, keys?: unknown}} Bundle
+ * @typedef {{event?: {event_id?: unknown}, checkpoint?: unknown, receipts?: unknown, keys?: unknown}} Bundle
  * @typedef {Map<string, Bundle> | Record<string, Bundle> | Bundle[]} Bundles
  * @typedef {{name: string, data: string}} ArchiveFile
  * @typedef {{graph?: {edges?: LineageEdge[]} | null, edges?: LineageEdge[], bundles?: Bundles,
- *   keys: EvidenceKeys, logOrigin: string, apiBase?: string, when?: Date,
+ *   keys: EvidenceKeys, logOrigin?: string, apiBase?: string, when?: Date,
  *   getJSON?: (path: string) => Promise<any>}} EvidenceSetRequest
  */
 
@@ -29,6 +30,7 @@ const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$
 const VKEY = /^([^\s+]+)\+([0-9a-f]{8})\+([A-Za-z0-9+/]+={0,2})$/;
 const ED25519 = 0x01; // signs notes: the sealer's and the anchorer's keys
 const COSIGNATURE = 0x04; // C2SP tlog-cosignature: witnesses' keys
+const COSIGNATURE_BYTES = 8 + 64; // SPEC: C2SP tlog-cosignature, "u64 timestamp || ed25519_signature[64]"
 
 /** @param {unknown} text @returns {{vkey: string, name: string, type: number} | null} */
 export function verifierKeyParts(text) {
@@ -103,50 +105,73 @@ function hasReceipt(bundle, type) {
 }
 
 /**
- * A witness policy to start from (Sigsum policy format, C2SP vkeys): every witness that cosigned a
- * checkpoint in these bundles, all of them required. Keys the user pinned are used as they are;
- * the others come from the bundles, that is from the server, and the file says so.
- * @param {Bundle[]} bundles @param {string[]} pinnedWitnesses
- * @returns {string | null}
+ * A witness policy to start from (Sigsum policy format, C2SP vkeys): every witness whose
+ * cosignature line is on a checkpoint of these bundles' `tlog-witness` receipts, all required.
+ * A cosignature line names its witness and key id but carries no public key, so each key is one
+ * the user pinned (matched by name and key id) or a placeholder the user replaces with the key
+ * the witness's operator publishes: the server cannot be the one to say which keys to trust.
+ * @param {Bundle[]} bundles @param {string[]} pinnedWitnesses  pinned cosigner vkeys
+ * @returns {string | null} null when no bundle carries a witness cosignature
  */
 export function witnessPolicyHint(bundles, pinnedWitnesses) {
-  const pinned = new Set(pinnedWitnesses);
-  /** @type {Map<string, string>} */
-  const byName = new Map();
-  for (const bundle of bundles.filter((b) => hasReceipt(b, "tlog-witness"))) {
-    for (const text of Array.isArray(bundle.keys) ? bundle.keys : []) {
-      const parts = verifierKeyParts(text);
-      if (parts?.type === COSIGNATURE && (!byName.has(parts.name) || pinned.has(parts.vkey))) {
-        byName.set(parts.name, parts.vkey);
+  const pinned = new Map(pinnedWitnesses.map((vkey) => [vkey.split("+").slice(0, 2).join("+"), vkey]));
+  /** @type {Map<string, string>} name -> key id, of every cosigner */
+  const cosigners = new Map();
+  for (const bundle of bundles) {
+    for (const receipt of Array.isArray(bundle.receipts) ? bundle.receipts : []) {
+      if (receipt?.type !== "tlog-witness") continue;
+      try {
+        for (const line of parseNote(receipt.checkpoint).signatures) {
+          if (line.signature.length === COSIGNATURE_BYTES) cosigners.set(line.name, line.keyId);
+        }
+      } catch {
+        // An unreadable receipt names no witness; `provledger verify` reports it.
       }
     }
   }
-  if (byName.size === 0) return null;
-  const names = [...byName.keys()].sort();
-  const fromServer = names.filter((name) => !pinned.has(/** @type {string} */ (byName.get(name))));
-  const lines = ["# Witnesses that cosigned checkpoints covering these bundles; all of them must cosign."];
-  if (fromServer.length > 0) {
-    lines.push(
-      `# UNPINNED: the keys of ${fromServer.join(", ")} come from the bundles, i.e. from the server.`,
-      "# Compare each with what its witness's operator publishes (`provledger witness keys`) before use.",
-    );
-  }
-  lines.push(...names.map((name) => `witness ${name} ${byName.get(name)}`));
-  lines.push(names.length === 1 ? `quorum ${names[0]}` : `group cosigners all ${names.join(" ")}`);
-  if (names.length > 1) lines.push("quorum cosigners");
+  if (cosigners.size === 0) return null;
+  const names = [...cosigners.keys()].sort();
+  const key = (/** @type {string} */ name) => {
+    const id = `${name}+${cosigners.get(name)}`;
+    return pinned.get(id) ?? `REPLACE-WITH-THE-KEY-OF-${id}`;
+  };
+  const lines = [
+    "# Witnesses that cosigned checkpoints covering these bundles; all of them must cosign.",
+    "# A cosignature names its witness and key id, not its key: replace each REPLACE-WITH-THE-KEY-OF-...",
+    "# with that witness's verifier key as its operator publishes it (`provledger witness keys`).",
+    ...names.map((name) => `witness ${name} ${key(name)}`),
+    ...(names.length === 1 ? [`quorum ${names[0]}`] : [`group cosigners all ${names.join(" ")}`, "quorum cosigners"]),
+  ];
   return `${lines.join("\n")}\n`;
+}
+
+/** @param {unknown} origin @returns {boolean} whether it can be a log origin (one word, no control characters) */
+function isOrigin(origin) {
+  return typeof origin === "string" && /^[^\s\u0000-\u001f]+$/.test(origin);
+}
+
+/**
+ * The one log origin the bundles' shard checkpoints name (`<origin>/shard/<n>`), or null.
+ * @param {Bundle[]} bundles @returns {string | null}
+ */
+function bundlesOrigin(bundles) {
+  const origins = new Set(bundles.map((b) => {
+    const first = typeof b.checkpoint === "string" ? b.checkpoint.split("\n", 1)[0] : "";
+    return /^(.+)\/shard\/(0|[1-9][0-9]*)$/.exec(first)?.[1];
+  }));
+  const [origin] = origins;
+  return origins.size === 1 && isOrigin(origin) ? /** @type {string} */ (origin) : null;
 }
 
 /**
  * The files of an evidence set, without building the archive.
+ * Without a log origin from the page, the one every bundle's checkpoint names is used, and the
+ * README says it is the server's word.
  * @param {EvidenceSetRequest} request
  * @returns {{files: ArchiveFile[], included: string[], missing: string[], invalid: number}}
  *   included: event ids with a bundle; missing: event ids without one; invalid: edges naming no event id
  */
 export function evidenceSetFiles({ graph, edges, bundles, keys, logOrigin, apiBase = "", when = new Date() }) {
-  if (typeof logOrigin !== "string" || !/^[^\s\u0000-\u001f]+$/.test(logOrigin)) {
-    throw new Error("the evidence set needs the ledger's log origin (one word, as in its checkpoints' first line)");
-  }
   const shown = edges ?? graph?.edges ?? [];
   const ids = [...new Set(shown.map((edge) => edge?.recorded?.event_id))];
   const wanted = ids.filter(isEventId);
@@ -154,11 +179,19 @@ export function evidenceSetFiles({ graph, edges, bundles, keys, logOrigin, apiBa
   const included = wanted.filter((id) => found.has(id));
   const missing = wanted.filter((id) => !found.has(id));
   const chosen = included.map((id) => /** @type {Bundle} */ (found.get(id)));
-  const keyFile = keysFile(keys, logOrigin);
+  const given = logOrigin !== undefined && logOrigin !== "";
+  if (given && !isOrigin(logOrigin)) {
+    throw new Error(`the log origin ${JSON.stringify(logOrigin)} is not one word, as in the checkpoints' first line`);
+  }
+  const origin = given ? /** @type {string} */ (logOrigin) : bundlesOrigin(chosen);
+  if (origin === null) {
+    throw new Error("the evidence set needs the ledger's log origin: enter it beside your pinned keys");
+  }
+  const keyFile = keysFile(keys, origin);
   const policy = witnessPolicyHint(chosen, keyFile.witnesses);
   const files = [
     { name: "README.md", data: readme({ included, missing, invalid: ids.length - wanted.length, edges: shown.length,
-      logOrigin, apiBase, when, pinned: keyFile.pinned, policy: policy !== null,
+      logOrigin: origin, originGiven: given, apiBase, when, pinned: keyFile.pinned, policy: policy !== null,
       timestamps: chosen.some((b) => hasReceipt(b, "rfc3161")) }) },
     { name: "graph.json", data: `${JSON.stringify({ ...(graph ?? {}), edges: shown }, null, 2)}\n` },
     { name: "keys.txt", data: keyFile.text },
@@ -170,7 +203,7 @@ export function evidenceSetFiles({ graph, edges, bundles, keys, logOrigin, apiBa
 
 /**
  * @param {{included: string[], missing: string[], invalid: number, edges: number, logOrigin: string,
- *   apiBase: string, when: Date, pinned: boolean, policy: boolean, timestamps: boolean}} set
+ *   originGiven: boolean, apiBase: string, when: Date, pinned: boolean, policy: boolean, timestamps: boolean}} set
  * @returns {string}
  */
 function readme(set) {
@@ -191,6 +224,9 @@ function readme(set) {
       ? "`keys.txt` holds the keys you pinned in the page: a verification proves the events were sealed by them."
       : "`keys.txt` holds the **server's own keys** (`GET /v1/keys`): you pinned none, so the server vouches for\n" +
         "itself. Compare them with the keys your operator published, or replace `keys.txt` with those, first.",
+    ...(set.originGiven ? [] : ["",
+      `The log origin \`${set.logOrigin}\` is the one the bundles' checkpoints name, i.e. the server's word: if your`,
+      "operator states another (`PROVLEDGER_LOG_ORIGIN`), use theirs in the commands below."]),
     "",
     "## Verify every bundle",
     "",
@@ -218,8 +254,8 @@ function readme(set) {
   }
   if (set.policy) {
     out.push("", "## Witnesses", "",
-      "Some bundles carry checkpoints cosigned by witnesses. `witness-policy.txt` names those witnesses; once you",
-      "have checked their keys (see its comments), add `--witness-policy witness-policy.txt --require witness`.");
+      "Some bundles carry checkpoints cosigned by witnesses. `witness-policy.txt` names those witnesses; put in",
+      "the keys their operators publish (see its comments), then add `--witness-policy witness-policy.txt --require witness`.");
   }
   if (set.missing.length > 0 || set.invalid > 0) {
     out.push("", "## Not included", "");

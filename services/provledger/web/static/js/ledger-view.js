@@ -13,6 +13,10 @@
 //
 // Everything from the server is put in the page as text nodes (never as HTML).
 
+import { b64encode, uintBE } from "./verify/bytes.js";
+import { createVerifier } from "./verify/index.js";
+import { parseCheckpoint, parseNote } from "./verify/note.js";
+
 /**
  * @typedef {{getJSON(path: string): Promise<any>, getText(path: string): Promise<string>}} Api
  * @typedef {{name: string, keyId: string, kind: "signature" | "cosignature" | "other", time: Date | null}} NoteSignature
@@ -25,35 +29,32 @@
 
 /** Where the last checkpoint seen of each shard is kept: `{"<shard>": "<signed note>"}`. */
 export const STORAGE_KEY = "provledger.ledger-view.checkpoints.v1";
-const SIZE = /^(0|[1-9][0-9]{0,15})$/;
-const SIGNATURE_LINE = /^\u2014 (\S+) ([A-Za-z0-9+/]+={0,2})$/;
+const SHARD = /^(0|[1-9][0-9]{0,9})$/;
 const MAX_PAGES = 20; // lists are followed this many pages at most: 20,000 shards or keys
+const ED25519_SIGNATURE = 64;
+const COSIGNATURE = 8 + ED25519_SIGNATURE;
 
 /**
- * The parts of a C2SP signed-note checkpoint the view shows; throws on anything else.
- * SPEC: C2SP signed-note: the text, a blank line, then "one or more signature lines [...] em dash,
- * space, key name, space, base64-encoded signature"; a signature is a 4-byte key id then the
- * signature. C2SP tlog-cosignature: an Ed25519 cosignature (type 0x04) is "u64 timestamp ||
- * ed25519_signature[64]", the timestamp big-endian POSIX seconds.
+ * The parts of a C2SP signed-note checkpoint the view shows; throws (with the reason) on anything
+ * else, parsed strictly by the verifier's own note reader.
+ * SPEC: C2SP tlog-cosignature: an Ed25519 cosignature is "u64 timestamp || ed25519_signature[64]",
+ * the timestamp big-endian POSIX seconds; a log's own note signature is the 64 bytes alone.
  * @param {string} note @returns {CheckpointNote}
  */
 export function parseCheckpointNote(note) {
-  const split = typeof note === "string" ? note.lastIndexOf("\n\n") : -1;
-  if (split < 0 || !note.endsWith("\n")) throw new Error("not a signed note: no blank line before its signatures");
-  const [origin, size, root] = note.slice(0, split).split("\n");
-  if (!origin || !SIZE.test(size ?? "") || !root) throw new Error("not a checkpoint: origin, size and root lines expected");
-  const signatures = note.slice(split + 2, -1).split("\n").map((line) => {
-    const match = SIGNATURE_LINE.exec(line);
-    if (!match) throw new Error("a signature line is not '\u2014 <name> <base64>'");
-    const bytes = Uint8Array.from(atob(match[2]), (c) => c.charCodeAt(0));
-    const keyId = [...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join("");
-    if (bytes.length === 4 + 64) return { name: match[1], keyId, kind: "signature", time: null };
-    if (bytes.length !== 4 + 8 + 64) return { name: match[1], keyId, kind: "other", time: null };
-    const view = new DataView(bytes.buffer, 4, 8);
-    const seconds = view.getUint32(0) * 2 ** 32 + view.getUint32(4);
-    return { name: match[1], keyId, kind: "cosignature", time: seconds < 8.64e12 ? new Date(seconds * 1000) : null };
-  });
-  return { origin, size: Number(size), root, signatures: /** @type {NoteSignature[]} */ (signatures) };
+  const { text, signatures } = parseNote(note);
+  const { origin, size, root } = parseCheckpoint(text);
+  return {
+    origin,
+    size: Number(size),
+    root: b64encode(root),
+    signatures: signatures.map(({ name, keyId, signature }) => {
+      if (signature.length === ED25519_SIGNATURE) return { name, keyId, kind: "signature", time: null };
+      if (signature.length !== COSIGNATURE) return { name, keyId, kind: "other", time: null };
+      const seconds = Number(uintBE(signature.subarray(0, 8)));
+      return { name, keyId, kind: "cosignature", time: seconds < 8.64e12 ? new Date(seconds * 1000) : null };
+    }),
+  };
 }
 
 /** @param {Storage} storage @returns {Record<string, string>} the remembered checkpoints, garbage dropped */
@@ -61,7 +62,7 @@ export function rememberedCheckpoints(storage) {
   try {
     const found = JSON.parse(storage.getItem(STORAGE_KEY) ?? "{}");
     if (found === null || typeof found !== "object" || Array.isArray(found)) return {};
-    return Object.fromEntries(Object.entries(found).filter(([k, v]) => SIZE.test(k) && typeof v === "string"));
+    return Object.fromEntries(Object.entries(found).filter(([k, v]) => SHARD.test(k) && typeof v === "string"));
   } catch {
     return {};
   }
@@ -344,7 +345,6 @@ export async function mountLedgerView(element, api, options = {}) {
   }
   const withHead = shards.filter((s) => s?.head && Number.isInteger(s.shard));
   const notes = await Promise.all(withHead.map((s) => api.getText(`/tlog/${s.shard}/checkpoint`).catch(() => null)));
-  const { createVerifier } = await import("./verify/index.js");
   const verifier = createVerifier({ pinnedKeys, serverKeys: keys, logOrigin: logOriginOf({ logOrigin: page.pinnedOrigin(), ...options }, notes.filter((n) => n !== null)) });
   const trust = pinnedKeys.length > 0 ? "against the keys you pinned" : "against the server's own keys (you pinned none)";
 
