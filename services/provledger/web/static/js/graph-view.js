@@ -48,7 +48,6 @@ function style() {
         label: "data(badgeMark)", "font-size": 12, "text-background-color": "#fff", "text-background-opacity": 1,
       },
     },
-    { selector: "edge.later", style: { "line-style": "dashed", "line-color": "#d81b60", "target-arrow-color": "#d81b60" } },
     { selector: "edge:selected", style: { width: 4 } },
   ];
   for (const [kind, colour] of Object.entries(KIND_COLOURS)) {
@@ -57,6 +56,8 @@ function style() {
   for (const [badge, colour] of Object.entries(BADGE_COLOURS)) {
     rules.push({ selector: `edge[badge = "${badge}"]`, style: { "line-color": colour, "target-arrow-color": colour } });
   }
+  // Last, so what was added since the as-of time stands out whatever its badge (the mark stays).
+  rules.push({ selector: "edge.later", style: { "line-style": "dashed", "line-color": "#d81b60", "target-arrow-color": "#d81b60" } });
   return rules;
 }
 
