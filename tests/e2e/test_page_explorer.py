@@ -24,6 +24,7 @@ from tests.helpers.demo_ledger import seal_demo
 from provledger.config import KafkaSettings
 from provledger.demo.story import DEMO_DEPLOYMENT, DEMO_MODEL, DEMO_MODEL_UPSTREAM, NAMESPACE, SERVING_JOB
 from provledger.events import ArtifactRef, Event, EventType, Job, Run
+from provledger.events.openlineage import SUBMITTER_ATTRIBUTE
 
 #: Seconds a page may take to search, draw or check (a generous bound for a busy 2-core machine).
 WAIT_MS = 30_000
@@ -271,3 +272,30 @@ async def test_names_from_the_ledger_are_shown_as_text_never_as_markup(
         assert await page.locator("img, #node-rows script, #details script").count() == 0
         assert await page.title() == "provledger explorer"
     assert errors == []
+
+
+async def test_a_runs_details_list_its_events_and_who_submitted_each(
+    page: Page, database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    run, job = Run(str(uuid.uuid4())), Job("etl", "nightly-load")
+    dataset = ArtifactRef("etl", "tables/orders", "sha256:" + "ab" * 32, "dataset")
+    # As the API seals what a token posted: the token's name in the event's own attributes.
+    posted = Event.new(EventType.START, job=job, run=run, producer="https://airflow.test", inputs=[dataset],
+                       attributes={SUBMITTER_ATTRIBUTE: "airflow-prod"})  # fmt: skip
+    direct = Event.new(EventType.COMPLETE, job=job, run=run, producer="https://airflow.test")
+    conn = await asyncpg.connect(database_url)
+    try:
+        await seal(conn, [posted, direct], block_size=2)
+    finally:
+        await conn.close()
+    async with api_process(database_url, kafka_settings, tmp_path, public_reads="true") as api:
+        await page.goto(f"{api.url}/#node=run:{run.run_id}&direction=both")
+        await expect(page.locator("#node-rows tr")).to_have_count(2, timeout=WAIT_MS)
+        await page.click("details:has(#node-table) > summary")
+        await page.click(f'#node-rows tr[data-node="run:{run.run_id}"] button')
+        events = page.locator("#details ul.events li")
+        await expect(events).to_have_count(2, timeout=WAIT_MS)
+        started = events.filter(has_text=str(posted.event_id))
+        await expect(started).to_contain_text("submitted by airflow-prod", timeout=WAIT_MS)
+        completed = events.filter(has_text=str(direct.event_id))
+        await expect(completed).to_contain_text("not submitted through the API", timeout=WAIT_MS)
