@@ -136,6 +136,14 @@ async def test_without_pinned_keys_edges_are_only_consistent_with_the_servers_ke
 ) -> None:
     await open_demo_model(page, demo_ledger)
     assert set(await edge_statuses(page)) == {"server-keys"}
+    assert await page.is_hidden("#banner")
+
+    # A graph the server cut at the node cap says so.
+    await page.fill("#lineage-form input[name=max_nodes]", "3")
+    await page.click("#lineage-form button[type=submit]")
+    await expect(page.locator("#banner")).to_be_visible(timeout=WAIT_MS)
+    await expect(page.locator("#banner")).to_contain_text("cut this graph at 3 nodes")
+    await expect(page.locator("#node-rows tr")).to_have_count(3)
 
 
 async def test_a_bundle_changed_in_flight_fails_with_the_reason(page: Page, demo_ledger: DemoLedger) -> None:
