@@ -12,6 +12,7 @@ import json
 import re
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Page, Route
@@ -127,3 +128,35 @@ async def test_a_return_visit_checks_the_log_only_grew(demo_stack: DemoStack, pa
     old, new = (int(n) for n in re.findall(r"\(size (\d+) -> (\d+)\)", message)[0])
     assert old == remembered[grown] < new, message
     assert await page.locator("#ledger .ledger-alert").count() == 0
+
+
+HOSTILE = '<img src=x onerror="window.pwned=1">'
+
+
+async def hostile(route: Route) -> None:
+    """The real answer with markup in every name a server controls, and a shard named like a path."""
+    response = await route.fetch()
+    body: dict[str, Any] = await response.json()
+    for item in body.get("items", []):
+        for field in ("name", "topic", "origin", "created_at"):
+            if field in item:
+                item[field] = HOSTILE
+    if "/v1/shards" in route.request.url:
+        sealed = next(item for item in body["items"] if item["head"] is not None)
+        body["items"].append({**sealed, "shard": "../../v1/keys"})
+    await route.fulfill(response=response, body=json.dumps(body))
+
+
+async def test_what_the_server_says_is_shown_as_text(demo_stack: DemoStack, page: Page) -> None:  # noqa: F811
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    for path in ("**/v1/keys?*", "**/v1/shards?*", "**/v1/anchors?*", "**/v1/anchors"):
+        await page.route(path, hostile)
+    checks = await visit(page, demo_stack)
+    assert set(checks) == set(await sealed_shards(demo_stack))  # the path-named shard was dropped
+    view = page.locator("#ledger")
+    assert (await view.inner_text()).count(HOSTILE) >= 3  # key names, shard topics, statement origins
+    assert await view.locator("img").count() == 0
+    assert await page.evaluate("() => window.pwned") is None
+    # The browser resolves /tlog/../../v1/keys/checkpoint to /v1/keys/checkpoint: never asked for.
+    assert [url for url in requested if urlsplit(url).path.startswith("/v1/keys/")] == []

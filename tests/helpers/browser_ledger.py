@@ -70,10 +70,14 @@ def mount_script(module: str, call: str) -> str:
     return f"async () => {{ const m = await import('/ui/js/{module}'); {PAGE_API} return {call}; }}"
 
 
-@pytest.fixture
-def demo_stack(tmp_path: Path) -> Iterator[DemoStack]:
-    """``provledger up --demo`` on free ports, once its API says where it is; stopped afterwards."""
-    data_dir, output_file = tmp_path / "data", tmp_path / "up.log"
+@pytest.fixture(scope="module")
+def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
+    """``provledger up --demo`` on free ports, once its API says where it is; stopped afterwards.
+
+    One stack per test module: each test still gets a fresh browser profile (its own storage).
+    """
+    folder = tmp_path_factory.mktemp("demo-stack")
+    data_dir, output_file = folder / "data", folder / "up.log"
     env = {
         k: v
         for k, v in os.environ.items()

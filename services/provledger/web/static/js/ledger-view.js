@@ -343,7 +343,9 @@ export async function mountLedgerView(element, api, options = {}) {
       el("p", { class: "ledger-error" }, `could not read the ledger: ${text(/** @type {Error} */ (error).message)}`));
     return { checks };
   }
-  const withHead = shards.filter((s) => s?.head && Number.isInteger(s.shard));
+  // A shard number goes into request paths: anything but a non-negative integer is dropped.
+  shards = shards.filter((s) => Number.isSafeInteger(s?.shard) && s.shard >= 0);
+  const withHead = shards.filter((s) => s.head);
   const notes = await Promise.all(withHead.map((s) => api.getText(`/tlog/${s.shard}/checkpoint`).catch(() => null)));
   const verifier = createVerifier({ pinnedKeys, serverKeys: keys, logOrigin: logOriginOf({ logOrigin: page.pinnedOrigin(), ...options }, notes.filter((n) => n !== null)) });
   const trust = pinnedKeys.length > 0 ? "against the keys you pinned" : "against the server's own keys (you pinned none)";
