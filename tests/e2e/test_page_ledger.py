@@ -75,6 +75,7 @@ async def test_ledger_view_shows_the_demo_ledger(demo_stack: DemoStack, page: Pa
     assert set(checks) == set(await sealed_shards(demo_stack))
     for check in checks.values():
         assert check["state"] == "remembered", check
+        assert "signed by the server's own keys" in check["message"]  # none pinned in this profile
     every_shard = (await demo_stack.get("/v1/shards"))["items"]
     assert await view.locator("table").first.locator("tbody tr").count() == len(every_shard)
 

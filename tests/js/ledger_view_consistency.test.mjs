@@ -39,7 +39,7 @@ async function visit(/** @type {Buffer[]} */ seen, /** @type {Buffer[]} */ tree,
   const storage = new MemoryStorage();
   const first = await checkShard({ shard: 0, current: checkpoint(seen), api: server(seen), verifier, storage });
   assert.equal(first.state, "remembered", first.message);
-  assert.match(first.message, new RegExp(`^remembered \\(size ${seen.length}\\)`));
+  assert.match(first.message, new RegExp(`^remembered \\(size ${seen.length}, signed by your pinned keys\\)`));
   const check = await checkShard({ shard: 0, current: checkpoint(tree, key), api: server(tree, answer), verifier, storage });
   return { check, kept: rememberedCheckpoints(storage)[0] };
 }
@@ -47,7 +47,8 @@ async function visit(/** @type {Buffer[]} */ seen, /** @type {Buffer[]} */ tree,
 test("a log that only grew is consistent since the last visit, and its new checkpoint is remembered", async () => {
   const tree = leaves(13);
   const { check, kept } = await visit(tree.slice(0, 5), tree);
-  assert.deepEqual(check, { state: "consistent", message: "consistent since your last visit (size 5 -> 13)" });
+  assert.deepEqual(check, {
+    state: "consistent", message: "consistent since your last visit (size 5 -> 13), signed by your pinned keys" });
   assert.equal(kept, checkpoint(tree));
   assert.equal((await visit(tree, tree)).check.state, "consistent");
 });

@@ -21,7 +21,8 @@ import { parseCheckpoint, parseNote } from "./verify/note.js";
  * @typedef {{getJSON(path: string): Promise<any>, getText(path: string): Promise<string>}} Api
  * @typedef {{name: string, keyId: string, kind: "signature" | "cosignature" | "other", time: Date | null}} NoteSignature
  * @typedef {{origin: string, size: number, root: string, signatures: NoteSignature[]}} CheckpointNote
- * @typedef {{verifyConsistency(oldText: string, newText: string, proof: string[]): Promise<{ok: boolean, reason?: string}>}} ConsistencyVerifier
+ * @typedef {{ok: boolean, reason?: string | null, trust?: "pinned" | "server-keys" | null}} ConsistencyResult
+ * @typedef {{verifyConsistency(oldText: string, newText: string, proof: string[]): Promise<ConsistencyResult>}} ConsistencyVerifier
  * @typedef {{state: "remembered" | "consistent" | "failed" | "unchecked", message: string}} ShardCheck
  * @typedef {string | {vkey: string}} PinnedKey  a C2SP verifier key, alone or with its range
  * @typedef {{pinnedKeys?: PinnedKey[], logOrigin?: string, storage?: Storage}} LedgerViewOptions
@@ -86,7 +87,7 @@ export async function checkShard({ shard, current, api, verifier, storage }) {
     const alone = await verifier.verifyConsistency(current, current, []);
     if (!alone.ok) return { state: "failed", message: `the current checkpoint does not verify: ${alone.reason}` };
     remember(storage, shard, current);
-    return { state: "remembered", message: `remembered (size ${newSize}): the next visit checks the log only grew` };
+    return { state: "remembered", message: `remembered (size ${newSize}${signer(alone)}): the next visit checks the log only grew` };
   }
   let seen;
   try {
@@ -111,7 +112,13 @@ export async function checkShard({ shard, current, api, verifier, storage }) {
     return { state: "failed", message: `REWRITTEN LOG: size ${oldSize} -> ${newSize} is not consistent: ${result.reason}` };
   }
   remember(storage, shard, current);
-  return { state: "consistent", message: `consistent since your last visit (size ${oldSize} -> ${newSize})` };
+  return { state: "consistent", message: `consistent since your last visit (size ${oldSize} -> ${newSize})${signer(result)}` };
+}
+
+/** @param {ConsistencyResult} result @returns {string} whose keys vouched for the checkpoints */
+function signer(result) {
+  if (result.trust === "pinned") return ", signed by your pinned keys";
+  return result.trust === "server-keys" ? ", signed by the server's own keys" : "";
 }
 
 /**
