@@ -121,13 +121,20 @@ class StaticSite:
 
     def __init__(self, root: Traversable) -> None:
         self.root = root
-        self._files: dict[tuple[str, ...], StaticFile | None] = {}
+        self._files: dict[tuple[str, ...], StaticFile] = {}
 
     def get(self, parts: tuple[str, ...]) -> StaticFile | None:
-        """The file at ``parts`` if it exists and is of a served type."""
-        if parts not in self._files:
-            self._files[parts] = self._read(parts)
-        return self._files[parts]
+        """The file at ``parts`` if it exists and is of a served type.
+
+        Only files found are kept (the folder holds a bounded set of them); a miss is looked up
+        again next time, so requests for made-up paths cannot grow the process's memory.
+        """
+        found = self._files.get(parts)
+        if found is None:
+            found = self._read(parts)
+            if found is not None:
+                self._files[parts] = found
+        return found
 
     def _read(self, parts: tuple[str, ...]) -> StaticFile | None:
         suffix = "." + parts[-1].rsplit(".", 1)[-1] if "." in parts[-1] else ""
