@@ -172,6 +172,34 @@ async def test_a_bundle_changed_in_flight_fails_with_the_reason(page: Page, demo
     assert statuses.count("verified") == len(statuses) - await failed.count()
 
 
+@pytest.mark.parametrize(
+    "evidence", ["//elsewhere.invalid/bundle", "/\\elsewhere.invalid/bundle", "https://elsewhere.invalid/b"]
+)
+async def test_an_evidence_link_to_another_origin_is_never_fetched(
+    page: Page, demo_ledger: DemoLedger, evidence: str
+) -> None:
+    elsewhere: list[str] = []
+    page.on("request", lambda request: elsewhere.append(request.url) if "elsewhere" in request.url else None)
+
+    async def point_one_edge_elsewhere(route: Route) -> None:
+        response = await route.fetch()
+        graph = json.loads(await response.body())
+        graph["edges"][0]["recorded"]["evidence"] = evidence
+        await route.fulfill(response=response, body=json.dumps(graph))
+
+    await page.route("**/v1/lineage?*", point_one_edge_elsewhere)
+    await open_demo_model(page, demo_ledger)
+    await edge_statuses(page)
+    # Every edge that event recorded fails (verdicts are kept per event), and only those.
+    reasons = await page.eval_on_selector_all(
+        "#edge-rows tr[data-status=failed] td.reason", "cells => cells.map(c => c.textContent)"
+    )
+    assert reasons
+    assert all("not a path of this API" in reason for reason in reasons), reasons
+    assert set(await edge_statuses(page)) == {"failed", "server-keys"}
+    assert elsewhere == []
+
+
 async def test_the_as_of_slider_hides_edges_recorded_later(page: Page, demo_ledger: DemoLedger) -> None:
     await open_demo_model(page, demo_ledger)
     recorded_now = await page.eval_on_selector_all(

@@ -28,11 +28,15 @@ export function saveToken(token) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
-/** Only paths of this API: an absolute path, never another origin or a scheme. */
+/**
+ * Only paths of this API: an absolute path that resolves to this origin. A path from the server
+ * (an edge's `evidence`) could otherwise name another host: `//evil`, or `/\evil`, which URL
+ * parsing reads as `//evil` (the Content-Security-Policy's connect-src would stop it too).
+ */
 function checkedPath(path) {
-  if (typeof path !== "string" || !path.startsWith("/") || path.startsWith("//")) {
-    throw new ApiError(0, "not a path of this API", String(path));
-  }
+  const ok = typeof path === "string" && path.startsWith("/") && !path.includes("\\")
+    && new URL(path, location.origin).origin === location.origin && !path.startsWith("//");
+  if (!ok) throw new ApiError(0, "not a path of this API", String(path).slice(0, 200));
   return path;
 }
 
