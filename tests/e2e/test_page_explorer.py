@@ -200,6 +200,30 @@ async def test_an_evidence_link_to_another_origin_is_never_fetched(
     assert elsewhere == []
 
 
+async def test_a_bundle_of_another_event_fails_the_edge_it_was_served_for(
+    page: Page, demo_ledger: DemoLedger
+) -> None:
+    served: dict[str, bytes] = {}
+
+    async def swap_in_the_first_bundle(route: Route) -> None:
+        response = await route.fetch()
+        body = served.setdefault("first", await response.body())
+        await route.fulfill(response=response, body=body)
+
+    await page.goto(f"{demo_ledger.url}/")
+    await pin_key_file(page, demo_ledger)
+    await page.route("**/v1/events/*/evidence", swap_in_the_first_bundle)
+    await open_demo_model(page, demo_ledger)
+    statuses = await edge_statuses(page)
+    first = json.loads(served["first"])["event"]["event_id"]
+    reasons = await page.eval_on_selector_all(
+        "#edge-rows tr[data-status=failed] td.reason", "cells => cells.map(c => c.textContent)"
+    )
+    assert len(reasons) == statuses.count("failed") > 0
+    assert all(f"the bundle is about event {first}" in reason for reason in reasons), reasons
+    assert "verified" in statuses  # the edges the first bundle's event did record
+
+
 async def test_the_as_of_slider_hides_edges_recorded_later(page: Page, demo_ledger: DemoLedger) -> None:
     await open_demo_model(page, demo_ledger)
     recorded_now = await page.eval_on_selector_all(

@@ -47,6 +47,9 @@ test("as of a time hides later edges and the nodes only they touch, or flags the
   assert.equal(flagged.nodes.length, 3);
   assert.deepEqual([...flagged.later].sort(), ["b", "r|generated|b"]);
   assert.equal(asOf(graph, Infinity, false).edges.length, 2);
+  const unreadable = { ...graph, edges: [...graph.edges, edge("b", "used", "r", "not a time")] };
+  assert.equal(asOf(unreadable, Infinity, false).edges.length, 3, "now shows every edge");
+  assert.equal(asOf(unreadable, micros(T2), false).edges.length, 2, "an unreadable time is never before a cut");
 });
 
 test("many alike nodes become one cluster; roots, small groups and expanded ones stay single", () => {
