@@ -6,7 +6,7 @@ import { api, ApiError, saveToken, savedToken, withQuery } from "./api.js";
 import { createDetails } from "./details.js";
 import { byId, el, replace, saveBlob } from "./dom.js";
 import { createGraphView } from "./graph-view.js";
-import { asOf, clusterOf, drawnGraph, impactCsv, nodeKind, sealTimes } from "./lineage-model.js";
+import { asOf, clusterOf, drawnGraph, edgeKey, impactCsv, nodeKind, sealTimes } from "./lineage-model.js";
 import { mountSearch } from "./search.js";
 import { EdgeChecks, forgetPinnedKeys, importKeyFile, pinnedKeys, pinnedOrigin, pinOrigin, serverOrigin } from "./trust.js";
 
@@ -145,7 +145,7 @@ function renderTables(later, badges) {
   replace(byId("edge-rows"), ...state.drawn.edges.map((e) => {
     const badge = badges.get(e.id);
     const verdict = e.members.length === 1 ? state.verdicts.get(e.members[0].recorded.event_id) : undefined;
-    return el("tr", { dataset: { edge: e.id, status: badge, later: e.members.every((m) => later.has(`${m.source}|${m.relation}|${m.target}`)) ? "yes" : "no" } },
+    return el("tr", { dataset: { edge: e.id, status: badge, later: e.members.every((m) => later.has(edgeKey(m))) ? "yes" : "no" } },
       el("td", {}, labelOf(e.source)), el("td", {}, e.relation), el("td", {}, labelOf(e.target)),
       el("td", {}, e.members.length === 1 ? e.members[0].recorded.recorded_at : `${e.members.length} edges`),
       el("td", { class: `badge badge-${badge}` },
