@@ -96,6 +96,8 @@ async def test_search_open_the_demo_model_and_verify_every_edge_against_the_pinn
     assert response is not None
     assert "script-src 'self'" in response.headers["content-security-policy"]
     await pin_key_file(page, demo_ledger)
+    await page.reload()  # pinned keys stay in this browser's local storage
+    await expect(page.locator("#keys-status")).to_contain_text("1 pinned key:", timeout=WAIT_MS)
     await open_demo_model(page, demo_ledger)
 
     shown = set(await page.eval_on_selector_all("#node-rows tr", "rows => rows.map(r => r.dataset.node)"))
