@@ -58,6 +58,18 @@ async def wait_for_growth(stack: DemoStack, sizes: dict[int, int], timeout_s: fl
     raise AssertionError(f"no shard grew past {sizes} in {timeout_s} s")
 
 
+async def wait_for_blocks(stack: DemoStack, count: int, timeout_s: float = 90) -> int:
+    """A shard with at least ``count`` blocks."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        items = (await stack.get("/v1/shards"))["items"]
+        full = [s["shard"] for s in items if s["head"] is not None and s["head"]["height"] + 1 >= count]
+        if full:
+            return int(full[0])
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"no shard reached {count} blocks in {timeout_s} s")
+
+
 async def tamper(route: Route) -> None:
     """Pass the real consistency answer on with its first proof hash changed."""
     response = await route.fetch()
@@ -103,7 +115,32 @@ async def test_ledger_view_shows_the_demo_ledger(demo_stack: DemoStack, page: Pa
     witnesses = await cosigners.inner_text()
     for name in names:
         assert name in witnesses
+
+    # A quiet shard's details: its checkpoint's log signature and each witness's cosignature.
+    quiet = min(checks, key=lambda shard: int(re.findall(r"size (\d+)", checks[shard]["message"])[0]))
+    details = view.locator(f'details.ledger-shard[data-shard="{quiet}"]')
+    await details.locator("summary").click()
+    signers = await details.locator("table").first.inner_text()
+    assert "log signature" in signers
+    for name in names:
+        assert re.search(rf"{re.escape(name)}\s+[0-9a-f]{{8}}\s+witness cosignature\s+20\d\d-", signers), (
+            signers
+        )
     assert [error for error in errors if error.startswith("uncaught")] == []
+
+
+async def test_blocks_are_listed_a_page_at_a_time(demo_stack: DemoStack, page: Page) -> None:  # noqa: F811
+    busy = await wait_for_blocks(demo_stack, 41)  # the demo's inference traffic seals a few blocks a second
+    await visit(page, demo_stack)
+    details = page.locator(f'#ledger details.ledger-shard[data-shard="{busy}"]')
+    await details.locator("summary").click()
+    rows = details.locator(".ledger-paged tbody tr")
+    await rows.nth(19).wait_for()
+    assert await rows.count() == 20
+    await details.locator("button", has_text="more blocks").click()
+    await rows.nth(39).wait_for()
+    heights = await details.locator(".ledger-paged tbody tr td:first-child").all_inner_texts()
+    assert [int(height) for height in heights] == list(range(40))
 
 
 async def test_a_return_visit_checks_the_log_only_grew(demo_stack: DemoStack, page: Page) -> None:  # noqa: F811
