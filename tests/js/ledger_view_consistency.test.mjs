@@ -93,3 +93,22 @@ test("a first visit to a checkpoint that does not verify remembers nothing", asy
   assert.equal(check.state, "failed");
   assert.equal(storage.getItem(STORAGE_KEY), null);
 });
+
+test("a shard that now names another log fails; an unreadable remembered note gives way to a verified one only", async () => {
+  const storage = new MemoryStorage();
+  const tree = leaves(4);
+  const elsewhere = signNote(checkpointText(`${ORIGIN}/shard/9`, tree.length, treeRoot(tree)), SEALER);
+  storage.setItem(STORAGE_KEY, JSON.stringify({ 0: elsewhere }));
+  const moved = await checkShard({ shard: 0, current: checkpoint(tree), api: server(tree), verifier, storage });
+  assert.equal(moved.state, "failed");
+  assert.match(moved.message, /^ANOTHER LOG: shard 0 was ledger\.example\/ml\/shard\/9 on your last visit/);
+  storage.setItem(STORAGE_KEY, JSON.stringify({ 0: "not a note" }));
+  const replaced = await checkShard({ shard: 0, current: checkpoint(tree), api: server(tree), verifier, storage });
+  assert.equal(replaced.state, "remembered");
+  assert.match(replaced.message, /the one kept here was unreadable/);
+  assert.equal(rememberedCheckpoints(storage)[0], checkpoint(tree));
+  storage.setItem(STORAGE_KEY, JSON.stringify({ 0: "not a note" }));
+  const forged = await checkShard({ shard: 0, current: checkpoint(tree, newKey(ORIGIN)), api: server(tree), verifier, storage });
+  assert.equal(forged.state, "failed");
+  assert.equal(rememberedCheckpoints(storage)[0], "not a note");
+});

@@ -83,18 +83,14 @@ function remember(storage, shard, note) {
 export async function checkShard({ shard, current, api, verifier, storage }) {
   const { size: newSize, origin } = parseCheckpointNote(current);
   const old = rememberedCheckpoints(storage)[shard];
-  if (old === undefined) {
+  const seen = old === undefined ? null : readableNote(old);
+  if (seen === null) {
+    // A first visit (or a note this browser kept that cannot be read): only the signature to check.
     const alone = await verifier.verifyConsistency(current, current, []);
     if (!alone.ok) return { state: "failed", message: `the current checkpoint does not verify: ${alone.reason}` };
     remember(storage, shard, current);
-    return { state: "remembered", message: `remembered (size ${newSize}${signer(alone)}): the next visit checks the log only grew` };
-  }
-  let seen;
-  try {
-    seen = parseCheckpointNote(old);
-  } catch {
-    remember(storage, shard, current);
-    return { state: "remembered", message: `remembered (size ${newSize}); the one kept here was unreadable` };
+    const note = old === undefined ? "" : "; the one kept here was unreadable";
+    return { state: "remembered", message: `remembered (size ${newSize}${signer(alone)})${note}: the next visit checks the log only grew` };
   }
   const oldSize = seen.size;
   if (seen.origin !== origin) {
@@ -113,6 +109,15 @@ export async function checkShard({ shard, current, api, verifier, storage }) {
   }
   remember(storage, shard, current);
   return { state: "consistent", message: `consistent since your last visit (size ${oldSize} -> ${newSize})${signer(result)}` };
+}
+
+/** @param {string} note @returns {CheckpointNote | null} */
+function readableNote(note) {
+  try {
+    return parseCheckpointNote(note);
+  } catch {
+    return null;
+  }
 }
 
 /** @param {ConsistencyResult} result @returns {string} whose keys vouched for the checkpoints */
