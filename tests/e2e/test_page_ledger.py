@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Page, Route
+from playwright.async_api import FilePayload, Page, Route
 from tests.helpers.browser import collect_page_errors
 from tests.helpers.browser_ledger import DemoStack, demo_stack  # noqa: F401  (fixture)
 
@@ -179,9 +179,9 @@ async def hostile(route: Route) -> None:
         for field in ("name", "topic", "origin", "created_at"):
             if field in item:
                 item[field] = HOSTILE
-    if "/v1/shards" in route.request.url:
-        sealed = next(item for item in body["items"] if item["head"] is not None)
-        body["items"].append({**sealed, "shard": "../../v1/keys"})
+    sealed = [item for item in body["items"] if item.get("head") is not None]
+    if "/v1/shards" in route.request.url and sealed:
+        body["items"].append({**sealed[0], "shard": "../../v1/keys"})
     await route.fulfill(response=response, body=json.dumps(body))
 
 
@@ -198,3 +198,21 @@ async def test_what_the_server_says_is_shown_as_text(demo_stack: DemoStack, page
     assert await page.evaluate("() => window.pwned") is None
     # The browser resolves /tlog/../../v1/keys/checkpoint to /v1/keys/checkpoint: never asked for.
     assert [url for url in requested if urlsplit(url).path.startswith("/v1/keys/")] == []
+
+
+async def test_keys_pinned_in_the_page_vouch_for_the_checkpoints(demo_stack: DemoStack, page: Page) -> None:  # noqa: F811
+    await visit(page, demo_stack)
+    # The user pins the key file `up` wrote (the sealer's and the anchorer's public keys) and
+    # names the log, as the page's trust bar asks.
+    trusted = demo_stack.data_dir / "keys" / "trusted-keys.txt"
+    key_file = FilePayload(name=trusted.name, mimeType="text/plain", buffer=trusted.read_bytes())
+    await page.set_input_files("#key-file", files=[key_file])
+    await page.wait_for_function("() => localStorage.getItem('provledger.pinnedKeys') !== null")
+    await page.fill("#origin", "provledger.local/ledger")
+    await page.locator("#origin").dispatch_event("change")
+    again = await visit(page, demo_stack)
+    for shard, check in again.items():
+        assert check["state"] == "consistent", (shard, check)
+        assert check["message"].endswith("signed by your pinned keys"), check
+    keys = await page.locator("#ledger table", has=page.locator("th", has_text="valid from")).inner_text()
+    assert keys.count("pinned by you") == 2, keys
