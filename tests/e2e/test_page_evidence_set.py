@@ -74,6 +74,9 @@ async def test_evidence_set_of_the_demo_model_verifies_offline(
     assert "UNPINNED" in (folder / "keys.txt").read_text()  # no key was pinned: the server's, said so
     singles = assert_readme_verifies(folder)
     assert len(singles) == len(ids)
+    for command in singles:  # the same keys held to their ranges, read from the API's times
+        result = run_shell(command.replace("keys.txt", "keys.json"), folder)
+        assert result.returncode == 0, command + "\n" + result.stdout + result.stderr
 
     # The hints work as the README says once their trust is supplied: the TSA roots from the
     # stack (never from a bundle), the witness policy the archive wrote from the bundles' keys.

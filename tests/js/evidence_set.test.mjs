@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { evidenceSetFiles, keysFile, verifierKeyParts } from "../../services/provledger/web/static/js/evidence-set.js";
+import { evidenceSetFiles, keysFile, rfc3339Micros, verifierKeyParts } from "../../services/provledger/web/static/js/evidence-set.js";
 import { checkpointText, cosign, newKey, signNote } from "./ledger_view_fixtures.mjs";
 
 const ORIGIN = "ledger.example/ml";
@@ -42,7 +42,7 @@ test("each edge's bundle is in the set once, named after the event the edge name
   assert.deepEqual(set.missing, []);
   const byName = files(set);
   assert.deepEqual(Object.keys(byName).sort(),
-    ["README.md", `bundles/${IDS[0]}.json`, `bundles/${IDS[1]}.json`, "graph.json", "keys.txt"]);
+    ["README.md", `bundles/${IDS[0]}.json`, `bundles/${IDS[1]}.json`, "graph.json", "keys.json", "keys.txt"]);
   assert.deepEqual(JSON.parse(byName[`bundles/${IDS[1]}.json`]), bundle(IDS[1]));
   assert.deepEqual(JSON.parse(byName["graph.json"]), { roots: ["artifact:1"], edges });
 });
@@ -149,4 +149,28 @@ test("edges whose bundle the page lacks are listed with the command that fetches
   assert.ok(byName["README.md"].includes(
     `curl -fsS -H "Authorization: Bearer $TOKEN" 'http://127.0.0.1:8000/v1/events/${IDS[1]}/evidence' > bundles/${IDS[1]}.json`));
   assert.match(byName["README.md"], /1 edge\(s\) named no valid event id/);
+});
+
+test("RFC 3339 times become exact microseconds, anything else none", () => {
+  assert.equal(rfc3339Micros("2026-12-05T11:09:06.619284Z"), 1_796_468_946_619_284);
+  assert.equal(rfc3339Micros("2026-12-05T11:09:06Z"), 1_796_468_946_000_000);
+  assert.equal(rfc3339Micros("2026-12-05T12:09:06.5+01:00"), 1_796_468_946_500_000);
+  assert.equal(rfc3339Micros("1970-01-01T00:00:00.000001Z"), 1);
+  for (const bad of [null, 5, "", "2026-12-05", "2026-12-05T11:09:06.619284", "2026-13-45T11:09:06Z", "x2026-12-05T11:09:06Z"]) {
+    assert.equal(rfc3339Micros(bad), null, String(bad));
+  }
+});
+
+test("keys.json carries the keys' ranges when there are any, and only then", () => {
+  const retired = { ...SERVER_KEYS[0], valid_until: "2026-12-02T00:00:00.000001Z" };
+  const server = keysFile({ server: [retired, SERVER_KEYS[1]] }, ORIGIN);
+  assert.deepEqual(JSON.parse(/** @type {string} */ (server.json)), { keys: [
+    { key: SEALER, valid_from: 1_796_083_200_000_000, valid_until: 1_796_169_600_000_001 },
+    { key: ANCHORER, valid_from: 1_796_083_200_000_000, valid_until: null },
+  ] });
+  assert.equal(keysFile({ server: [{ ...retired, valid_until: "yesterday" }] }, ORIGIN).json, null);
+  assert.equal(keysFile({ pinned: [SEALER, { vkey: ANCHORER, validFrom: 0, validUntil: null }] }, ORIGIN).json, null);
+  const ranged = keysFile({ pinned: [{ vkey: SEALER, validFrom: 5, validUntil: 9 }, ANCHORER] }, ORIGIN);
+  assert.deepEqual(JSON.parse(/** @type {string} */ (ranged.json)).keys,
+    [{ key: SEALER, valid_from: 5, valid_until: 9 }, { key: ANCHORER, valid_from: 0, valid_until: null }]);
 });

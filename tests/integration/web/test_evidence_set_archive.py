@@ -86,13 +86,18 @@ async def test_archive_unzips_and_its_readme_verifies_every_bundle(
     entries, folder = unpack(archive)
     names = sorted(info.filename for info in entries)
     bundle_names = sorted(f"bundles/{i}.json" for i in view["bundles"])
-    assert names == sorted(["README.md", "graph.json", "keys.txt", *bundle_names])
+    assert names == sorted(["README.md", "graph.json", "keys.json", "keys.txt", *bundle_names])
     assert all(info.compress_type == zipfile.ZIP_STORED for info in entries)
     assert json.loads((folder / "graph.json").read_text())["edges"] == view["graph"]["edges"]
     assert "UNPINNED" in (folder / "keys.txt").read_text()
 
     singles = assert_readme_verifies(folder)
     assert len(singles) == len(view["bundles"])
+    # The same keys with their ranges, as the README offers: the API's times read to the microsecond.
+    assert "--trusted-keys keys.json" in (folder / "README.md").read_text()
+    for command in singles:
+        result = run_shell(command.replace("keys.txt", "keys.json"), folder)
+        assert result.returncode == 0, command + "\n" + result.stdout + result.stderr
 
 
 async def test_readme_commands_fail_on_a_changed_or_substituted_bundle(

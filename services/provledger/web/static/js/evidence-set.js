@@ -64,25 +64,43 @@ function byEventId(bundles) {
 }
 
 /**
- * keys.txt: the pinned signing keys when the user pinned any, else the server's, marked as such.
+ * keys.txt: the pinned signing keys when the user pinned any, else the server's, marked as such;
+ * and, when the keys have validity ranges, the same keys as a JSON key set with them (keys.json,
+ * `[{key, valid_from, valid_until}]` in microseconds, as `provledger verify --trusted-keys` reads),
+ * which lets verify's key-time check hold a retired key to its range.
  * @param {EvidenceKeys} keys @param {string} logOrigin
- * @returns {{text: string, pinned: boolean, witnesses: string[]}} witnesses: pinned cosigner keys
+ * @returns {{text: string, json: string | null, pinned: boolean, witnesses: string[]}}
+ *   witnesses: pinned cosigner keys
  */
 export function keysFile(keys, logOrigin) {
-  const pinned = (keys.pinned ?? []).map((k) => verifierKeyParts(typeof k === "string" ? k : k?.vkey));
-  const signers = pinned.filter((k) => k?.type === ED25519).map((k) => /** @type {{vkey: string}} */ (k).vkey);
-  const witnesses = pinned.filter((k) => k?.type === COSIGNATURE).map((k) => /** @type {{vkey: string}} */ (k).vkey);
+  const given = (keys.pinned ?? []).map((k) => ({ key: k, parts: verifierKeyParts(typeof k === "string" ? k : k?.vkey) }));
+  const signers = given.filter(({ parts }) => parts?.type === ED25519);
+  const witnesses = given.filter(({ parts }) => parts?.type === COSIGNATURE).map(({ parts }) => /** @type {{vkey: string}} */ (parts).vkey);
   const head = [`# provledger verifier keys for the log ${logOrigin}`];
   if (signers.length > 0) {
     head.push("# Pinned by you in the explorer page: the keys you chose to trust.");
-    return { text: [...head, ...signers, ""].join("\n"), pinned: true, witnesses };
+    const ranged = signers.map(({ key, parts }) => {
+      const range = typeof key === "string" ? {} : /** @type {{validFrom?: unknown, validUntil?: unknown}} */ (key);
+      return { key: /** @type {{vkey: string}} */ (parts).vkey, valid_from: Number.isSafeInteger(range.validFrom) ? range.validFrom : 0,
+        valid_until: Number.isSafeInteger(range.validUntil) ? range.validUntil : null };
+    });
+    const json = ranged.some((k) => k.valid_from !== 0 || k.valid_until !== null) ? keySetJson(ranged) : null;
+    return { text: [...head, ...ranged.map((k) => k.key), ""].join("\n"), json, pinned: true, witnesses };
   }
   const lines = [];
+  /** @type {Array<{key: string, valid_from: number | null, valid_until: number | null}>} */
+  const ranged = [];
+  // A range that cannot be read exactly is no range to hold a key to: then no keys.json at all.
+  let readable = true;
   for (const key of keys.server ?? []) {
     const parts = verifierKeyParts(key?.verifier_key);
     if (parts?.type !== ED25519) continue;
     const until = typeof key.valid_until === "string" ? key.valid_until : "now";
     lines.push(`# ${oneLine(key.role)} key, in use from ${oneLine(key.valid_from)} until ${oneLine(until)}`, parts.vkey);
+    const entry = { key: parts.vkey, valid_from: rfc3339Micros(key.valid_from),
+      valid_until: key.valid_until === null ? null : rfc3339Micros(key.valid_until) };
+    readable &&= entry.valid_from !== null && (key.valid_until === null || entry.valid_until !== null);
+    ranged.push(entry);
   }
   if (lines.length === 0) {
     throw new Error("no verifier keys to put in the evidence set: pin the ledger's keys, or let the page read /v1/keys");
@@ -91,7 +109,25 @@ export function keysFile(keys, logOrigin) {
     "# UNPINNED: these are the server's own keys (GET /v1/keys); the server vouches for itself with them.",
     "# Compare them with the keys your operator published, or replace this file with those, before relying on it.",
   );
-  return { text: [...head, ...lines, ""].join("\n"), pinned: false, witnesses };
+  return { text: [...head, ...lines, ""].join("\n"), json: readable ? keySetJson(ranged) : null, pinned: false, witnesses };
+}
+
+/** @param {object[]} entries @returns {string} */
+function keySetJson(entries) {
+  return `${JSON.stringify({ keys: entries }, null, 2)}\n`;
+}
+
+/**
+ * RFC 3339 time as integer microseconds since the epoch, exactly (a JavaScript Date stops at
+ * milliseconds, and a range rounded the wrong way would let a block through or shut one out).
+ * @param {unknown} text @returns {number | null}
+ */
+export function rfc3339Micros(text) {
+  const match = typeof text === "string"
+    ? /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(text) : null;
+  const millis = match ? Date.parse(`${match[1]}${match[3]}`) : Number.NaN;
+  if (!match || Number.isNaN(millis)) return null;
+  return millis * 1000 + Number((match[2] ?? "").padEnd(6, "0").slice(0, 6));
 }
 
 /** @param {unknown} value @returns {string} a server value fit for one comment line */
@@ -192,9 +228,11 @@ export function evidenceSetFiles({ graph, edges, bundles, keys, logOrigin, apiBa
   const files = [
     { name: "README.md", data: readme({ included, missing, invalid: ids.length - wanted.length, edges: shown.length,
       logOrigin: origin, originGiven: given, apiBase, when, pinned: keyFile.pinned, policy: policy !== null,
+      ranges: keyFile.json !== null,
       timestamps: chosen.some((b) => hasReceipt(b, "rfc3161")) }) },
     { name: "graph.json", data: `${JSON.stringify({ ...(graph ?? {}), edges: shown }, null, 2)}\n` },
     { name: "keys.txt", data: keyFile.text },
+    ...(keyFile.json === null ? [] : [{ name: "keys.json", data: keyFile.json }]),
     ...included.map((id, i) => ({ name: `bundles/${id}.json`, data: `${JSON.stringify(chosen[i], null, 2)}\n` })),
   ];
   if (policy !== null) files.push({ name: "witness-policy.txt", data: policy });
@@ -203,7 +241,8 @@ export function evidenceSetFiles({ graph, edges, bundles, keys, logOrigin, apiBa
 
 /**
  * @param {{included: string[], missing: string[], invalid: number, edges: number, logOrigin: string,
- *   originGiven: boolean, apiBase: string, when: Date, pinned: boolean, policy: boolean, timestamps: boolean}} set
+ *   originGiven: boolean, apiBase: string, when: Date, pinned: boolean, policy: boolean, timestamps: boolean,
+ *   ranges: boolean}} set
  * @returns {string}
  */
 function readme(set) {
@@ -224,6 +263,10 @@ function readme(set) {
       ? "`keys.txt` holds the keys you pinned in the page: a verification proves the events were sealed by them."
       : "`keys.txt` holds the **server's own keys** (`GET /v1/keys`): you pinned none, so the server vouches for\n" +
         "itself. Compare them with the keys your operator published, or replace `keys.txt` with those, first.",
+    ...(set.ranges ? ["",
+      "`keys.json` holds the same keys with their validity ranges. Pass it as `--trusted-keys keys.json` to hold",
+      "each key to its range: a block signed by a retired key then passes only with a receipt timed before the",
+      "key's end (`--tsa-roots` or `--witness-policy`, below), since a block's own seal time is its signer's claim."] : []),
     ...(set.originGiven ? [] : ["",
       `The log origin \`${set.logOrigin}\` is the one the bundles' checkpoints name, i.e. the server's word: if your`,
       "operator states another (`PROVLEDGER_LOG_ORIGIN`), use theirs in the commands below."]),
