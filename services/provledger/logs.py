@@ -40,6 +40,9 @@ def configure(level: str = "INFO", fmt: Literal["json", "console"] = "json") -> 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx logs every request at INFO: one line per JSON-RPC call, TSA or witness request would
+    # bury the anchorer's own lines. Its warnings and errors still pass.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
     structlog.configure(
         processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
