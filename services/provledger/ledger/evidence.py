@@ -191,6 +191,33 @@ def _receipt(
     return f"{linked.describe()}; {verifier(receipt, evidence)}"
 
 
+def _link_only(
+    name: str,
+    receipt: Receipt,
+    evidence: Evidence,
+    trusted_keys: KeySet,
+    log_origin: str | None,
+    anchorer_keys: Collection[VerifierKey] | None,
+) -> Check:
+    """A receipt whose kind cannot be checked here: UNCHECKED, but a broken link still FAILS.
+
+    The link (statement or checkpoint, signed, extending the block) needs no kind's roots, so a
+    receipt that carries one is held to it whatever the caller can check of the rest: a bundle
+    with a forged link is wrong, not merely unanchored. A receipt of a type that carries no link
+    (one this version does not know) stays UNCHECKED.
+    """
+    unchecked = f"no verifier for receipt type {receipt.type!r}"
+    if receipt.type not in CHECKPOINT_LINKED_RECEIPTS and "link" not in receipt.data:
+        return Check(name, CheckStatus.UNCHECKED, unchecked)
+    linked = _run(
+        name,
+        partial(
+            _receipt, receipt, evidence, lambda _r, _e: unchecked, trusted_keys, log_origin, anchorer_keys
+        ),
+    )
+    return linked if not linked.passed else Check(name, CheckStatus.UNCHECKED, linked.detail)
+
+
 def _anchor_policy(evidence: Evidence, required: Collection[str], anchored: Collection[str]) -> Check:
     missing = sorted(set(required) - set(anchored))
     if not missing:
@@ -239,8 +266,8 @@ def verify_evidence(
     by one of ``anchorer_keys`` if given, else by a trusted key that signs no block
     here; for :data:`CHECKPOINT_LINKED_RECEIPTS`,
     :func:`~provledger.ledger.witnessed.link_checkpoint`, the shard checkpoint signed by
-    a trusted key and consistent with the block's tree), then the verifier (UNCHECKED
-    without one); that each ``required_receipts``
+    a trusted key and consistent with the block's tree), then the verifier (without one:
+    UNCHECKED once the link holds, FAILED when it does not); that each ``required_receipts``
     type has a receipt that passed (saying when to fetch an unanchored bundle again);
     when ``event_id_of`` decodes the canonical bytes,
     that they hold ``event_id`` (UNCHECKED otherwise: the ledger core cannot read Avro);
@@ -283,9 +310,7 @@ def verify_evidence(
         name = f"receipt[{position}]:{receipt.type}"
         verifier = verifiers.get(receipt.type)
         if verifier is None:
-            checks.append(
-                Check(name, CheckStatus.UNCHECKED, f"no verifier for receipt type {receipt.type!r}")
-            )
+            checks.append(_link_only(name, receipt, evidence, trusted_keys, log_origin, anchorer_keys))
             continue
         check = _run(
             name, partial(_receipt, receipt, evidence, verifier, trusted_keys, log_origin, anchorer_keys)

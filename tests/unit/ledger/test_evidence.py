@@ -204,6 +204,15 @@ def test_receipts_are_checked_by_type_and_unknown_types_stay_unchecked(shard: Sh
         evidence, trusted, receipt_verifiers={"witness": witness}, required_receipts={"evm"}
     ).ok
 
+    # A kind nobody can check here is still held to its link: a forged one fails the bundle.
+    forged = dataclasses.replace(evidence, receipts=(linked_receipt("evm", note, link(shard, 1, 2)),))
+    result = verify_evidence(forged, trusted, receipt_verifiers={"witness": witness})
+    assert [c.name for c in result.failures()] == ["receipt[0]:evm"]
+    unlinked = Receipt.from_json({"type": "future-kind", "proof": "?"})
+    result = verify_evidence(dataclasses.replace(evidence, receipts=(unlinked,)), trusted)
+    assert result.ok
+    assert result.checks[-1].status is CheckStatus.UNCHECKED
+
     refused = dataclasses.replace(evidence, receipts=(linked_receipt("witness", note, to_head, ok=False),))
     result = verify_evidence(
         refused, trusted, receipt_verifiers={"witness": witness}, required_receipts={"witness"}
