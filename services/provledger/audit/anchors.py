@@ -47,8 +47,9 @@ from provledger.ledger.merkle import verify_consistency
 from provledger.ledger.note import open_note, parse_note
 from provledger.store.audit_reads import AuditedStatement, BlockRef, StoredHead, StoredReceipt
 
-#: Checks a stored receipt offline; returns what it proves, raises VerificationError if it does not hold.
-ReceiptCheck = Callable[[Receipt], str]
+#: Checks a stored receipt offline, given the number of the statement it anchors (an evm log names
+#: it); returns what it proves, raises VerificationError if it does not hold.
+ReceiptCheck = Callable[[Receipt, int], str]
 
 
 def _b64(value: bytes) -> str:
@@ -239,7 +240,7 @@ class AnchorAudit:
             self.unchecked[kind] += 1
             return
         try:
-            check(Receipt(kind, receipt.fields))
+            check(Receipt(kind, receipt.fields), seq)
         except VerificationError as exc:
             self.record("receipt", seq, None, f"the {kind} receipt does not verify: {exc}")
             return

@@ -96,12 +96,22 @@ def audit_command(
 
 
 def receipt_checks(tsa_roots: Path | None) -> dict[str, ReceiptCheck]:
-    """The receipt kinds the options let the audit check: ``rfc3161`` under ``--tsa-roots`` alone."""
-    checks: dict[str, ReceiptCheck] = {}
+    """The receipt kinds the audit can check: ``rfc3161`` under ``--tsa-roots``; ``evm`` always.
+
+    An ``evm`` receipt's proof needs no roots (the header hashes to its block hash, the receipt
+    trie proof holds, the log names this statement's number and digest), so it is always
+    checked; whether that block is on the canonical chain is ``provledger verify --evm-rpc`` and
+    ``provledger monitor``'s question, not the database's.
+    """
+    from provledger.anchor.evm.verify import EvmReceiptVerifier
+
+    evm = EvmReceiptVerifier(None)
+    checks: dict[str, ReceiptCheck] = {"evm": lambda receipt, seq: evm.check(receipt.data, seq)}
     if tsa_roots is not None:
         from provledger.anchor.rfc3161.verify import Rfc3161ReceiptVerifier
 
-        checks["rfc3161"] = Rfc3161ReceiptVerifier.from_roots_file(tsa_roots).check
+        rfc3161 = Rfc3161ReceiptVerifier.from_roots_file(tsa_roots)
+        checks["rfc3161"] = lambda receipt, _seq: rfc3161.check(receipt)
     return checks
 
 

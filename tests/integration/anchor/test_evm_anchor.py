@@ -27,6 +27,8 @@ from tests.helpers.sealed_ledger import connected, register, seal_blocks
 
 from provledger.anchor.evm import EvmReceiptVerifier, RpcChain, TrustedBlocks
 from provledger.anchor.evm.settings import read_key_file
+from provledger.audit.run import audit_ledger
+from provledger.commands.audit import receipt_checks
 from provledger.config import KafkaSettings
 from provledger.errors import VerificationError
 from provledger.ledger.evidence import Evidence, Receipt
@@ -106,6 +108,14 @@ async def test_an_anchor_is_pending_until_final_then_proven_once(
     assert offline_check(fields, 1).startswith(f"statement 1 logged by {chain.submitter.lower()}")
     assert len(chain.anchored_logs()) == 1  # never sent twice
     assert len(await stored_transactions(ledger)) == 1
+    # The audit checks the stored receipt's proof offline, against the statement it anchors.
+    checks = receipt_checks(None)
+    async with connected(ledger) as conn:
+        report = (await audit_ledger(conn, receipt_checks=checks)).anchors
+    assert report is not None
+    assert (report.receipts_checked, report.receipts_unchecked) == ({"evm": 1}, {})
+    with pytest.raises(VerificationError, match="topics"):
+        checks["evm"](Receipt("evm", fields), 2)  # the log names statement 1, not 2
 
 
 async def test_a_restart_resends_the_stored_bytes_and_anchors_once(
