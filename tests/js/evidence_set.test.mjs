@@ -56,7 +56,7 @@ test("the README gives one exact verify command per bundle and a loop over all",
       `provledger verify bundles/${id}.json --trusted-keys keys.txt --log-origin 'ledger.example/ml' --event-id ${id}\n`));
   }
   assert.match(readme, /for f in bundles\/\*\.json; do\n {2}provledger verify "\$f" .* --event-id "\$\(basename "\$f" \.json\)"/);
-  assert.doesNotMatch(readme, /Not included|Timestamps|Witnesses/);
+  assert.doesNotMatch(readme, /Not included|Timestamps|Witnesses|Ethereum/);
 });
 
 test("a log origin is single-quoted for the shell whatever it holds", () => {
@@ -116,13 +116,15 @@ test("verifier keys are read strictly", () => {
 test("receipts add the timestamp hint and a witness policy naming each cosigner, keys left to the user", () => {
   const text = checkpointText(`${ORIGIN}/shard/0`, 1, Buffer.alloc(32, 3));
   const cosigned = cosign(cosign(signNote(text, SEALER_KEY), text, B_KEY, 1_795_478_400), text, A_KEY, 1_795_478_401);
-  const receipts = [{ type: "rfc3161", responses: [] }, { type: "tlog-witness", checkpoint: cosigned, consistency_proof: [] }];
+  const receipts = [{ type: "rfc3161", responses: [] }, { type: "tlog-witness", checkpoint: cosigned, consistency_proof: [] },
+    { type: "evm", chain_id: 31337 }];
   const set = evidenceSetFiles({ edges: [edge(IDS[0], "a"), edge(IDS[1], "b")],
     bundles: [bundle(IDS[0], receipts), bundle(IDS[1], [{ type: "tlog-witness", checkpoint: "unreadable" }])],
     keys: { pinned: [SEALER, WITNESS_B], server: SERVER_KEYS }, logOrigin: ORIGIN });
   const byName = files(set);
   assert.match(byName["README.md"], /--tsa-roots tsa-roots\.pem --require rfc3161/);
   assert.match(byName["README.md"], /--witness-policy witness-policy\.txt --require witness/);
+  assert.match(byName["README.md"], /`--evm-rpc URL` .* or `--evm-trusted-block N:HASH` [^]*`--require evm`/);
   const policy = byName["witness-policy.txt"];
   assert.ok(policy.includes(`witness a.example/witness REPLACE-WITH-THE-KEY-OF-a.example/witness+${A_KEY.keyId}\n` +
     `witness b.example/witness ${WITNESS_B}\n`), policy);

@@ -229,7 +229,7 @@ export function evidenceSetFiles({ graph, edges, bundles, keys, logOrigin, apiBa
     { name: "README.md", data: readme({ included, missing, invalid: ids.length - wanted.length, edges: shown.length,
       logOrigin: origin, originGiven: given, apiBase, when, pinned: keyFile.pinned, policy: policy !== null,
       ranges: keyFile.json !== null,
-      timestamps: chosen.some((b) => hasReceipt(b, "rfc3161")) }) },
+      timestamps: chosen.some((b) => hasReceipt(b, "rfc3161")), chain: chosen.some((b) => hasReceipt(b, "evm")) }) },
     { name: "graph.json", data: `${JSON.stringify({ ...(graph ?? {}), edges: shown }, null, 2)}\n` },
     { name: "keys.txt", data: keyFile.text },
     ...(keyFile.json === null ? [] : [{ name: "keys.json", data: keyFile.json }]),
@@ -242,7 +242,7 @@ export function evidenceSetFiles({ graph, edges, bundles, keys, logOrigin, apiBa
 /**
  * @param {{included: string[], missing: string[], invalid: number, edges: number, logOrigin: string,
  *   originGiven: boolean, apiBase: string, when: Date, pinned: boolean, policy: boolean, timestamps: boolean,
- *   ranges: boolean}} set
+ *   ranges: boolean, chain: boolean}} set
  * @returns {string}
  */
 function readme(set) {
@@ -294,6 +294,12 @@ function readme(set) {
       "Some bundles carry RFC 3161 timestamps of the anchored statement. To check them too, add",
       "`--tsa-roots tsa-roots.pem --require rfc3161`, with the PEM roots of the timestamp authorities you trust,",
       "obtained from them and never from a bundle (`provledger up` keeps its local TSA's in `.provledger/tsa/ca.pem`).");
+  }
+  if (set.chain) {
+    out.push("", "## Ethereum anchors", "",
+      "Some bundles carry receipts of an Ethereum transaction anchoring the statement. To check them too, add",
+      "`--evm-rpc URL` (a JSON-RPC node of the chain that you choose) or `--evm-trusted-block N:HASH` (a block you",
+      "trust, checked offline), and `--require evm`.");
   }
   if (set.policy) {
     out.push("", "## Witnesses", "",
