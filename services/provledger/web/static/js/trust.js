@@ -70,8 +70,9 @@ function commonName(keys) {
 
 /** What the server says its log is called: the first line of a shard checkpoint, less `/shard/<n>`. */
 export async function serverOrigin() {
-  const shards = await api.getJSON("/v1/shards?limit=1");
-  const shard = shards.items?.[0]?.shard;
+  // The first shard with a block: a shard no event reached yet has no checkpoint to name the log.
+  const shards = await api.getJSON("/v1/shards?limit=100");
+  const shard = (shards.items ?? []).find((item) => item?.head)?.shard;
   if (!Number.isInteger(shard)) return "";
   const checkpoint = await api.getText(`/tlog/${shard}/checkpoint`);
   return checkpoint.split("\n", 1)[0].replace(/\/shard\/\d+$/, "");
