@@ -40,6 +40,7 @@ from provledger.anchor.tlog_witness import WitnessClientSettings
 from provledger.commands.keys import register_sealer_key
 from provledger.commands.showcase import DemoShowcase, DemoTrust, TrustedKey
 from provledger.commands.stack_env import StackAddresses, export_lines, write_env_file
+from provledger.commands.stack_progress import SealedProgress
 from provledger.config import (
     AnchorerSettings,
     KafkaSettings,
@@ -67,10 +68,7 @@ from provledger.local.witnesses import (
     write_logs_file,
     write_policy_file,
 )
-from provledger.store.db import connect
 from provledger.store.migrate import migrate_database
-from provledger.store.totals import sealed_per_shard
-from provledger.store.unavailable import unavailable_as_service_error
 
 _console = Console()
 _log = logs.get_logger(__name__)
@@ -427,41 +425,6 @@ def _print_environment(addresses: StackAddresses, data_dir: Path) -> None:
     _console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
-async def _sealed_summary(database_url: str) -> str:
-    """One line: blocks and events sealed so far per shard, from Postgres."""
-    conn = await connect(database_url)
-    try:
-        with unavailable_as_service_error("cannot read Postgres right now"):
-            totals = await sealed_per_shard(conn)
-    finally:
-        await conn.close()
-    if not totals:
-        return "sealed: nothing yet (send events with `provledger emit` or the SDK)"
-    shards = "; ".join(f"{t.topic}/{t.partition}: {t.blocks:,} blocks, {t.events:,} events" for t in totals)
-    return f"sealed: {shards}"
-
-
-class _Progress:
-    """Prints the sealed-so-far line when it changes, at most every PROGRESS_INTERVAL_S."""
-
-    def __init__(self, database_url: str) -> None:
-        self._database_url = database_url
-        self._next = 0.0
-        self._last = ""
-
-    def tick(self) -> None:
-        if time.monotonic() < self._next:
-            return
-        self._next = time.monotonic() + PROGRESS_INTERVAL_S
-        try:
-            line = run_blocking(lambda: _sealed_summary(self._database_url))
-        except ServiceUnavailable as exc:
-            line = f"sealed: {exc}"
-        if line != self._last:
-            _console.print(line)
-            self._last = line
-
-
 def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) -> int:
     """Start servers, migrate, start what is built, wait for Ctrl-C or ``exit_after``; stop everything."""
     settings = load(StackSettings, **({"data_dir": data_dir} if data_dir else {}))
@@ -511,7 +474,7 @@ def run_stack(*, data_dir: Path | None, demo: bool, exit_after: float | None) ->
             settings.data_dir,
         )
         _console.print("ready", style="bold green")
-        progress = _Progress(servers.database_url)
+        progress = SealedProgress(servers.database_url, _console, PROGRESS_INTERVAL_S)
         showcase = None
         if demo:
             trust = _demo_trust(key_file, sealer.signing_key_name, anchoring, witnessing)
