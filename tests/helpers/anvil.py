@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 
 from provledger.anchor.evm import make_kind
+from provledger.anchor.evm.accounts import Account
 from provledger.anchor.evm.deploy import deploy_contract, new_key_file
 from provledger.anchor.evm.kind import EvmKind
 from provledger.anchor.evm.settings import read_key_file

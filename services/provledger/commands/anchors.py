@@ -11,8 +11,8 @@ import asyncio
 from pathlib import Path
 
 import typer
-from eth_account import Account
 
+from provledger.anchor.evm.accounts import Account
 from provledger.anchor.evm.deploy import deploy_contract, new_key_file
 from provledger.anchor.evm.settings import read_key_file
 from provledger.errors import ConfigurationError

@@ -19,13 +19,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from eth_account import Account
 from eth_utils.address import to_checksum_address
 from tests.helpers.anchoring import anchorer
 from tests.helpers.anvil import Chain, anvil_node_fixture, chain_fixture  # noqa: F401  (fixtures)
 from tests.helpers.sealed_ledger import connected, register, seal_blocks
 
 from provledger.anchor.evm import EvmReceiptVerifier, RpcChain, TrustedBlocks
+from provledger.anchor.evm.accounts import Account
 from provledger.anchor.evm.settings import read_key_file
 from provledger.audit.run import audit_ledger
 from provledger.commands.audit import receipt_checks

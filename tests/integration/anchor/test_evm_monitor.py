@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 from eth_utils.address import to_checksum_address
 from tests.helpers.anchoring import ANCHORER
 from tests.helpers.anvil import Chain, anvil_node_fixture, chain_fixture  # noqa: F401  (fixtures)
 from tests.helpers.api_harness import LOG_ORIGIN, api_settings, client_for, events
 from tests.integration.anchor.test_evm_evidence import EvmLedger
 
+from provledger.anchor.evm.accounts import Account
 from provledger.anchor.evm.monitor import anchored_events, find_alarms, served_statements
 from provledger.anchor.evm.settings import read_key_file
 from provledger.cli import main

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from eth_account import Account
-
+from provledger.anchor.evm.accounts import Account
 from provledger.anchor.evm.artifact import artifact
 from provledger.anchor.evm.rpc import JsonRpc, data, quantity
 from provledger.anchor.evm.settings import GWEI

@@ -24,11 +24,10 @@ from __future__ import annotations
 from typing import Any, Final
 
 import asyncpg
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
 from provledger import logs
+from provledger.anchor.evm.accounts import Account, LocalAccount
 from provledger.anchor.evm.blocks import prove_receipt
 from provledger.anchor.evm.rpc import JsonRpc, RpcError, data, quantity
 from provledger.anchor.evm.settings import GWEI
