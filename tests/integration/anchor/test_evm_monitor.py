@@ -53,6 +53,7 @@ def send_forged(chain: Chain, statement: str, seq: int) -> None:
         }
     )
     chain.call("eth_sendRawTransaction", "0x" + bytes(signed.raw_transaction).hex())
+    chain.settle()  # mined before the test lists the logs
 
 
 async def monitor(

@@ -159,10 +159,10 @@ def test_without_any_anchorer_key_every_statement_fails_closed() -> None:
 
 
 def test_receipts_are_checked_when_a_checker_is_given_and_counted_unchecked_otherwise() -> None:
-    seen: list[Receipt] = []
+    seen: list[tuple[Receipt, int]] = []
 
-    def check(receipt: Receipt) -> str:
-        seen.append(receipt)
+    def check(receipt: Receipt, seq: int) -> str:
+        seen.append((receipt, seq))
         if receipt.data["responses"] != ["AAAA"]:
             raise VerificationError("token does not verify")
         return "timestamped"
@@ -176,7 +176,10 @@ def test_receipts_are_checked_when_a_checker_is_given_and_counted_unchecked_othe
     report = _run(_audit(checkers={"rfc3161": check}), [good, bad])
     assert _kinds(report) == [("receipt", 2, None)]
     assert report.receipts_checked == {"rfc3161": 1}
-    assert [r.type for r in seen] == ["rfc3161", "rfc3161"]
+    assert [(r.type, seq) for r, seq in seen] == [
+        ("rfc3161", 1),
+        ("rfc3161", 2),
+    ]  # with its statement's number
     unchecked = _run(_audit(), [good])
     assert unchecked.ok
     assert (unchecked.receipts_unchecked, unchecked.receipts_checked) == ({"rfc3161": 1}, {})
@@ -188,7 +191,7 @@ def test_a_receipt_over_another_statement_is_named_even_when_its_token_verifies(
     statement = dataclasses.replace(
         statement, receipts=(_receipt(other.note), StoredReceipt("rfc3161", "[]"))
     )
-    report = _run(_audit(checkers={"rfc3161": lambda receipt: "ok"}), [statement])
+    report = _run(_audit(checkers={"rfc3161": lambda receipt, seq: "ok"}), [statement])
     assert _kinds(report) == [("receipt_statement", 1, None), ("receipt", 1, None)]
 
 
