@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import httpx
 
+from provledger.anchor.answers import read_capped
 from provledger.anchor.tls import tls_context
 from provledger.errors import ProvledgerError, ServiceUnavailable
 
@@ -69,20 +70,20 @@ class JsonRpc:
                         raise ServiceUnavailable(
                             f"chain node {self.url} answered HTTP {answer.status_code} to {method}"
                         )
-                    raw = bytearray()
-                    async for chunk in answer.aiter_bytes():
-                        raw += chunk
-                        if len(raw) > MAX_ANSWER_BYTES:
-                            raise ServiceUnavailable(
-                                f"chain node {self.url} sent more than {MAX_ANSWER_BYTES} bytes for {method}"
-                            )
+                    raw = await read_capped(
+                        answer.aiter_bytes(),
+                        MAX_ANSWER_BYTES,
+                        lambda: ServiceUnavailable(
+                            f"chain node {self.url} sent more than {MAX_ANSWER_BYTES} bytes for {method}"
+                        ),
+                    )
         except TimeoutError as exc:
             raise ServiceUnavailable(
                 f"chain node {self.url} did not answer {method} within {self.timeout_s} s"
             ) from exc
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(f"chain node {self.url} is unreachable: {exc!r}") from exc
-        return self._result(method, request_id, bytes(raw))
+        return self._result(method, request_id, raw)
 
     def _result(self, method: str, request_id: int, raw: bytes) -> Any:
         try:

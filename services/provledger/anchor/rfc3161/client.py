@@ -16,6 +16,7 @@ import httpx
 from cryptography import x509
 from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
 
+from provledger.anchor.answers import read_capped
 from provledger.anchor.rfc3161.verify import MAX_RESPONSE_BYTES, accept_answer
 from provledger.anchor.tls import tls_context
 from provledger.errors import ProvledgerError, ServiceUnavailable, VerificationError
@@ -84,12 +85,11 @@ class TsaClient:
             )
 
     async def _read_capped(self, answer: httpx.Response) -> bytes:
-        body = bytearray()
-        async for chunk in answer.aiter_raw():
-            body += chunk
-            if len(body) > MAX_RESPONSE_BYTES:
-                raise VerificationError(f"TSA {self.url} sent more than {MAX_RESPONSE_BYTES} bytes")
-        return bytes(body)
+        return await read_capped(
+            answer.aiter_raw(),
+            MAX_RESPONSE_BYTES,
+            lambda: VerificationError(f"TSA {self.url} sent more than {MAX_RESPONSE_BYTES} bytes"),
+        )
 
 
 async def timestamp_all(clients: Sequence[TsaClient], statement: str) -> tuple[bytes, ...]:

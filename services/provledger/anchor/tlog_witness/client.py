@@ -31,6 +31,7 @@ from typing import Final
 
 import httpx
 
+from provledger.anchor.answers import read_capped
 from provledger.anchor.tlog_witness.settings import WitnessEndpoint
 from provledger.errors import ServiceUnavailable, VerificationError
 from provledger.ledger.cosignature import cosignature_timestamp
@@ -184,9 +185,8 @@ class WitnessClient:
             raise VerificationError(
                 f"witness {self.name} announced {length!r} bytes, more than {MAX_ANSWER_BYTES}"
             )
-        body = bytearray()
-        async for chunk in answer.aiter_raw():
-            body += chunk
-            if len(body) > MAX_ANSWER_BYTES:
-                raise VerificationError(f"witness {self.name} sent more than {MAX_ANSWER_BYTES} bytes")
-        return bytes(body)
+        return await read_capped(
+            answer.aiter_raw(),
+            MAX_ANSWER_BYTES,
+            lambda: VerificationError(f"witness {self.name} sent more than {MAX_ANSWER_BYTES} bytes"),
+        )
