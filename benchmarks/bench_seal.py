@@ -70,6 +70,9 @@ PARTITIONS = 4
 REPLICAS = 2
 RUNS = 64
 READY_TIMEOUT_S = 120.0
+#: Log level of the services a benchmark starts: ``PROVLEDGER_BENCH_LOG_LEVEL=INFO`` to see why a run
+#: went as it did (with ``--logs`` where a benchmark keeps them); WARNING by default, as logging costs CPU.
+SERVICE_LOG_LEVEL = os.environ.get("PROVLEDGER_BENCH_LOG_LEVEL", "WARNING")
 
 
 def event_maker(runs: Sequence[Run] | None = None) -> Callable[[int], Event]:
@@ -168,7 +171,7 @@ class SealerProcess:
                 "PROVLEDGER_SIGNING_KEY_FILE": str(key_file),
                 "PROVLEDGER_METRICS_PORT": str(self.port),
                 "PROVLEDGER_CONSUMER_GROUP": group or f"bench-{uuid.uuid4().hex[:8]}",
-                "PROVLEDGER_LOG_LEVEL": "WARNING",
+                "PROVLEDGER_LOG_LEVEL": SERVICE_LOG_LEVEL,
             }
         )
         self.log_path = folder / f"sealer-{self.port}.log"
@@ -245,7 +248,7 @@ async def service_process(
         command,
         [sys.executable, "-m", "provledger", command],
         folder / f"{command}-{port}.log",
-        env=dict(os.environ) | env | {port_variable: str(port), "PROVLEDGER_LOG_LEVEL": "WARNING"},
+        env=dict(os.environ) | env | {port_variable: str(port), "PROVLEDGER_LOG_LEVEL": SERVICE_LOG_LEVEL},
     )
     url = f"http://127.0.0.1:{port}"
 
