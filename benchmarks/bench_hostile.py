@@ -85,10 +85,12 @@ from pathlib import Path
 import asyncpg
 import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 
 from bench_seal import (
     PARTITIONS,
     RUNS,
+    SealerProcess,
     bench_servers,
     create_database,
     create_topic,
@@ -124,7 +126,7 @@ DEFAULT_JSON = Path(__file__).parent / "results" / "hostile.json"
 GOOD_RATE = 5_000
 API_GOOD_RATE = 20
 #: How long good events may take to be sealed after the traffic ends, and dead letters to settle.
-DRAIN_TIMEOUT_S, SETTLE_S = 120.0, 10.0
+DRAIN_TIMEOUT_S = 120.0
 #: Log lines of the sealer and the API that mean trouble: both log at WARNING here, so any line of
 #: provledger's own loggers, and whatever else says it crashed.
 LOG_ALARMS = ('"logger": "provledger.', "Traceback", "agent stops", "crashed", '"level": "error"')
@@ -275,8 +277,45 @@ class DeadLetter:
     stub: bool
 
 
-async def _dead_letters(bootstrap: str, topic: str, expected: int) -> list[DeadLetter]:
-    """Every dead letter of ``topic`` once ``expected`` are there or none came for SETTLE_S seconds."""
+def _letter(record: ConsumerRecord[bytes, bytes]) -> DeadLetter:
+    headers = dict(record.headers)
+    return DeadLetter(
+        headers.get("provledger-reason", b"(none)").decode(),
+        headers.get("provledger-source", b"").decode(),
+        "provledger-stub" in headers,
+    )
+
+
+async def _save_state(folder: Path, process: SealerProcess, database_url: str, missing: list[str]) -> None:
+    """What the sealer held when records were left without a dead letter: its metrics, each shard's offset."""
+    metrics = await process.metrics()
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT * FROM shards LEFT JOIN consumer_offsets USING (shard) ORDER BY 1")
+    finally:
+        await conn.close()
+    files = {
+        "metrics.txt": metrics,
+        "shards.txt": "".join(f"{dict(row)}\n" for row in rows),
+        "missing.txt": "".join(f"{source}\n" for source in missing),
+    }
+    await asyncio.to_thread(_write_files, folder, files)
+    print(f"{len(missing)} hostile records have no dead letter; the sealer's state: {folder}", flush=True)
+
+
+def _write_files(folder: Path, files: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+
+
+async def _dead_letters(bootstrap: str, topic: str, expected: set[str]) -> list[DeadLetter]:
+    """Every dead letter of ``topic``, until each source in ``expected`` has one or DRAIN_TIMEOUT_S passed.
+
+    Waiting for the sources themselves, not for a quiet spell, tells a record the sealer reached
+    late from one it never reached. Letters already there past those (of good records, or sent
+    twice after a retry) are read too.
+    """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -287,30 +326,18 @@ async def _dead_letters(bootstrap: str, topic: str, expected: int) -> list[DeadL
     try:
         partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         consumer.assign(partitions)
-        deadline, last, settled_at = time.monotonic() + DRAIN_TIMEOUT_S, -1, time.monotonic()
-        while time.monotonic() < deadline:
-            total = sum((await consumer.end_offsets(partitions)).values())
-            if total >= expected:
-                break
-            if total != last:
-                last, settled_at = total, time.monotonic()
-            elif time.monotonic() - settled_at > SETTLE_S:
-                break
-            await asyncio.sleep(1.0)
-        end = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
-        letters = []
+        letters: list[DeadLetter] = []
+        missing, deadline = set(expected), time.monotonic() + DRAIN_TIMEOUT_S
+        while missing and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                batch = [_letter(record) for record in records]
+                letters += batch
+                missing.difference_update(letter.source for letter in batch)
+        end = await consumer.end_offsets(partitions)
         while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
             for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for record in records:
-                    headers = dict(record.headers)
-                    letters.append(
-                        DeadLetter(
-                            headers.get("provledger-reason", b"(none)").decode(),
-                            headers.get("provledger-source", b"").decode(),
-                            "provledger-stub" in headers,
-                        )
-                    )
+                letters += map(_letter, records)
         return letters
     finally:
         await consumer.stop()
@@ -400,8 +427,10 @@ async def run_phase(bench: Bench, name: str, hostile: bool) -> Phase:
         await asyncio.to_thread(traffic.stop)
         accepted = api_answers["201"]
         await _wait_sealed(database, {GOOD_JOB: count, API_JOB: accepted})
-        kafka_records = len(sent.records) if sent else 0
-        letters = await _dead_letters(bench.bootstrap, f"{topic}.dead-letter", kafka_records)
+        produced = set(sent.records) if sent else set()
+        letters = await _dead_letters(bench.bootstrap, f"{topic}.dead-letter", produced)
+        if missing := produced - {letter.source for letter in letters}:
+            await _save_state(bench.folder / f"missing-{name}", sealer_process, database, sorted(missing))
         for watch in watches:
             watch.stop()
         await asyncio.to_thread(bystanders.stop)
