@@ -76,7 +76,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -286,7 +286,9 @@ def _letter(record: ConsumerRecord[bytes, bytes]) -> DeadLetter:
     )
 
 
-async def _save_state(folder: Path, process: SealerProcess, database_url: str, missing: list[str]) -> None:
+async def _save_state(
+    folder: Path, process: SealerProcess, database_url: str, missing: dict[str, list[str]]
+) -> None:
     """What the sealer held when records were left without a dead letter: its metrics, each shard's offset."""
     metrics = await process.metrics()
     conn = await asyncpg.connect(database_url)
@@ -297,10 +299,13 @@ async def _save_state(folder: Path, process: SealerProcess, database_url: str, m
     files = {
         "metrics.txt": metrics,
         "shards.txt": "".join(f"{dict(row)}\n" for row in rows),
-        "missing.txt": "".join(f"{source}\n" for source in missing),
+        "missing.txt": "".join(
+            f"{source} {name}\n" for name, sources in missing.items() for source in sources
+        ),
     }
     await asyncio.to_thread(_write_files, folder, files)
-    print(f"{len(missing)} hostile records have no dead letter; the sealer's state: {folder}", flush=True)
+    count = sum(map(len, missing.values()))
+    print(f"{count} hostile records have no dead letter; the sealer's state: {folder}", flush=True)
 
 
 def _write_files(folder: Path, files: dict[str, str]) -> None:
@@ -427,10 +432,11 @@ async def run_phase(bench: Bench, name: str, hostile: bool) -> Phase:
         await asyncio.to_thread(traffic.stop)
         accepted = api_answers["201"]
         await _wait_sealed(database, {GOOD_JOB: count, API_JOB: accepted})
-        produced = set(sent.records) if sent else set()
-        letters = await _dead_letters(bench.bootstrap, f"{topic}.dead-letter", produced)
-        if missing := produced - {letter.source for letter in letters}:
-            await _save_state(bench.folder / f"missing-{name}", sealer_process, database, sorted(missing))
+        letters = await _dead_letters(
+            bench.bootstrap, f"{topic}.dead-letter", set(sent.records) if sent else set()
+        )
+        if missing := without_dead_letter(sent, letters):
+            await _save_state(bench.folder / f"missing-{name}", sealer_process, database, missing)
         for watch in watches:
             watch.stop()
         await asyncio.to_thread(bystanders.stop)
@@ -517,17 +523,16 @@ def outcomes(phase: Phase) -> dict[str, Counter[str]]:
     for letter in phase.dead_letters:
         if (name := sent.records.get(letter.source)) is not None:
             found[name][f"dead letter {letter.reason}" + (" (stub)" if letter.stub else "")] += 1
-    for name, sources in without_dead_letter(phase).items():
+    for name, sources in without_dead_letter(phase.hostile, phase.dead_letters).items():
         found[name]["no dead letter"] += len(sources)
     return found
 
 
-def without_dead_letter(phase: Phase) -> dict[str, list[str]]:
+def without_dead_letter(sent: HostileSent | None, letters: Sequence[DeadLetter]) -> dict[str, list[str]]:
     """The hostile Kafka records that got no dead letter (``topic/partition/offset``), by class."""
-    sent = phase.hostile or HostileSent()
-    lettered = {letter.source for letter in phase.dead_letters}
+    lettered = {letter.source for letter in letters}
     missing: dict[str, list[str]] = defaultdict(list)
-    for source, name in sent.records.items():
+    for source, name in (sent or HostileSent()).records.items():
         if source not in lettered:
             missing[name].append(source)
     return missing
@@ -715,7 +720,9 @@ def main(argv: list[str] | None = None) -> int:
                 "rate": h.rate,
                 "expected": h.expected,
                 "observed": dict(outcomes(hostile)[h.name]),
-                "without_dead_letter": without_dead_letter(hostile).get(h.name, [])[:100],
+                "without_dead_letter": without_dead_letter(hostile.hostile, hostile.dead_letters).get(
+                    h.name, []
+                )[:100],
             }
             for h in HOSTILE
         },
