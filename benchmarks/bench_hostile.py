@@ -98,9 +98,11 @@ from bench_seal import (
     emit,
     event_maker,
     sealer,
+    server_pids,
     service_process,
     warm_up,
 )
+from cpu import server_seconds
 from hostile_inputs import (
     API_JOB,
     GOOD_JOB,
@@ -158,6 +160,65 @@ class Watch:
 
     def stop(self) -> None:
         self._task.cancel()
+
+
+class ServerLoad:
+    """CPU of the broker and Postgres (with children) while traffic flows, and in its first and last 10 s.
+
+    The dev broker (Tansu, in memory) lists every batch of a partition on each fetch, so its CPU
+    grows as the topics fill, within each phase: on two shared cores that growth is CPU the
+    ledger's processes no longer get, and it shows here as the last 10 s against the first.
+    """
+
+    WINDOW_S = 10.0
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self._pids = pids
+        self._readings: list[tuple[float, dict[str, float]]] = [self._read()]
+        self._task = asyncio.create_task(self._sample())
+
+    def _read(self) -> tuple[float, dict[str, float]]:
+        return time.monotonic(), {name: server_seconds(pid) for name, pid in self._pids.items()}
+
+    async def _sample(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self._readings.append(await asyncio.to_thread(self._read))
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        self._readings.append(await asyncio.to_thread(self._read))
+
+    def seconds(self, name: str) -> float:
+        """CPU seconds of ``name`` over the whole traffic."""
+        return self._readings[-1][1][name] - self._readings[0][1][name]
+
+    def share(self, name: str, last: bool) -> float:
+        """``name``'s CPU as a share of one core over the first (or last) :attr:`WINDOW_S` of traffic."""
+        readings = self._readings
+        if last:
+            end = readings[-1]
+            begin = next((r for r in reversed(readings) if end[0] - r[0] >= self.WINDOW_S), readings[0])
+        else:
+            begin = readings[0]
+            end = next((r for r in readings if r[0] - begin[0] >= self.WINDOW_S), readings[-1])
+        elapsed = end[0] - begin[0]
+        return (end[1][name] - begin[1][name]) / elapsed if elapsed > 0 else 0.0
+
+    def summary(self) -> dict[str, ServerCpu]:
+        return {
+            name: ServerCpu(self.seconds(name), self.share(name, last=False), self.share(name, last=True))
+            for name in self._pids
+        }
+
+
+@dataclass(frozen=True)
+class ServerCpu:
+    """A server's CPU seconds while traffic flowed, and its share of a core in the first and last 10 s."""
+
+    seconds: float
+    first: float
+    last: float
 
 
 class Bystanders:
@@ -233,6 +294,34 @@ async def _sealed(database_url: str, job: str) -> Sealed:
         await conn.close()
     assert row is not None
     return Sealed(row["n"], row["p50"] or 0.0, row["p99"] or 0.0)
+
+
+async def _save_timeline(folder: Path, database_url: str, phase: str) -> None:
+    """The good events' seal latency by second of event time (``latency-<phase>.tsv``).
+
+    To tell a p99 made of a few spikes (a pause somewhere) from a broad one (CPU short throughout).
+    """
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT floor(extract(epoch FROM e.event_time - min(e.event_time) OVER ()))::int AS second, "
+            "extract(epoch FROM b.sealed_at - e.event_time)::float8 AS s FROM events e "
+            "JOIN blocks b USING (shard, height) WHERE e.job_namespace = $1 AND e.job_name = $2",
+            NAMESPACE,
+            GOOD_JOB,
+        )
+    finally:
+        await conn.close()
+    by_second: defaultdict[int, list[float]] = defaultdict(list)
+    for row in rows:
+        by_second[row["second"]].append(row["s"])
+    lines = ["second\tevents\tp50_ms\tp99_ms\tmax_ms"]
+    for second, latencies in sorted(by_second.items()):
+        latencies.sort()
+        p50, p99 = (latencies[min(len(latencies) - 1, int(q * len(latencies)))] for q in (0.5, 0.99))
+        cells = (len(latencies), *(f"{value * 1e3:.0f}" for value in (p50, p99, latencies[-1])))
+        lines.append("\t".join(map(str, (second, *cells))))
+    await asyncio.to_thread(_write_files, folder, {f"latency-{phase}.tsv": "\n".join(lines) + "\n"})
 
 
 async def _wait_sealed(database_url: str, expected: dict[str, int]) -> None:
@@ -369,6 +458,7 @@ class Phase:
     exited: list[str]
     log_alarms: list[str]  # lines of the sealer's and API's logs holding one of LOG_ALARMS
     hostile: HostileSent | None
+    servers: dict[str, ServerCpu]  # the broker's and Postgres', when they are this run's embedded ones
 
 
 @dataclass(frozen=True)
@@ -384,6 +474,7 @@ class Bench:
     seconds: float
     pool: ProcessPoolExecutor
     classes: tuple[Hostile, ...]
+    server_pids: dict[str, int]
 
 
 async def _hostile(pool: ProcessPoolExecutor, plan: HostilePlan) -> HostileSent | None:
@@ -414,10 +505,11 @@ async def run_phase(bench: Bench, name: str, hostile: bool) -> Phase:
         service_process(bench.folder, "api", api_env, "PROVLEDGER_API_PORT") as (api_url, api),
     ):
         await sealer_process.wait_ready()
-        watches, bystanders, traffic = (
+        watches, bystanders, traffic, load_of_servers = (
             (Watch(sealer_process.popen.pid), Watch(api.pid)),
             Bystanders(),
             Bystanders(),
+            ServerLoad(bench.server_pids),
         )
         plan = HostilePlan(
             bench.bootstrap, topic, f"{topic}.openlineage", api_url, bench.token, database,
@@ -430,6 +522,7 @@ async def run_phase(bench: Bench, name: str, hostile: bool) -> Phase:
             _hostile(bench.pool, plan) if hostile else _nothing(),
         )
         await asyncio.to_thread(traffic.stop)
+        await load_of_servers.stop()
         accepted = api_answers["201"]
         await _wait_sealed(database, {GOOD_JOB: count, API_JOB: accepted})
         letters = await _dead_letters(
@@ -448,10 +541,12 @@ async def run_phase(bench: Bench, name: str, hostile: bool) -> Phase:
     log = sealer_process.log_path.read_text(errors="replace") + api.log_path.read_text(errors="replace")
     alarms = [line for line in log.splitlines() if any(alarm in line for alarm in LOG_ALARMS)]
     sdk, api_events = await _sealed(database, GOOD_JOB), await _sealed(database, API_JOB)
+    await _save_timeline(bench.folder, database, name)
     phase = Phase(
         name, count, sdk_rate, sdk, api_answers, api_events,
         watches[0].peak_rss, watches[1].peak_rss, watches[0].cpu_s, watches[1].cpu_s, letters,
         await _other_sealed(database), bystanders.cpu_s, traffic.machine_busy, exited, alarms, sent,
+        load_of_servers.summary(),
     )  # fmt: skip
     await drop_databases(bench.admin_url, f"bench_hostile_{name}")
     return phase
@@ -578,6 +673,7 @@ def rows(clean: Phase, hostile: Phase) -> list[Row]:
                met=hostile.api_rss < API_RSS_TARGET),
         Row.of("sealer CPU (s)", lambda p: p.sealer_cpu, both, "{:,.1f}"),
         Row.of("API CPU (s)", lambda p: p.api_cpu, both, "{:,.1f}"),
+        *_server_rows(both),
         Row.of("CPU of other work on the machine (s)", lambda p: p.bystanders_cpu, both, "{:,.1f}", "~0"),
         Row.of("machine busy while traffic flows (%)", lambda p: p.machine_busy * 100, both),
         Row("hostile inputs/s sent", "0", f"{sent.sent.total() / (sent.seconds or 1):,.0f}", "",
@@ -592,6 +688,20 @@ def rows(clean: Phase, hostile: Phase) -> list[Row]:
         Row.of("processes exited + log alarms", lambda p: len(p.exited) + len(p.log_alarms), both, target="0",
                met=failures == 0),
     ]  # fmt: skip
+
+
+def _server_rows(both: tuple[Phase, Phase]) -> list[Row]:
+    """The broker's and Postgres' CPU, and the broker's growth within each phase (:class:`ServerLoad`)."""
+    if not all(p.servers for p in both):
+        return []
+    return [
+        Row.of("broker CPU (s)", lambda p: p.servers["broker"].seconds, both, "{:,.1f}"),
+        Row(
+            "broker CPU, first / last 10 s (% of a core)",
+            *(f"{p.servers['broker'].first:.0%} / {p.servers['broker'].last:.0%}" for p in both),
+        ),
+        Row.of("Postgres CPU (s)", lambda p: p.servers["Postgres"].seconds, both, "{:,.1f}"),
+    ]
 
 
 def print_report(clean: Phase, hostile: Phase, table: list[Row]) -> None:
@@ -669,7 +779,10 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
     ) as pool:
         await asyncio.get_running_loop().run_in_executor(pool, int)  # its imports are not timed
         classes = tuple(h for h in HOSTILE if not any(word in h.name for word in args.exclude))
-        bench = Bench(admin_url, bootstrap, folder, key_file, token, tokens_file, args.seconds, pool, classes)
+        bench = Bench(
+            admin_url, bootstrap, folder, key_file, token, tokens_file, args.seconds, pool, classes,
+            server_pids(servers),
+        )  # fmt: skip
         clean = await run_phase(bench, "clean", hostile=False)
         hostile = await run_phase(bench, "hostile", hostile=True)
     return clean, hostile
@@ -680,7 +793,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each phase's traffic")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the JSON summary")
     parser.add_argument(
-        "--logs", type=Path, help="keep the sealer's and API's logs here (default: discarded)"
+        "--logs",
+        type=Path,
+        help="keep the sealer's and API's logs, and the good events' latency second by second, here "
+        "(default: discarded)",
     )
     parser.add_argument(
         "--exclude",

@@ -395,7 +395,7 @@ async def warm_up(admin_url: str, bootstrap: str, topic: str, events: int, max_r
     await drop_databases(admin_url, "bench_warm_up")
 
 
-def _server_pids(servers: LocalServers) -> dict[str, int]:
+def server_pids(servers: LocalServers) -> dict[str, int]:
     """The embedded servers' processes; empty (with the reason printed) when any server is not ours."""
     postgres = servers.postgres.process if servers.postgres else None
     broker = servers.kafka.process if servers.kafka else None
@@ -437,7 +437,7 @@ def _cpu_figures(sealing: CpuMeter, sealed: int, baseline: CpuMeter, copied: int
 
 async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> list[Figure]:
     admin_url, bootstrap = servers.database_url, servers.kafka_bootstrap
-    server_pids = _server_pids(servers)
+    pids = server_pids(servers)
     defaults = load(SealerSettings)
     key_file = folder / "bench.pem"
     generate_key_file(key_file, defaults.signing_key_name)
@@ -452,7 +452,7 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
     async with sealer(folder, sealer_db, bootstrap, backlog, key_file) as backlog_sealer:
         # Measured from readiness on: start-up (imports, Faust) is not per-event work.
         await backlog_sealer.wait_ready()
-        sealing = CpuMeter(server_pids | {"sealer": backlog_sealer.popen.pid})
+        sealing = CpuMeter(pids | {"sealer": backlog_sealer.popen.pid})
         sealing.start()
         sealed_before = await _sealed(sealer_db)
         await wait_sealed(sealer_db, args.events, 600)
@@ -474,7 +474,7 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
     )
 
     baseline_db = await create_database(admin_url, "bench_baseline")
-    copying = CpuMeter(server_pids, own="baseline loop")
+    copying = CpuMeter(pids, own="baseline loop")
     copying.start()
     await copy_loop(bootstrap, backlog, baseline_db, args.events, defaults.batch_max_records)
     copying.stop()
@@ -492,7 +492,7 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
     p50, p99 = await seal_latency(live_db)
     commit_p99 = _histogram_p99(metrics, "provledger_sealer_latency_from_event_time_seconds")
     peak = max(backlog_sealer.peak_rss, live_sealer.peak_rss, replicas_rss) / 2**20
-    cpu = _cpu_figures(sealing, args.events - sealed_before, copying, args.events) if server_pids else []
+    cpu = _cpu_figures(sealing, args.events - sealed_before, copying, args.events) if pids else []
     return [
         Figure(
             "events/s sealed, every shard busy (sustained)",
