@@ -168,7 +168,7 @@ class SealerProcess:
                 "PROVLEDGER_TOPIC_EVENTS": topic,
                 "PROVLEDGER_TOPIC_OPENLINEAGE": f"{topic}.openlineage",
                 "PROVLEDGER_TOPIC_DEAD_LETTER": f"{topic}.dead-letter",
-                "PROVLEDGER_SIGNING_KEY_FILE": str(key_file.resolve()),
+                "PROVLEDGER_SIGNING_KEY_FILE": str(key_file),
                 "PROVLEDGER_METRICS_PORT": str(self.port),
                 "PROVLEDGER_CONSUMER_GROUP": group or f"bench-{uuid.uuid4().hex[:8]}",
                 "PROVLEDGER_LOG_LEVEL": SERVICE_LOG_LEVEL,
@@ -176,13 +176,8 @@ class SealerProcess:
         )
         self.log_path = folder / f"sealer-{self.port}.log"
         with open(self.log_path, "wb") as log:
-            # In the benchmark's folder: Faust makes its data directory (<group>-data) in the working one.
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "provledger", "sealer"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=folder.resolve(),
+                [sys.executable, "-m", "provledger", "sealer"], env=env, stdout=log, stderr=subprocess.STDOUT
             )
         self.peak_rss = 0
         self._sampler = asyncio.create_task(self._sample())

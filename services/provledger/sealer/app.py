@@ -14,8 +14,10 @@ import asyncio
 import functools
 import os
 import signal
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import faust
@@ -202,11 +204,17 @@ class SealerRuntime:
             await self._web.cleanup()
 
 
-def build_app(settings: SealerSettings, key: SigningKey) -> tuple[faust.App, SealerRuntime]:
-    """The Faust app with its one agent, and the runtime it drives."""
+def build_app(settings: SealerSettings, key: SigningKey, datadir: Path) -> tuple[faust.App, SealerRuntime]:
+    """The Faust app with its one agent, and the runtime it drives.
+
+    ``datadir`` is where Faust makes its directories (for tables, which the sealer has none of);
+    Faust's default is ``<group>-data`` in the working directory, which left an empty folder in
+    every checkout ``provledger up`` ran in.
+    """
     sizes = TakeSizes.sized(settings.batch_max_records, settings.max_record_bytes)
     app = faust.App(
         settings.consumer_group,
+        datadir=str(datadir),
         broker=[f"kafka://{address.strip()}" for address in settings.require_kafka_bootstrap().split(",")],
         value_serializer="raw",
         key_serializer="raw",
@@ -311,12 +319,15 @@ def run_sealer(settings: SealerSettings) -> int:
     # Fail before joining the group: a key not registered (or retired) by `provledger keys rotate`
     # would sign blocks that fail verification, and shards of another log must not be extended.
     asyncio.run(_preflight(settings.require_database_url(), key, settings.log_origin))
-    app, runtime = build_app(settings, key)
-    worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, override_logging=False)
-    collect_garbage_less_often()
-    try:
-        worker.execute_from_commandline()
-    except SystemExit:
-        if runtime.stood_down is not None:
-            raise runtime.stood_down from None  # the CLI prints it and exits with status 2
-        raise
+    # The sealer keeps no state of its own (Postgres says where each shard resumes): Faust's
+    # directories go in a temporary one, removed when the worker exits.
+    with tempfile.TemporaryDirectory(prefix="provledger-sealer-") as datadir:
+        app, runtime = build_app(settings, key, Path(datadir))
+        worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, override_logging=False)
+        collect_garbage_less_often()
+        try:
+            worker.execute_from_commandline()
+        except SystemExit:
+            if runtime.stood_down is not None:
+                raise runtime.stood_down from None  # the CLI prints it and exits with status 2
+            raise

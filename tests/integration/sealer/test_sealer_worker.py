@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 import uuid
+from pathlib import Path
 
 from tests.helpers.sealer_harness import (
     SealerWorker,
@@ -60,6 +61,9 @@ async def test_worker_seals_native_and_openlineage_records_once(
         while _metric(metrics, dropped) < 3 and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
             metrics = await worker.metrics()
+        # Faust's data directory (which the sealer has no use for) is not made where it runs.
+        faust_default = Path.cwd() / f"{worker.env['PROVLEDGER_CONSUMER_GROUP']}-data"
+        assert not faust_default.exists()
     finally:
         worker.stop()
     await check_ledger(database_url, sent)

@@ -158,7 +158,7 @@ def test_the_sealers_faust_app_connects_with_the_settings_credentials(
     settings = load(SealerSettings, kafka_bootstrap="127.0.0.1:9092", kafka_security_protocol="SASL_SSL",
                     kafka_sasl_username="sealer", kafka_sasl_password_file=password_file,
                     kafka_ssl_cafile=pki.ca)  # fmt: skip
-    app, _ = build_app(settings, SigningKey.generate("fuzz.test/ledger"))
+    app, _ = build_app(settings, SigningKey.generate("fuzz.test/ledger"), tmp_path / "faust")
     credentials = app.conf.broker_credentials
     assert isinstance(credentials, SASLCredentials)
     assert credentials_to_aiokafka_auth(credentials)["security_protocol"] == "SASL_SSL"
