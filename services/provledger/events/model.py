@@ -208,6 +208,14 @@ def unix_micros(moment: object) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
 
+def event_time_micros(moment: object) -> int:
+    """:func:`unix_micros` of an event time; InvalidEvent(bad_event_time) outside years 1 to 9999 in UTC."""
+    micros = unix_micros(moment)
+    if not time_in_range(micros):
+        raise InvalidEvent("bad_event_time", f"event_time {moment!r:.60} is outside years 1 to 9999 in UTC")
+    return micros
+
+
 def time_from_micros(micros: int) -> datetime:
     """The UTC datetime of a count of microseconds since the Unix epoch."""
     return _EPOCH + timedelta(microseconds=micros)
@@ -241,12 +249,7 @@ class Event:
             raise InvalidEvent(
                 "bad_event_id", f"event_id must be a lowercase UUIDv7, not {self.event_id!r:.60}"
             )
-        micros = unix_micros(self.event_time)
-        if not time_in_range(micros):
-            raise InvalidEvent(
-                "bad_event_time", f"event_time {self.event_time!r:.60} is outside years 1 to 9999 in UTC"
-            )
-        object.__setattr__(self, "event_time_us", micros)
+        object.__setattr__(self, "event_time_us", event_time_micros(self.event_time))
         try:
             object.__setattr__(self, "event_type", EventType(self.event_type))
         except ValueError:

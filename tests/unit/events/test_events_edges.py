@@ -217,6 +217,27 @@ def test_a_run_event_too_large_is_refused_before_it_is_canonicalised() -> None:
     assert caught.value.reason == "oversized"
 
 
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"eventTime": "9999-12-31T23:59:59-23:59"}, "bad_event_time"),
+        ({"job": {"namespace": "vision\x00", "name": "train"}}, "bad_text"),
+    ],
+)
+def test_time_and_job_are_refused_before_the_run_event_is_canonicalised(
+    changes: dict[str, Any], reason: str
+) -> None:
+    """What hostile clients send most is refused before the costly part (RFC 8785, digests).
+
+    The facet is also too large, which canonicalising would find: the cheap fault is the one named.
+    """
+    facets: dict[str, list[dict[str, str]]] = {"x": [{}] * 600_000}
+    document = _run_event(run={"runId": "01938a6e-7c00-7000-8000-000000000001", "facets": facets}, **changes)
+    with pytest.raises(InvalidEvent) as caught:
+        from_openlineage(document)
+    assert caught.value.reason == reason
+
+
 def test_a_structure_bomb_is_refused_from_its_bytes_and_as_a_parsed_document_alike() -> None:
     """The sealer reads a RunEvent's bytes, the API a parsed document: one rule for both."""
     facets: dict[str, list[dict[str, str]]] = {"x": [{}] * MAX_OPENLINEAGE_NODES}
