@@ -97,6 +97,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         web.router,
     ):
         app.include_router(router)
+    app.router.routes[:0] = ingest.front_routes()
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=app.state.metrics, timeout_s=settings.request_timeout_s)
     return app

@@ -10,7 +10,6 @@ or echoed: only the name of the matching entry is kept on the request.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -34,40 +33,47 @@ def require(scope: Scope) -> Callable[..., Awaitable[TokenEntry | None]]:
     async def check(
         request: Request, credentials: HTTPAuthorizationCredentials | None = _CREDENTIALS
     ) -> TokenEntry | None:
-        public = scope is Scope.READ and request.app.state.settings.public_reads
-        if credentials is None:
-            if public:
-                return None
-            raise ProblemError(
-                401,
-                "unauthenticated",
-                f"{request.url.path} needs a bearer token with the '{scope}' scope: send "
-                "'Authorization: Bearer <token>'; an operator creates one with "
-                f"`provledger tokens create --scopes {scope}`",
-                headers={"WWW-Authenticate": f'Bearer scope="{scope}"'},
-            )
-        tokens: TokenStore = request.app.state.tokens
-        entry = tokens.find(credentials.credentials)
-        if entry is None:
-            raise ProblemError(
-                401,
-                "invalid-token",
-                "the bearer token is not one this API issued (or it was revoked from the tokens file); "
-                "check for a copy-paste error or ask an operator for a new token",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
-        if not entry.allows(scope):
-            have = ",".join(sorted(s.value for s in entry.scopes))
-            raise ProblemError(
-                403,
-                "insufficient-scope",
-                f"token '{entry.name}' has scopes [{have}] but {request.url.path} needs '{scope}': "
-                f"create a token with `provledger tokens create --scopes {scope}`",
-                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
-            )
-        return entry
+        return _admit(request, credentials, scope)
 
     return check
+
+
+def _admit(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, scope: Scope
+) -> TokenEntry | None:
+    """The entry of the request's token if it carries ``scope``; None for a public read; else 401/403."""
+    public = scope is Scope.READ and request.app.state.settings.public_reads
+    if credentials is None:
+        if public:
+            return None
+        raise ProblemError(
+            401,
+            "unauthenticated",
+            f"{request.url.path} needs a bearer token with the '{scope}' scope: send "
+            "'Authorization: Bearer <token>'; an operator creates one with "
+            f"`provledger tokens create --scopes {scope}`",
+            headers={"WWW-Authenticate": f'Bearer scope="{scope}"'},
+        )
+    tokens: TokenStore = request.app.state.tokens
+    entry = tokens.find(credentials.credentials)
+    if entry is None:
+        raise ProblemError(
+            401,
+            "invalid-token",
+            "the bearer token is not one this API issued (or it was revoked from the tokens file); "
+            "check for a copy-paste error or ask an operator for a new token",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    if not entry.allows(scope):
+        have = ",".join(sorted(s.value for s in entry.scopes))
+        raise ProblemError(
+            403,
+            "insufficient-scope",
+            f"token '{entry.name}' has scopes [{have}] but {request.url.path} needs '{scope}': "
+            f"create a token with `provledger tokens create --scopes {scope}`",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+        )
+    return entry
 
 
 async def is_operator(
@@ -85,15 +91,24 @@ async def is_operator(
 
 
 read_access = require(Scope.READ)
-emit_access = require(Scope.EMIT)
 admin_access = require(Scope.ADMIN)
 
 
-async def emitter(entry: Annotated[TokenEntry | None, Depends(emit_access)]) -> TokenEntry:
+async def emitter(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = _CREDENTIALS
+) -> TokenEntry:
     """The token of an ingest request, whose name is sealed with its events and whose namespaces bound them.
 
-    ``emit`` is never public, so :func:`require` always found a token; no token here is a bug.
+    ``emit`` is never public, so a request admitted holds a token; no token here is a bug. One
+    dependency rather than one on :func:`require`'s: FastAPI solves each level for every request,
+    and ingest is what hostile clients call most.
     """
+    entry = _admit(request, credentials, Scope.EMIT)
     if entry is None:
-        raise RuntimeError("emit_access admitted a request without a token")
+        raise RuntimeError("an emit request was admitted without a token")
     return entry
+
+
+async def emit_token(request: Request) -> TokenEntry:
+    """What :func:`emitter` gives, for a route served without FastAPI's dependencies (ingest's)."""
+    return await emitter(request, await _bearer(request))

@@ -174,6 +174,27 @@ async def test_ingest_answers_with_ids_and_refuses_invalid_events_with_reasons(
     assert len(records) == 3
 
 
+async def test_ingest_is_documented_as_its_fastapi_endpoints_declare_it(
+    database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """Plain routes ahead of FastAPI's serve ingest (its hot path); the OpenAPI document is unchanged."""
+    tokens = make_tokens(tmp_path / "tokens")
+    settings = api_settings(database_url, kafka_settings, tmp_path / "tokens")
+    async with client_for(settings, tokens.emit) as api:
+        paths = (await api.get("/openapi.json")).json()["paths"]
+        assert_problem(await api.post("/api/v1/lineage", content=b"{}", headers={"Authorization": ""}), 401,
+                       "unauthenticated")  # fmt: skip
+    for path, operation_id in (
+        ("/api/v1/lineage", "post_lineage"),
+        ("/api/v1/lineage/batch", "post_lineage_batch"),
+    ):
+        operation = paths[path]["post"]
+        assert operation["operationId"] == operation_id
+        assert operation["security"] == [{"bearer": []}]
+        assert {"201", "400", "401", "403", "413", "415", "503"} <= set(operation["responses"])
+        assert "application/json" in operation["requestBody"]["content"]
+
+
 async def test_ingest_while_the_broker_is_unreachable_is_503(
     database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
