@@ -59,7 +59,8 @@ Targets (issue 15): good-event p99 under 1 s and within 1.5x of the clean run; s
 
 Usage: ``python benchmarks/bench_hostile.py [--seconds 60] [--exclude WORDS] [--logs DIR]
 [--json PATH]``; ``--exclude`` leaves out classes (by words of their names) to see what the rest
-cost, ``--logs`` keeps the sealer's and API's logs. Servers are ``PROVLEDGER_DATABASE_URL`` /
+cost, ``--logs`` keeps the sealer's and API's logs, the good events' latency second by second
+and each block's timing. Servers are ``PROVLEDGER_DATABASE_URL`` /
 ``PROVLEDGER_KAFKA_BOOTSTRAP`` when set, else embedded ones; hostile inputs go only to a broker
 and an API on 127.0.0.1 (the script refuses any other), bounded in count and time.
 """
@@ -297,9 +298,11 @@ async def _sealed(database_url: str, job: str) -> Sealed:
 
 
 async def _save_timeline(folder: Path, database_url: str, phase: str) -> None:
-    """The good events' seal latency by second of event time (``latency-<phase>.tsv``).
+    """The good events' seal latency by second of event time (``latency-<phase>.tsv``), and each block.
 
-    To tell a p99 made of a few spikes (a pause somewhere) from a broad one (CPU short throughout).
+    To tell a p99 made of a few spikes (a pause somewhere) from a broad one (CPU short throughout);
+    ``blocks-<phase>.tsv`` then tells a pause of the sealer (no block on any shard for a while) from
+    one before it (blocks on time, holding events that are late already).
     """
     conn = await asyncpg.connect(database_url)
     try:
@@ -310,8 +313,19 @@ async def _save_timeline(folder: Path, database_url: str, phase: str) -> None:
             NAMESPACE,
             GOOD_JOB,
         )
+        blocks = await conn.fetch(
+            "SELECT b.shard, b.height, extract(epoch FROM b.sealed_at)::float8 AS sealed, "
+            "count(e.*) AS events, extract(epoch FROM b.sealed_at - min(e.event_time))::float8 AS oldest "
+            "FROM blocks b LEFT JOIN events e USING (shard, height) GROUP BY 1, 2, 3 ORDER BY 3"
+        )
     finally:
         await conn.close()
+    start = blocks[0]["sealed"] if blocks else 0.0
+    block_lines = ["sealed_s\tshard\theight\tevents\toldest_event_ms"] + [
+        f"{b['sealed'] - start:.3f}\t{b['shard']}\t{b['height']}\t{b['events']}\t"
+        + ("" if b["oldest"] is None else f"{b['oldest'] * 1e3:.0f}")
+        for b in blocks
+    ]
     by_second: defaultdict[int, list[float]] = defaultdict(list)
     for row in rows:
         by_second[row["second"]].append(row["s"])
@@ -321,7 +335,10 @@ async def _save_timeline(folder: Path, database_url: str, phase: str) -> None:
         p50, p99 = (latencies[min(len(latencies) - 1, int(q * len(latencies)))] for q in (0.5, 0.99))
         cells = (len(latencies), *(f"{value * 1e3:.0f}" for value in (p50, p99, latencies[-1])))
         lines.append("\t".join(map(str, (second, *cells))))
-    await asyncio.to_thread(_write_files, folder, {f"latency-{phase}.tsv": "\n".join(lines) + "\n"})
+    files = {f"latency-{phase}.tsv": lines, f"blocks-{phase}.tsv": block_lines}
+    await asyncio.to_thread(
+        _write_files, folder, {name: "\n".join(text) + "\n" for name, text in files.items()}
+    )
 
 
 async def _wait_sealed(database_url: str, expected: dict[str, int]) -> None:
@@ -795,8 +812,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--logs",
         type=Path,
-        help="keep the sealer's and API's logs, and the good events' latency second by second, here "
-        "(default: discarded)",
+        help="keep the sealer's and API's logs, the good events' latency second by second and each "
+        "block's timing here (default: discarded)",
     )
     parser.add_argument(
         "--exclude",
