@@ -60,7 +60,7 @@ Targets (issue 15): good-event p99 under 1 s and within 1.5x of the clean run; s
 Usage: ``python benchmarks/bench_hostile.py [--seconds 60] [--exclude WORDS] [--logs DIR]
 [--json PATH]``; ``--exclude`` leaves out classes (by words of their names) to see what the rest
 cost, ``--logs`` keeps the sealer's and API's logs, the good events' latency second by second
-and each block's timing. Servers are ``PROVLEDGER_DATABASE_URL`` /
+(to their block, and to their Kafka record) and each block's timing. Servers are ``PROVLEDGER_DATABASE_URL`` /
 ``PROVLEDGER_KAFKA_BOOTSTRAP`` when set, else embedded ones; hostile inputs go only to a broker
 and an API on 127.0.0.1 (the script refuses any other), bounded in count and time.
 """
@@ -77,7 +77,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -120,6 +120,7 @@ from hostile_inputs import (
 )
 from provledger.config import ApiSettings, KafkaSettings, SealerSettings, load
 from provledger.events.model import Run
+from provledger.events.reader import read_batch
 from provledger.keyfiles import generate_key_file
 from provledger.local import LocalServers
 from provledger.local.probes import run_blocking
@@ -297,17 +298,19 @@ async def _sealed(database_url: str, job: str) -> Sealed:
     return Sealed(row["n"], row["p50"] or 0.0, row["p99"] or 0.0)
 
 
-async def _save_timeline(folder: Path, database_url: str, phase: str) -> None:
-    """The good events' seal latency by second of event time (``latency-<phase>.tsv``), and each block.
+async def _save_timeline(folder: Path, database_url: str, bootstrap: str, topic: str, phase: str) -> None:
+    """The good events' latency by second of event time, and each block's timing.
 
-    To tell a p99 made of a few spikes (a pause somewhere) from a broad one (CPU short throughout);
-    ``blocks-<phase>.tsv`` then tells a pause of the sealer (no block on any shard for a while) from
-    one before it (blocks on time, holding events that are late already).
+    ``latency-<phase>.tsv`` (event time to its block's seal) tells a p99 made of a few spikes (a
+    pause somewhere) from a broad one (CPU short throughout); ``blocks-<phase>.tsv`` a pause of the
+    sealer (no block on any shard for a while) from lateness before it (blocks on time, holding
+    events that are late already); ``emitted-<phase>.tsv`` (event time to its Kafka record's
+    timestamp, which the SDK's producer sets when it takes the record) the emitter's share of that.
     """
     conn = await asyncpg.connect(database_url)
     try:
         rows = await conn.fetch(
-            "SELECT floor(extract(epoch FROM e.event_time - min(e.event_time) OVER ()))::int AS second, "
+            "SELECT extract(epoch FROM e.event_time)::float8 AS t, "
             "extract(epoch FROM b.sealed_at - e.event_time)::float8 AS s FROM events e "
             "JOIN blocks b USING (shard, height) WHERE e.job_namespace = $1 AND e.job_name = $2",
             NAMESPACE,
@@ -320,25 +323,61 @@ async def _save_timeline(folder: Path, database_url: str, phase: str) -> None:
         )
     finally:
         await conn.close()
+    origin = min((row["t"] for row in rows), default=0.0)
     start = blocks[0]["sealed"] if blocks else 0.0
     block_lines = ["sealed_s\tshard\theight\tevents\toldest_event_ms"] + [
         f"{b['sealed'] - start:.3f}\t{b['shard']}\t{b['height']}\t{b['events']}\t"
         + ("" if b["oldest"] is None else f"{b['oldest'] * 1e3:.0f}")
         for b in blocks
     ]
-    by_second: defaultdict[int, list[float]] = defaultdict(list)
-    for row in rows:
-        by_second[row["second"]].append(row["s"])
-    lines = ["second\tevents\tp50_ms\tp99_ms\tmax_ms"]
-    for second, latencies in sorted(by_second.items()):
-        latencies.sort()
-        p50, p99 = (latencies[min(len(latencies) - 1, int(q * len(latencies)))] for q in (0.5, 0.99))
-        cells = (len(latencies), *(f"{value * 1e3:.0f}" for value in (p50, p99, latencies[-1])))
-        lines.append("\t".join(map(str, (second, *cells))))
-    files = {f"latency-{phase}.tsv": lines, f"blocks-{phase}.tsv": block_lines}
+    files = {
+        f"latency-{phase}.tsv": _per_second((row["t"] - origin, row["s"]) for row in rows),
+        f"blocks-{phase}.tsv": block_lines,
+        f"emitted-{phase}.tsv": _per_second(
+            (t - origin, lag) for t, lag in await _emit_lags(bootstrap, topic)
+        ),
+    }
     await asyncio.to_thread(
         _write_files, folder, {name: "\n".join(text) + "\n" for name, text in files.items()}
     )
+
+
+def _per_second(samples: Iterable[tuple[float, float]]) -> list[str]:
+    """Lines of second, count, p50, p99 and max in ms of (seconds since the first event, seconds)."""
+    by_second: defaultdict[int, list[float]] = defaultdict(list)
+    for when, seconds in samples:
+        by_second[int(when)].append(seconds)
+    lines = ["second\tevents\tp50_ms\tp99_ms\tmax_ms"]
+    for second, values in sorted(by_second.items()):
+        values.sort()
+        p50, p99 = (values[min(len(values) - 1, int(q * len(values)))] for q in (0.5, 0.99))
+        cells = (len(values), *(f"{value * 1e3:.0f}" for value in (p50, p99, values[-1])))
+        lines.append("\t".join(map(str, (second, *cells))))
+    return lines
+
+
+async def _emit_lags(bootstrap: str, topic: str) -> list[tuple[float, float]]:
+    """(event time, record timestamp - event time) in seconds of each good event of ``topic``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        lags: list[tuple[float, float]] = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                for record in records:
+                    rows = read_batch(record.value, record.offset) if record.value else None
+                    lags += [
+                        (row.event_time / 1e6, record.timestamp / 1e3 - row.event_time / 1e6)
+                        for row in rows or ()
+                        if row.job_name == GOOD_JOB
+                    ]
+        return lags
+    finally:
+        await consumer.stop()
 
 
 async def _wait_sealed(database_url: str, expected: dict[str, int]) -> None:
@@ -558,7 +597,7 @@ async def run_phase(bench: Bench, name: str, hostile: bool) -> Phase:
     log = sealer_process.log_path.read_text(errors="replace") + api.log_path.read_text(errors="replace")
     alarms = [line for line in log.splitlines() if any(alarm in line for alarm in LOG_ALARMS)]
     sdk, api_events = await _sealed(database, GOOD_JOB), await _sealed(database, API_JOB)
-    await _save_timeline(bench.folder, database, name)
+    await _save_timeline(bench.folder, database, bench.bootstrap, topic, name)
     phase = Phase(
         name, count, sdk_rate, sdk, api_answers, api_events,
         watches[0].peak_rss, watches[1].peak_rss, watches[0].cpu_s, watches[1].cpu_s, letters,
