@@ -177,13 +177,17 @@ async def test_ingest_answers_with_ids_and_refuses_invalid_events_with_reasons(
 async def test_ingest_is_documented_as_its_fastapi_endpoints_declare_it(
     database_url: str, kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
-    """Plain routes ahead of FastAPI's serve ingest (its hot path); the OpenAPI document is unchanged."""
+    """Plain routes ahead of FastAPI's serve ingest (its hot path); the document and metrics are unchanged."""
     tokens = make_tokens(tmp_path / "tokens")
     settings = api_settings(database_url, kafka_settings, tmp_path / "tokens")
-    async with client_for(settings, tokens.emit) as api:
+    async with client_for(settings, tokens.admin) as api:
         paths = (await api.get("/openapi.json")).json()["paths"]
         assert_problem(await api.post("/api/v1/lineage", content=b"{}", headers={"Authorization": ""}), 401,
                        "unauthenticated")  # fmt: skip
+        assert_problem(await api.post("/api/v1/lineage/batch", content=b"[]"), 403, "insufficient-scope")
+        metrics = (await api.get("/metrics")).text
+    assert 'method="POST",route="/api/v1/lineage",status="401"' in metrics, metrics
+    assert 'method="POST",route="/api/v1/lineage/batch",status="403"' in metrics
     for path, operation_id in (
         ("/api/v1/lineage", "post_lineage"),
         ("/api/v1/lineage/batch", "post_lineage_batch"),
