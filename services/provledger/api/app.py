@@ -92,11 +92,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
         search.router,
         marquez_routes.router,
         marquez_search.router,
-        # After ingest's POST /api/v1/lineage, which stays the ingest.
-        refusing_writes(marquez_routes.READ_PATHS + marquez_search.READ_PATHS, ingest="/api/v1/lineage"),
+        # Every other method on ingest's path: ingest's POST is served by the front routes.
+        refusing_writes(marquez_routes.READ_PATHS + marquez_search.READ_PATHS, ingest=ingest.INGEST_PATH),
         web.router,
     ):
         app.include_router(router)
+    # Ahead of every route, before the app serves anything: FastAPI builds its route caches lazily.
     app.router.routes[:0] = ingest.front_routes()
     app.add_middleware(SecurityHeaders)
     app.add_middleware(Observe, metrics=app.state.metrics, timeout_s=settings.request_timeout_s)

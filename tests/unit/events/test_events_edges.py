@@ -238,6 +238,21 @@ def test_time_and_job_are_refused_before_the_run_event_is_canonicalised(
     assert caught.value.reason == reason
 
 
+def test_a_structure_bomb_with_a_bad_time_is_refused_as_text_and_as_a_document_for_its_first_fault() -> None:
+    """Text is counted for nodes before it is parsed; a parsed document has its time checked first."""
+    facets: dict[str, list[dict[str, str]]] = {"x": [{}] * MAX_OPENLINEAGE_NODES}
+    document = _run_event(
+        run={"runId": "01938a6e-7c00-7000-8000-000000000001", "facets": facets},
+        eventTime="1960-01-01T00:00:00Z",
+    )
+    reasons = []
+    for sent in (json.dumps(document).encode(), document):
+        with pytest.raises(InvalidEvent) as caught:
+            from_openlineage(sent)
+        reasons.append(caught.value.reason)
+    assert reasons == ["oversized", "bad_event_time"]
+
+
 def test_a_structure_bomb_is_refused_from_its_bytes_and_as_a_parsed_document_alike() -> None:
     """The sealer reads a RunEvent's bytes, the API a parsed document: one rule for both."""
     facets: dict[str, list[dict[str, str]]] = {"x": [{}] * MAX_OPENLINEAGE_NODES}
