@@ -804,7 +804,7 @@ def figures(table: list[Row]) -> list[Figure]:
 WARM_UP_EVENTS = 100_000
 
 
-def _api_token(tokens_file: Path) -> str:
+def api_token(tokens_file: Path) -> str:
     """An ``emit,read`` token from ``provledger tokens create``, as an operator makes one."""
     created = subprocess.run(
         [sys.executable, "-m", "provledger", "tokens", "create", "--scopes", "emit,read",
@@ -822,7 +822,7 @@ async def run(args: argparse.Namespace, servers: LocalServers, folder: Path) -> 
     key_file = folder / "bench.pem"
     generate_key_file(key_file, settings.signing_key_name)
     tokens_file = folder / "tokens.jsonl"
-    token = await asyncio.to_thread(_api_token, tokens_file)
+    token = await asyncio.to_thread(api_token, tokens_file)
     # As in bench_seal: the first writes to a new Postgres cost more; no measured phase pays them.
     backlog = f"bench.{uuid.uuid4().hex[:8]}.warm-up"
     await create_topic(bootstrap, backlog)

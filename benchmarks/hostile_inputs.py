@@ -138,7 +138,7 @@ HttpPoison = tuple[str, str, bytes, dict[str, str]]  # method, path, body, heade
 KafkaPoison = Callable[[bytes, int], tuple[bytes, bytes] | None]
 
 
-def _http_poisons(run_id: str, max_ingest_bytes: int) -> dict[str, HttpPoison]:
+def http_poisons(run_id: str, max_ingest_bytes: int) -> dict[str, HttpPoison]:
     """Each hostile request, built once: the API must refuse each the same way every time."""
     as_json = {"Content-Type": "application/json"}
     as_gzip = as_json | {"Content-Encoding": "gzip"}
@@ -321,7 +321,7 @@ async def _send_hostile(plan: HostilePlan) -> HostileSent:
         rate=sum(h.rate for h in plan.classes),
     )
     sealed: list[tuple[str, str]] = []
-    http = _http_poisons(plan.keys[0].decode(), plan.max_ingest_bytes)
+    http = http_poisons(plan.keys[0].decode(), plan.max_ingest_bytes)
     native = _native_poisons(plan.max_record_bytes, sealed)
     lineage = _openlineage_poisons(plan.max_record_bytes)
     kafka = {name: (plan.events_topic, poison) for name, poison in native.items()} | {

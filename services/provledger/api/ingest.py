@@ -295,10 +295,9 @@ def front_routes() -> list[Route]:
     """Both ingest paths as plain Starlette routes, to put ahead of every other route of the app.
 
     Ingest is the API's hot path, for OpenLineage clients (the transport posts every event) and
-    for hostile ones: a refused RunEvent cost 316 us of CPU through FastAPI's router and request
-    handling (matching against ~100 routes, dependency solving, two exit stacks per request), and
-    190 us as a plain route first in line (benchmarks/README.md, issue 15). The endpoints above
-    stay FastAPI's, which documents them in OpenAPI from their signatures; these routes call them
+    for hostile ones: FastAPI's router and request handling (matching against ~100 routes,
+    dependency solving, two exit stacks per request) cost a refused RunEvent ~1.7x the CPU of a
+    plain route first in line (``benchmarks/bench_refusals.py``). The endpoints above stay FastAPI's, which documents them in OpenAPI from their signatures; these routes call them
     with the token :func:`~provledger.api.auth.emitter` gives, and errors reach the app's handlers
     as before.
     """
