@@ -297,9 +297,10 @@ def front_routes() -> list[Route]:
     Ingest is the API's hot path, for OpenLineage clients (the transport posts every event) and
     for hostile ones: FastAPI's router and request handling (matching against ~100 routes,
     dependency solving, two exit stacks per request) cost a refused RunEvent ~1.7x the CPU of a
-    plain route first in line (``benchmarks/bench_refusals.py``). The endpoints above stay FastAPI's, which documents them in OpenAPI from their signatures; these routes call them
-    with the token :func:`~provledger.api.auth.emitter` gives, and errors reach the app's handlers
-    as before.
+    plain route first in line (``benchmarks/bench_refusals.py``). The endpoints above stay
+    FastAPI's, which documents them in OpenAPI from their signatures; these routes call them with
+    the token :func:`~provledger.api.auth.emitter` gives, and errors reach the app's handlers as
+    before.
     """
     return [
         _FrontRoute(INGEST_PATH, _served(post_lineage), methods=["POST"], name="ingest_front"),
