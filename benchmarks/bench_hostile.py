@@ -77,7 +77,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -358,26 +358,16 @@ def _per_second(samples: Iterable[tuple[float, float]]) -> list[str]:
 
 async def _emit_lags(bootstrap: str, topic: str) -> list[tuple[float, float]]:
     """(event time, record timestamp - event time) in seconds of each good event of ``topic``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        lags: list[tuple[float, float]] = []
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for record in records:
-                    rows = read_batch(record.value, record.offset) if record.value else None
-                    lags += [
-                        (row.event_time / 1e6, record.timestamp / 1e3 - row.event_time / 1e6)
-                        for row in rows or ()
-                        if row.job_name == GOOD_JOB
-                    ]
-        return lags
-    finally:
-        await consumer.stop()
+    lags: list[tuple[float, float]] = []
+    async with _from_start(bootstrap, topic) as (consumer, partitions):
+        async for record in _to_end(consumer, partitions):
+            rows = read_batch(record.value, record.offset) if record.value else None
+            lags += [
+                (row.event_time / 1e6, record.timestamp / 1e3 - row.event_time / 1e6)
+                for row in rows or ()
+                if row.job_name == GOOD_JOB
+            ]
+    return lags
 
 
 async def _wait_sealed(database_url: str, expected: dict[str, int]) -> None:
@@ -466,17 +456,8 @@ async def _dead_letters(bootstrap: str, topic: str, expected: set[str]) -> list[
     late from one it never reached. Letters already there past those (of good records, or sent
     twice after a retry) are read too.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=16 << 20,
-        fetch_max_bytes=64 << 20,
-    )
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+    options = {"max_partition_fetch_bytes": 16 << 20, "fetch_max_bytes": 64 << 20}
+    async with _from_start(bootstrap, topic, **options) as (consumer, partitions):
         letters: list[DeadLetter] = []
         missing, deadline = set(expected), time.monotonic() + DRAIN_TIMEOUT_S
         while missing and time.monotonic() < deadline:
@@ -484,13 +465,34 @@ async def _dead_letters(bootstrap: str, topic: str, expected: set[str]) -> list[
                 batch = [_letter(record) for record in records]
                 letters += batch
                 missing.difference_update(letter.source for letter in batch)
-        end = await consumer.end_offsets(partitions)
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                letters += map(_letter, records)
-        return letters
+        return letters + [_letter(record) async for record in _to_end(consumer, partitions)]
+
+
+@contextlib.asynccontextmanager
+async def _from_start(
+    bootstrap: str, topic: str, **options: int
+) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
+    """A consumer of every partition of ``topic`` from its first record, outside any group."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **options)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        yield consumer, partitions
     finally:
         await consumer.stop()
+
+
+async def _to_end(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Each record from the consumer's positions up to the partitions' end offsets as of now."""
+    end = await consumer.end_offsets(partitions)
+    while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+        for records in (await consumer.getmany(timeout_ms=1000)).values():
+            for record in records:
+                yield record
 
 
 @dataclass
