@@ -97,8 +97,8 @@ async def bare_server(folder: Path) -> AsyncIterator[tuple[str, int]]:
     process = ManagedProcess(
         "bare-uvicorn",
         [sys.executable, "-m", "uvicorn", "bench_refusals:bare_app", "--app-dir", str(Path(__file__).parent),
-         "--host", "127.0.0.1",
-         "--port", str(port), "--http", "httptools", "--no-server-header", "--log-level", "warning"],
+         "--host", "127.0.0.1", "--port", str(port), "--http", "httptools", "--no-server-header",
+         "--log-level", "warning"],
         folder / f"bare-{port}.log",
     )  # fmt: skip
 
