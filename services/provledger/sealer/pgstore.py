@@ -70,9 +70,12 @@ class PoolShardStore:
         async with self._connection() as conn, block_key_held(conn, block.header, block.signature):
             await blocks.write_block(conn, block, expected_offset, self._artifacts)
 
-    async def advance_offset(self, shard: int, expected: int, next_offset: int) -> None:
+    async def advance_offset(
+        self, shard: int, expected: int, next_offset: int, *, missing_from_source: bool = False
+    ) -> None:
+        reason = blocks.MISSING_FROM_SOURCE if missing_from_source else blocks.UNSEALED_REASON
         async with self._connection() as conn:
-            await blocks.advance_offset(conn, shard, expected, next_offset)
+            await blocks.advance_offset(conn, shard, expected, next_offset, reason)
 
 
 async def check_log_origin(conn: Conn, log_origin: str) -> None:

@@ -157,6 +157,9 @@ async def _insert_lineage(conn: Conn, block: SealedBlock, known: ArtifactIds) ->
 #: Why a batch's offsets were passed without a block, when the caller does not say more precisely:
 #: every record in it was dead-lettered or already sealed (:func:`advance_offset` records it).
 UNSEALED_REASON = "dead-lettered-or-duplicate"
+#: Why offsets were passed that the source never delivered (the reason migration 0010 records
+#: for a block starting past the shard's offset, too).
+MISSING_FROM_SOURCE = "missing-from-source"
 
 
 async def advance_offset(

@@ -34,7 +34,13 @@ from provledger.sealer.pgstore import PoolShardStore
 from provledger.sealer.shardlog import ShardLog
 from provledger.store import migrate as migrate_module
 from provledger.store import reads
-from provledger.store.blocks import UNSEALED_REASON, advance_offset, load_head, write_block
+from provledger.store.blocks import (
+    MISSING_FROM_SOURCE,
+    UNSEALED_REASON,
+    advance_offset,
+    load_head,
+    write_block,
+)
 from provledger.store.db import create_pool
 from provledger.store.logins import ensure_logins
 from provledger.store.migrate import Migration, load_migrations, migrate_database
@@ -179,13 +185,13 @@ async def test_the_sealer_login_seals_through_its_store(logins: dict[str, str], 
         block = log.seal(accepted_events(3, 5), 5, 7, SEALER_KEY, next_sealed_at())
         await store.write_block(block, 5)
         await store.advance_offset(0, 8, 12)  # a batch that was all dead letters
+        await store.advance_offset(0, 12, 14, missing_from_source=True)  # a gap Kafka has
     finally:
         await pool.close()
     async with connected(database_url) as admin:
-        assert await admin.fetchval("SELECT next_offset FROM consumer_offsets WHERE shard = 0") == 12
-        row = await admin.fetchrow("SELECT first_offset, last_offset, reason FROM skipped_offsets")
-        assert row is not None
-        assert tuple(row) == (8, 11, UNSEALED_REASON)
+        assert await admin.fetchval("SELECT next_offset FROM consumer_offsets WHERE shard = 0") == 14
+        rows = await admin.fetch("SELECT first_offset, last_offset, reason FROM skipped_offsets ORDER BY 1")
+        assert [tuple(row) for row in rows] == [(8, 11, UNSEALED_REASON), (12, 13, MISSING_FROM_SOURCE)]
 
 
 async def test_offsets_never_move_back(logins: dict[str, str]) -> None:

@@ -51,6 +51,8 @@ class FakeStore:
         self.offsets: dict[int, int] = {}
         self.blocks: dict[int, list[SealedBlock]] = defaultdict(list)
         self.leaves: dict[str, bytes] = {}
+        #: (shard, first, last) of each range passed as never delivered by the source.
+        self.missing_from_source: list[tuple[int, int, int]] = []
         self._ranges: dict[int, CompactRange] = defaultdict(CompactRange)
         self._tiles: dict[tuple[int, int, int, int], TileRow] = {}
 
@@ -95,8 +97,12 @@ class FakeStore:
         self.leaves.update((e.event_id, e.leaf_hash) for e in block.events)
         self._tiles.update(((block.shard, t.tile_level, t.tile_index, t.width), t) for t in block.tiles)
 
-    async def advance_offset(self, shard: int, expected: int, next_offset: int) -> None:
+    async def advance_offset(
+        self, shard: int, expected: int, next_offset: int, *, missing_from_source: bool = False
+    ) -> None:
         self._advance(shard, expected, next_offset)
+        if missing_from_source:
+            self.missing_from_source.append((shard, expected, next_offset - 1))
 
     def _advance(self, shard: int, expected: int, next_offset: int) -> None:
         if self.offsets.get(shard, 0) != expected:
@@ -156,7 +162,7 @@ def _event(offset: int, index: int, job: str) -> EventRow:
                     offset)  # fmt: skip
 
 
-def _batch(offsets: range, *, poisoned: Sequence[int] = (), events_per_record: int = 1) -> Prepared:
+def _batch(offsets: Sequence[int], *, poisoned: Sequence[int] = (), events_per_record: int = 1) -> Prepared:
     """One record per offset of ``events_per_record`` events; a poisoned record's last event is poison."""
     screened = [
         Screened(
@@ -328,6 +334,14 @@ async def test_a_lost_race_while_narrowing_leaves_the_shard_to_its_new_owner() -
 # Replays, seeks and gaps: Postgres says where a shard resumes, whatever the consumer delivers.
 
 
+@pytest.fixture
+def now(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The sealer's monotonic clock, which the test moves on."""
+    clock = [1000.0]
+    monkeypatch.setattr(core, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    return clock
+
+
 def _resuming_at(offset: int) -> tuple[FakeStore, Sealer, DeadLetters, Seeks]:
     """A store whose shard is committed up to ``offset``, and a new sealer on it."""
     store = FakeStore()
@@ -366,12 +380,8 @@ async def test_a_consumer_ahead_of_postgres_is_sought_back_and_seals_once_the_re
     assert sealer.metrics.offset_gaps.labels("0")._value.get() == 0
 
 
-async def test_a_gap_that_never_fills_is_sealed_past_once_the_wait_is_over(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+async def test_a_gap_that_never_fills_is_sealed_past_once_the_wait_is_over(now: list[float]) -> None:
     store, sealer, _, seeks = _resuming_at(3)
-    now = [1000.0]
-    monkeypatch.setattr(core, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
     after_the_gap = _batch(range(6, 10))
     await sealer.commit([after_the_gap])
     now[0] += core.GAP_WAIT_S - 1
@@ -382,4 +392,46 @@ async def test_a_gap_that_never_fills_is_sealed_past_once_the_wait_is_over(
     assert seeks.calls == [(*TP, 3)]
     assert store.sealed() == _events(after_the_gap)
     assert store.offsets[0] == 10
+    assert store.missing_from_source == [(0, 3, 5)]
     assert sealer.metrics.offset_gaps.labels("0")._value.get() == 3
+
+
+async def test_records_after_an_offset_the_consumer_skipped_wait_for_it() -> None:
+    """A consumer that skips records mid-batch must not lose them: the block stops before the gap."""
+    store, sealer, _, seeks = _resuming_at(0)
+    skipped = _batch([*range(0, 5), *range(8, 12)])
+    await sealer.commit([skipped])
+    assert [e.source_offset for e in store.sealed()] == [0, 1, 2, 3, 4]
+    assert seeks.calls == [(*TP, 5)]
+    assert store.offsets[0] == 5
+    await sealer.commit([skipped])  # copies fetched before the seek: still held, not sought again
+    assert seeks.calls == [(*TP, 5)]
+    replayed = _batch(range(5, 12))
+    await sealer.commit([replayed])
+    assert [e.source_offset for e in store.sealed()] == list(range(12))
+    assert store.offsets[0] == 12
+    assert sealer.metrics.offset_gaps.labels("0")._value.get() == 0
+
+
+async def test_a_second_skipped_offset_is_sought_back_to_as_well() -> None:
+    store, sealer, _, seeks = _resuming_at(0)
+    await sealer.commit([_batch([0, 1, 3])])
+    await sealer.commit([_batch([2, 3, 4, 6])])
+    assert seeks.calls == [(*TP, 2), (*TP, 5)]
+    assert [e.source_offset for e in store.sealed()] == [0, 1, 2, 3, 4]
+
+
+async def test_records_held_while_waiting_for_a_gap_are_read_again_not_skipped_with_it(
+    now: list[float],
+) -> None:
+    store, sealer, _, seeks = _resuming_at(0)
+    await sealer.commit([_batch([0, 1, 3, 4])])  # offset 2 never existed
+    await sealer.commit([_batch([5, 6])])  # 3 and 4 were held back, and are not read again yet
+    now[0] += core.GAP_WAIT_S
+    await sealer.commit([_batch([7, 8])])
+    assert seeks.calls == [(*TP, 2), (*TP, 3)], "the gap is skipped up to 3, the lowest offset after it"
+    assert store.offsets[0] == 3
+    assert store.missing_from_source == [(0, 2, 2)]
+    await sealer.commit([_batch(range(3, 9))])
+    assert [e.source_offset for e in store.sealed()] == [0, 1, *range(3, 9)]
+    assert sealer.metrics.offset_gaps.labels("0")._value.get() == 1
