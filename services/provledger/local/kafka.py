@@ -2,6 +2,17 @@
 
 Tansu's memory engine keeps nothing across a restart and does not implement the idempotent
 producer (InitProducerId fails); provledger's clients work without it. Production runs Kafka.
+
+Tansu 0.6.0 (the wheel's) can skip records in a fetch, which Kafka never does:
+
+* a produce takes its offsets (moving the high watermark) before its batch is stored, and a
+  fetch returns the stored batches from the asked offset on, so a batch produced alongside
+  another that is stored first is passed over (``tansu-storage/src/dynostore.rs``, ``produce``
+  and ``fetch``). Seen about twice in 25 runs of ``benchmarks/bench_hostile.py``; the sealer
+  seeks back to any offset missing from what it is given, and the batch is there by then.
+* a fetch at an offset inside a batch starts at the next batch (fixed upstream after 0.6.0), so
+  a consumer sought into the middle of a batch loses the rest of it: the sealer waits for those
+  offsets, then records them in ``skipped_offsets`` as ``missing-from-source``, never silently.
 """
 
 from __future__ import annotations
