@@ -21,6 +21,7 @@ from fastapi import Request
 
 from provledger.api.deps import get_pool
 from provledger.config import ApiSettings
+from provledger.store.db import keep_session
 from provledger.store.unavailable import unavailable_as_service_error
 
 
@@ -38,6 +39,7 @@ async def create_api_pool(settings: ApiSettings) -> asyncpg.Pool:
             "idle_in_transaction_session_timeout": str(settings.db_statement_timeout_ms * 2),
             "default_transaction_read_only": "on",
         },
+        reset=keep_session,
     )
     await pool  # with min_size=0 this opens no connection
     return pool
