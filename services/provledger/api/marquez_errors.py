@@ -17,12 +17,24 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from provledger import logs
 from provledger.api.auth import read_access
 from provledger.api.marquez_models import MarquezError
 from provledger.api.problems import RETRY_AFTER_S, ProblemError
 from provledger.errors import InvalidRequest, ServiceUnavailable, VerificationError
+
+
+class _AnyPath(PathConvertor):
+    """Starlette's ``path`` convertor, newlines included: a Marquez path with ``%0A`` in a name
+    missed its route under ``.*`` and got the API's generic 404 problem, not Marquez's error."""
+
+    regex = "(?s:.*)"
+
+
+#: The convertor of paths under Marquez's prefixes: ``{rest:marquez_path}``.
+register_url_convertor("marquez_path", _AnyPath())
 
 #: Methods a read path refuses (``405``), besides the ingest ``POST /api/v1/lineage``.
 WRITE_METHODS: Final = ("POST", "PUT", "PATCH", "DELETE")
@@ -123,8 +135,8 @@ def refusing_writes(paths: Iterable[str], *, ingest: str | None = None) -> APIRo
         router.add_api_route(path, refuse, methods=methods, include_in_schema=False, name=f"refuse_{path}")
     # Last: any other read under Marquez's prefixes is a 404 in Marquez's shape too.
     for prefix in ("/api/v1", "/api/v2beta"):
-        router.add_api_route(f"{prefix}/{{rest:path}}", unknown, methods=["GET"], include_in_schema=False,
-                             name=f"unknown_{prefix}")  # fmt: skip
+        router.add_api_route(f"{prefix}/{{rest:marquez_path}}", unknown, methods=["GET"],
+                             include_in_schema=False, name=f"unknown_{prefix}")  # fmt: skip
     return router
 
 

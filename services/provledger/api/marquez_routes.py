@@ -66,7 +66,7 @@ router = marquez_router()
 #: The read paths of this router and of :mod:`.marquez_search`, whose writes are refused (405).
 READ_PATHS = (
     "/api/v1/namespaces",
-    "/api/v1/namespaces/{rest:path}",
+    "/api/v1/namespaces/{rest:marquez_path}",
     "/api/v1/jobs",
     "/api/v1/jobs/runs/{run_id}/facets",
     "/api/v1/lineage",
@@ -85,7 +85,7 @@ async def marquez_namespaces(
 
 
 @router.get(
-    "/api/v1/namespaces/{rest:path}",
+    "/api/v1/namespaces/{rest:marquez_path}",
     responses={
         200: {
             "model": MarquezNamespace

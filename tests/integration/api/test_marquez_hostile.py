@@ -68,6 +68,8 @@ HOSTILE: list[tuple[str, dict[str, str], int]] = [
     ("/api/v1/namespaces/vision/jobs/train/versions", {}, 404),
     ("/api/v1/namespaces/vision/spells", {}, 404),
     ("/api/v1/namespaces/a%00b", {}, 400),
+    ("/api/v1/namespaces/a%0Ab", {}, 404),  # a newline: still Marquez's route, and its error
+    ("/api/v2beta/a%0Ab", {}, 404),
     ("/api/v1/namespaces/%FF%FE", {}, 400),
     ("/api/v1/namespaces/vision//jobs", {}, 400),
     ("/api/v1/namespaces/" + "a" * 1025, {}, 400),
