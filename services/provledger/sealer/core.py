@@ -344,8 +344,10 @@ class Sealer:
         """The records :func:`fresh_records` keeps, up to the first offset missing among them.
 
         The consumer is sought when it is far behind Postgres (forward) or when an offset is
-        missing (back to it): before the first record, or between two. A consumer can skip
-        records and move on: bench_hostile lost five hostile records and 29 good events of one
+        missing (back to it): before the first record, or between two. A consumer can be handed
+        records past some it never got (the development broker passes over a batch produced
+        alongside another: :mod:`provledger.local.kafka`), and aiokafka takes such a jump as a
+        compacted topic's: bench_hostile lost five hostile records and 29 good events of one
         partition that way, with no error anywhere, before this rule, which holds the records
         past a missing offset back until it arrives. An offset still missing after
         :data:`GAP_WAIT_S` is Kafka's own gap (retention, compaction, or the commit markers of a
