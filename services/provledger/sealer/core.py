@@ -378,6 +378,9 @@ class Sealer:
             return contiguous
         waiting.next_seen = min(waiting.next_seen, after)
         if contiguous or time.monotonic() < waiting.deadline:
+            # Sought again each time: Faust drops what is below the last offset it delivered, and
+            # records fetched before the last seek still arrive after it and move that mark on.
+            await self._seek(tp[0], tp[1], missing)
             return contiguous
         await self._skip_gap(tp, log, waiting)
         return await self._fresh(tp, log, screened)
