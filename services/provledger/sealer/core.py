@@ -367,18 +367,16 @@ class Sealer:
         after = fresh[len(contiguous)].record.offset
         waiting = self._gaps.get(tp)
         if waiting is None or waiting.offset != missing:
-            self._gaps[tp] = _Gap(missing, time.monotonic() + GAP_WAIT_S, after)
+            waiting = self._gaps[tp] = _Gap(missing, time.monotonic() + GAP_WAIT_S, after)
             _log.warning(
                 "a source offset is missing; seeking back to it and holding the records after it",
                 shard=log.shard,
                 missing=missing,
                 next_delivered=after,
             )
-            await self._seek(tp[0], tp[1], missing)
-            return contiguous
         waiting.next_seen = min(waiting.next_seen, after)
         if contiguous or time.monotonic() < waiting.deadline:
-            # Sought again each time: Faust drops what is below the last offset it delivered, and
+            # Sought at each batch held: Faust drops what is below the last offset it delivered, and
             # records fetched before the last seek still arrive after it and move that mark on.
             await self._seek(tp[0], tp[1], missing)
             return contiguous
